@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Builds dist/ with tsc, then one oclif root per binary (roots/<bin>/package.json + manifest) so
+// each of tsh, tctl and teleport lists only its own commands and starts without scanning dist/.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Plugin } from '@oclif/core';
+
+const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(top, 'package.json'), 'utf8'));
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: top, stdio: 'inherit' });
+
+fs.rmSync(path.join(top, 'dist'), { recursive: true, force: true });
+run(process.execPath, [path.join(top, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
+
+const summaries = {
+  tsh: 'tollgate client: log in, open recorded SSH sessions, replay recordings.',
+  tctl: 'tollgate admin tool: users, certificate authorities, audit events.',
+  teleport: 'tollgate daemon: auth service and SSH recording proxy.',
+};
+const topics = {
+  tsh: { recordings: { description: 'List and export session recordings.' } },
+  tctl: {
+    users: { description: 'Manage users: add, list, remove, reset.' },
+    auth: { description: 'Certificate authorities: export CA keys, sign certificates.' },
+    events: { description: 'Audit events.' },
+  },
+  teleport: {},
+};
+for (const bin of Object.keys(summaries)) {
+  const dir = path.join(top, 'roots', bin);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    `${JSON.stringify(
+      {
+        name: bin,
+        version: pkg.version,
+        description: summaries[bin],
+        private: true,
+        type: 'module',
+        oclif: {
+          bin,
+          dirname: 'tollgate',
+          topicSeparator: ' ',
+          commands: { strategy: 'pattern', target: `../../dist/commands/${bin}` },
+          helpOptions: { flagSortOrder: 'none' },
+          topics: topics[bin],
+        },
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  // What `oclif manifest` does, without its files-array check and update probe.
+  const plugin = new Plugin({ root: dir, type: 'core', ignoreManifest: true, errorOnManifestCreate: true, isRoot: true });
+  await plugin.load();
+  fs.writeFileSync(path.join(dir, 'oclif.manifest.json'), `${JSON.stringify(plugin.manifest, null, 2)}\n`);
+  console.log(`${bin}: ${Object.keys(plugin.manifest.commands).length} commands`);
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the real programs the integration tests run (OpenSSH server and client) when they are
+# missing, on Debian as root; elsewhere says what to install. Run by `npm test` and by .ci/run.
+set -euo pipefail
+need=()
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing test dependencies: ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
+  else
+    echo "ERROR: the tests need ${need[*]}; install them (e.g. sudo apt-get install -y ${need[*]})" >&2
+    exit 1
+  fi
+fi
+# sshd's privilege separation directory (Debian creates it at boot, containers often lack it).
+if [ "$(id -u)" = 0 ]; then mkdir -p /run/sshd && chmod 0755 /run/sshd; fi

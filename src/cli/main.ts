@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { moveLeadingFlags } from '../lib/cli/argv.js';
+import { exitCodeFor, isTollgateError } from '../lib/errors.js';
+
+export type BinName = 'tsh' | 'tctl' | 'teleport';
+
+/** Global flags each binary accepts before the command id, and whether they take a value. */
+const VALUE_FLAGS: Record<BinName, string[]> = {
+  tsh: ['--proxy', '--user', '--ttl', '-l', '--login', '--format'],
+  tctl: ['-c', '--config', '--data-dir', '--format'],
+  teleport: ['-c', '--config', '--data-dir', '--roles'],
+};
+
+function rootDir(bin: BinName): string {
+  return fileURLToPath(new URL(`../../roots/${bin}/`, import.meta.url));
+}
+
+function commandIds(root: string): Set<string> {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(`${root}/oclif.manifest.json`, 'utf8')) as { commands: Record<string, unknown> };
+    return new Set(Object.keys(manifest.commands).map((id) => id.replaceAll(':', ' ')));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Renders any error as one line on stderr and returns the exit code. The only place that does. */
+export function renderError(err: unknown, debug: boolean): number {
+  const e = err as { oclif?: { exit?: number }; message?: string; code?: string; stack?: string };
+  if (e?.code === 'EEXIT') return e.oclif?.exit ?? 0;
+  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
+  if (isTollgateError(err)) {
+    process.stderr.write(`ERROR: ${err.message}${err.hint ? `; ${err.hint}` : ''}\n`);
+    return exitCodeFor(err.kind);
+  }
+  if (e?.oclif) {
+    // oclif's own usage errors (unknown flag, missing argument): first line, then where help is.
+    const first = String(e.message ?? 'invalid command line').split('\n')[0]!.trim();
+    process.stderr.write(`ERROR: ${first}; see --help\n`);
+    return e.oclif.exit ?? 2;
+  }
+  // ExitPromptError from @inquirer when the user presses Ctrl-C.
+  if ((err as Error)?.name === 'ExitPromptError') {
+    process.stderr.write('ERROR: cancelled\n');
+    return 130;
+  }
+  process.stderr.write(`ERROR: ${e?.message ?? String(err)}${debug ? '' : ' (run with --debug for details)'}\n`);
+  return 1;
+}
+
+/** Entry point of bin/tsh, bin/tctl and bin/teleport. */
+export async function main(bin: BinName, argv: readonly string[]): Promise<void> {
+  const root = rootDir(bin);
+  const args = moveLeadingFlags(argv, new Set(VALUE_FLAGS[bin]), commandIds(root));
+  const debug = args.includes('--debug');
+  try {
+    const { run, flush } = await import('@oclif/core');
+    await run(args, root);
+    await flush();
+  } catch (err) {
+    process.exitCode = renderError(err, debug);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './admin-client.js';
+export * from './admin-server.js';
+export * from './protocol.js';

@@ -1,0 +1,272 @@
+import crypto from 'node:crypto';
+import { CertAuthority, type CAType, type IssuedCert } from '../ca/cert-authority.js';
+import { fingerprint, parsePublicKeyLine } from '../ca/keys.js';
+import type { Clock } from '../clock.js';
+import { formatHostPort, type HostPort } from '../config/address.js';
+import { formatDuration } from '../duration.js';
+import { badParameter, notFound, TollgateError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/types.js';
+import { parseHostNames, parseLogins, parseRoles, validateUserName } from './validate.js';
+
+export interface AuthServiceOptions {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  clusterName: string;
+  /** Where signup URLs point: the proxy's public web address. */
+  publicWebAddr: HostPort;
+  maxSessionTtlMs: number;
+  /** CIDRs pinned into every user certificate (`source-address`); empty = not pinned. */
+  certSourceAddresses: readonly string[];
+}
+
+export const SIGNUP_TTL_DEFAULT_MS = 3_600_000;
+/** Teleport caps invitations at 48h: a signup link is a password-setting credential. */
+export const SIGNUP_TTL_MAX_MS = 48 * 3_600_000;
+export const USER_CERT_TTL_DEFAULT_MS = 12 * 3_600_000;
+export const HOST_CERT_TTL_DEFAULT_MS = 30 * 24 * 3_600_000;
+
+export interface SignupInvite {
+  user: string;
+  token: string;
+  url: string;
+  expiresAt: Date;
+  ttlMs: number;
+}
+
+export interface PublicUser {
+  name: string;
+  logins: string[];
+  roles: UserRole[];
+  created_at: string;
+  /** `pending` until signup sets a password. */
+  status: 'pending' | 'active' | 'locked';
+}
+
+export type ExportFormat = 'openssh' | 'authorized-keys' | 'known-hosts';
+
+const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
+
+/**
+ * The auth service: users, signup tokens, the two certificate authorities, certificate issuing and
+ * the audit log. Everything persistent goes through the Store; time through the Clock.
+ */
+export class AuthService {
+  private cas = new Map<CAType, CertAuthority>();
+
+  constructor(private readonly o: AuthServiceOptions) {}
+
+  get clusterName(): string {
+    return this.o.clusterName;
+  }
+
+  /** Loads the CAs, creating each once (the store arbitrates if several processes race). */
+  async init(): Promise<void> {
+    for (const type of ['user', 'host'] as const) {
+      let rec = await this.o.store.getCertAuthority(type);
+      if (!rec) {
+        const fresh = CertAuthority.generate(type);
+        rec = await this.o.store.createCertAuthorityIfAbsent({
+          type,
+          privateKeyPem: fresh.pem,
+          publicKey: fresh.publicBlob.toString('base64'),
+          createdAt: this.o.clock.now().getTime(),
+        });
+        this.o.log.info(`created the ${type} certificate authority`, { component: 'auth', fingerprint: fingerprint(Buffer.from(rec.publicKey, 'base64')) });
+      }
+      this.cas.set(type, CertAuthority.fromPem(type, rec.privateKeyPem, Buffer.from(rec.publicKey, 'base64')));
+    }
+  }
+
+  ca(type: CAType): CertAuthority {
+    const ca = this.cas.get(type);
+    if (!ca) throw new TollgateError('internal', 'auth service used before init()');
+    return ca;
+  }
+
+  // ---- audit ---------------------------------------------------------------------------------
+
+  /** Appends an audit event; the audit log is the record of what happened, so failures propagate. */
+  async audit(event: string, user: string | null, fields: Record<string, unknown> = {}): Promise<AuditEvent> {
+    const e: AuditEvent = { id: crypto.randomUUID(), event, time: this.o.clock.now().getTime(), user, fields };
+    await this.o.store.appendEvent(e);
+    this.o.log.info(event, { component: 'audit', user: user ?? undefined, ...fields });
+    return e;
+  }
+
+  listEvents(q?: EventQuery): Promise<AuditEvent[]> {
+    return this.o.store.listEvents(q);
+  }
+
+  // ---- users ---------------------------------------------------------------------------------
+
+  private signupTtl(ttlMs: number | undefined): number {
+    const ttl = ttlMs ?? SIGNUP_TTL_DEFAULT_MS;
+    if (ttl < 1000 || ttl > SIGNUP_TTL_MAX_MS) {
+      throw badParameter(`signup link TTL ${formatDuration(ttl)} is out of range`, `use between 1s and ${formatDuration(SIGNUP_TTL_MAX_MS)}`);
+    }
+    return ttl;
+  }
+
+  private newInvite(user: string, ttlMs: number): { invite: SignupInvite; record: SignupTokenRecord } {
+    const token = crypto.randomBytes(32).toString('hex');
+    const now = this.o.clock.now().getTime();
+    const expiresAt = now + ttlMs;
+    return {
+      invite: {
+        user,
+        token,
+        url: `https://${formatHostPort(this.o.publicWebAddr)}/web/invite/${token}`,
+        expiresAt: new Date(expiresAt),
+        ttlMs,
+      },
+      record: { tokenHash: hashToken(token), user, createdAt: now, expiresAt, usedAt: null },
+    };
+  }
+
+  /** Creates a user allowed `logins`, pending until they complete signup with the returned link. */
+  async createUser(req: { name: string; logins: string | readonly string[]; roles?: string | readonly string[]; ttlMs?: number }, actor = 'admin'): Promise<SignupInvite> {
+    const name = validateUserName(req.name);
+    const logins = parseLogins(req.logins);
+    const roles = parseRoles(req.roles ?? ['access']);
+    const ttl = this.signupTtl(req.ttlMs);
+    const { invite, record } = this.newInvite(name, ttl);
+    const user: UserRecord = {
+      name, logins, roles, passwordHash: null, otpSecret: null, createdAt: this.o.clock.now().getTime(), lockedUntil: null,
+    };
+    await this.o.store.createUser(user, record);
+    await this.audit('user.create', name, { name, logins, roles, actor });
+    return invite;
+  }
+
+  async getUser(name: string): Promise<UserRecord> {
+    const u = await this.o.store.getUser(name);
+    if (!u) throw notFound(`user "${name}" not found`, 'see tctl users ls');
+    return u;
+  }
+
+  async listUsers(): Promise<PublicUser[]> {
+    const now = this.o.clock.now().getTime();
+    return (await this.o.store.listUsers()).map((u) => ({
+      name: u.name,
+      logins: u.logins,
+      roles: u.roles,
+      created_at: new Date(u.createdAt).toISOString(),
+      status: u.lockedUntil && u.lockedUntil > now ? 'locked' : u.passwordHash ? 'active' : 'pending',
+    }));
+  }
+
+  async deleteUser(name: string, actor = 'admin'): Promise<void> {
+    if (!(await this.o.store.deleteUser(name))) throw notFound(`user "${name}" not found`, 'see tctl users ls');
+    await this.audit('user.delete', name, { name, actor });
+  }
+
+  /** Clears the password and second factor and issues a new signup link (Teleport's `users reset`). */
+  async resetUser(name: string, ttlMs?: number, actor = 'admin'): Promise<SignupInvite> {
+    await this.getUser(name);
+    const { invite, record } = this.newInvite(name, this.signupTtl(ttlMs));
+    await this.o.store.updateUser(name, { passwordHash: null, otpSecret: null, lockedUntil: null });
+    await this.o.store.replaceSignupToken(record);
+    await this.audit('user.reset', name, { name, actor });
+    return invite;
+  }
+
+  /** Looks a signup token up without using it (the signup page shows who it is for). */
+  async checkSignupToken(token: string): Promise<SignupTokenRecord> {
+    const rec = await this.o.store.getSignupToken(hashToken(token));
+    return this.usable(rec);
+  }
+
+  /** Uses a signup token exactly once; concurrent redemptions of one token cannot both succeed. */
+  async redeemSignupToken(token: string): Promise<SignupTokenRecord> {
+    const now = this.o.clock.now().getTime();
+    const rec = await this.o.store.consumeSignupToken(hashToken(token), now);
+    if (rec) return rec;
+    return this.usable(await this.o.store.getSignupToken(hashToken(token)));
+  }
+
+  private usable(rec: SignupTokenRecord | undefined): SignupTokenRecord {
+    const hint = 'ask an administrator for a new link (tctl users reset USER)';
+    if (!rec) throw notFound('this signup link is not valid', hint);
+    if (rec.usedAt !== null) throw badParameter('this signup link has already been used', hint);
+    if (rec.expiresAt <= this.o.clock.now().getTime()) throw badParameter('this signup link has expired', hint);
+    return rec;
+  }
+
+  // ---- certificate authorities -----------------------------------------------------------------
+
+  /** The CA public key in the form each consumer wants (see DESIGN.md, `tctl auth export`). */
+  exportCA(type: CAType, format?: ExportFormat, hostPattern?: string): string {
+    const line = this.ca(type).publicKeyLine();
+    const fmt = format ?? (type === 'user' ? 'openssh' : 'known-hosts');
+    switch (fmt) {
+      case 'openssh':
+        return line;
+      case 'authorized-keys':
+        return `cert-authority ${line}`;
+      case 'known-hosts':
+        return `@cert-authority ${hostPattern ?? `*.${this.o.clusterName}`} ${line}`;
+    }
+  }
+
+  private checkTtl(ttlMs: number, kind: string, max?: number): number {
+    if (!Number.isFinite(ttlMs) || ttlMs < 60_000) throw badParameter(`${kind} certificate TTL must be at least 1m`);
+    if (max !== undefined && ttlMs > max) {
+      throw badParameter(`${kind} certificate TTL ${formatDuration(ttlMs)} exceeds auth_service.max_session_ttl (${formatDuration(max)})`, 'ask for a shorter --ttl');
+    }
+    return ttlMs;
+  }
+
+  private async recordCert(cert: IssuedCert, publicKey: Buffer, actor: string): Promise<void> {
+    const f = cert.fields;
+    const rec = {
+      serial: f.serial.toString(),
+      type: f.type,
+      keyId: f.keyId,
+      principals: [...f.principals],
+      validAfter: Number(f.validAfter) * 1000,
+      validBefore: Number(f.validBefore) * 1000,
+      fingerprint: fingerprint(publicKey),
+      createdAt: this.o.clock.now().getTime(),
+    };
+    await this.o.store.recordIssuedCert(rec);
+    await this.audit('cert.create', f.type === 'user' ? f.keyId : null, {
+      cert_type: f.type,
+      serial: rec.serial,
+      key_id: f.keyId,
+      principals: rec.principals,
+      valid_before: new Date(rec.validBefore).toISOString(),
+      fingerprint: rec.fingerprint,
+      actor,
+    });
+  }
+
+  /** Issues a host certificate (principals = host names) for an OpenSSH node's HostCertificate. */
+  async signHostCert(req: { publicKey: string; hosts: string | readonly string[]; ttlMs?: number }, actor = 'admin'): Promise<IssuedCert> {
+    const hosts = parseHostNames(req.hosts);
+    const { blob } = parsePublicKeyLine(req.publicKey);
+    const ttlMs = this.checkTtl(req.ttlMs ?? HOST_CERT_TTL_DEFAULT_MS, 'host');
+    const cert = this.ca('host').issueHostCert({ publicKey: blob, hosts, ttlMs }, this.o.clock.now());
+    await this.recordCert(cert, blob, actor);
+    return cert;
+  }
+
+  /** Issues a user certificate for an existing user's logins; TTL capped by max_session_ttl. */
+  async signUserCert(req: { user: string; publicKey: string; ttlMs?: number }, actor = 'admin'): Promise<IssuedCert> {
+    const user = await this.getUser(req.user);
+    const { blob } = parsePublicKeyLine(req.publicKey);
+    const ttlMs = this.checkTtl(req.ttlMs ?? USER_CERT_TTL_DEFAULT_MS, 'user', this.o.maxSessionTtlMs);
+    const cert = this.ca('user').issueUserCert(
+      { publicKey: blob, user: user.name, logins: user.logins, ttlMs, sourceAddresses: this.o.certSourceAddresses },
+      this.o.clock.now(),
+    );
+    await this.recordCert(cert, blob, actor);
+    return cert;
+  }
+
+  /** Whether user certificates are pinned to the proxies; when not, sessions can bypass recording. */
+  get certsPinned(): boolean {
+    return this.o.certSourceAddresses.length > 0;
+  }
+}

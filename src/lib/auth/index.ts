@@ -1,0 +1,2 @@
+export * from './auth-service.js';
+export * from './validate.js';

@@ -1,0 +1,3 @@
+export * from './certificate.js';
+export * from './cert-authority.js';
+export * from './keys.js';

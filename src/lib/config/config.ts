@@ -1,0 +1,57 @@
+import type { HostPort } from './address.js';
+
+export type Role = 'auth' | 'proxy';
+
+/** Where the data dir came from, so the start-up line can say why it is where it is. */
+export type DataDirSource = 'flag' | 'config' | 'system-default' | 'user-default';
+
+export type StorageConfig = { type: 'sqlite' } | { type: 'postgres'; connString: string };
+
+/** The one typed, validated, frozen configuration every part is built from. */
+export interface Config {
+  /** The file read, or undefined for embedded defaults. */
+  readonly file: string | undefined;
+  readonly dataDir: string;
+  readonly dataDirSource: DataDirSource;
+  readonly hostname: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly storage: StorageConfig;
+  readonly auth: {
+    readonly enabled: boolean;
+    readonly clusterName: string;
+    readonly sessionRecording: 'proxy' | 'off';
+    readonly proxyChecksHostKeys: boolean;
+    readonly secondFactor: 'off' | 'otp';
+    readonly maxSessionTtlMs: number;
+    /** 0 = never. */
+    readonly clientIdleTimeoutMs: number;
+    readonly disconnectExpiredCert: boolean;
+    readonly maxExecRecordingSize: number;
+    readonly recordInput: boolean;
+    readonly certSourceAddresses: readonly string[];
+  };
+  readonly proxy: {
+    readonly enabled: boolean;
+    readonly listenAddr: HostPort;
+    readonly webListenAddr: HostPort;
+    readonly publicAddrs: readonly HostPort[];
+    /** The address signup URLs and tsh name: first public_addr, else this host at the web port. */
+    readonly publicWebAddr: HostPort;
+    readonly httpsCertFile: string | undefined;
+    readonly httpsKeyFile: string | undefined;
+    readonly upstreamBindAddr: string | undefined;
+    readonly forwardAgentToNodes: boolean;
+    readonly allowPortForwarding: boolean;
+    readonly allowedTargets: readonly string[];
+  };
+}
+
+export const DEFAULTS = {
+  maxSessionTtlMs: 30 * 3_600_000,
+  userCertTtlMs: 12 * 3_600_000,
+  maxExecRecordingSize: 64 * 1024 * 1024,
+  listenAddr: { host: '0.0.0.0', port: 3023 },
+  webListenAddr: { host: '0.0.0.0', port: 3080 },
+  systemDataDir: '/var/lib/teleport',
+  systemConfigFile: '/etc/teleport.yaml',
+} as const;

@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { startAdminServer, type AdminServer } from './admin/admin-server.js';
+import { ADMIN_SOCKET } from './admin/protocol.js';
+import { AuthService } from './auth/auth-service.js';
+import { systemClock, type Clock } from './clock.js';
+import { formatHostPort } from './config/address.js';
+import type { Config, DataDirSource } from './config/config.js';
+import { badParameter, unavailable } from './errors.js';
+import type { Logger } from './log.js';
+import { createSqliteStore } from './store/sqlite.js';
+import type { Store } from './store/types.js';
+import { VERSION } from './version.js';
+
+/*
+ * The composition root: builds the concrete store, auth service and servers from a Config.
+ * The only module that knows which store backend is in use.
+ */
+
+export const STORE_FILE = 'tollgate.db';
+
+export interface Daemon {
+  readonly config: Config;
+  readonly auth: AuthService;
+  readonly adminSocket: string;
+  close(): Promise<void>;
+}
+
+const DATA_DIR_REASON: Record<DataDirSource, string> = {
+  flag: '--data-dir',
+  config: 'teleport.data_dir',
+  'system-default': 'default for root',
+  'user-default': 'default for non-root users',
+};
+
+/** Creates the data dir 0700, or tightens an existing one that others could read. */
+export function ensureDataDir(dir: string, log: Logger): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const mode = fs.statSync(dir).mode & 0o777;
+    if (mode & 0o077) {
+      fs.chmodSync(dir, 0o700);
+      log.warn('tightened data dir permissions to 0700', { component: 'daemon', data_dir: dir, was: mode.toString(8) });
+    }
+  } catch (err) {
+    throw unavailable(`cannot create data dir ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'pick a writable location with --data-dir or teleport.data_dir', err);
+  }
+}
+
+/** Opens the store the config names (embedded SQLite unless told otherwise) and migrates it. */
+export async function openStore(config: Config): Promise<Store> {
+  if (config.storage.type === 'postgres') {
+    throw badParameter('teleport.storage type postgres is not built yet', 'use the embedded sqlite store (remove teleport.storage)');
+  }
+  const store = await createSqliteStore(path.join(config.dataDir, STORE_FILE));
+  await store.migrate();
+  return store;
+}
+
+export function adminSocketPath(config: Config): string {
+  return path.join(config.dataDir, ADMIN_SOCKET);
+}
+
+/** Starts the services the config enables (today: the auth service and its admin API). */
+export async function startDaemon(config: Config, log: Logger, opts: { clock?: Clock } = {}): Promise<Daemon> {
+  const clock = opts.clock ?? systemClock;
+  if (!config.auth.enabled && config.proxy.enabled) {
+    throw badParameter('the proxy service is not built yet in this version of tollgate', 'run the auth service: teleport start --roles=auth');
+  }
+  if (!config.auth.enabled) throw badParameter('no role to run', 'use --roles=auth (or auth,proxy)');
+
+  // Everything the daemon creates (store, WAL files, keys, sockets) is private to its user.
+  process.umask(0o077);
+  ensureDataDir(config.dataDir, log);
+  const store = await openStore(config);
+  const closers: Array<() => Promise<void>> = [() => store.close()];
+  try {
+    const auth = new AuthService({
+      store,
+      clock,
+      log,
+      clusterName: config.auth.clusterName,
+      publicWebAddr: config.proxy.publicWebAddr,
+      maxSessionTtlMs: config.auth.maxSessionTtlMs,
+      certSourceAddresses: config.auth.certSourceAddresses,
+    });
+    await auth.init();
+    const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
+    const admin: AdminServer = await startAdminServer(adminSocketPath(config), {
+      auth,
+      log,
+      version: VERSION,
+      dataDir: config.dataDir,
+      roles,
+      publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
+      certSourceAddresses: config.auth.certSourceAddresses,
+      startedAt: clock.now(),
+    });
+    closers.unshift(() => admin.close());
+
+    log.info('auth service started', {
+      component: 'daemon',
+      version: VERSION,
+      cluster: config.auth.clusterName,
+      data_dir: `${config.dataDir} (${DATA_DIR_REASON[config.dataDirSource]})`,
+      config: config.file ?? 'embedded defaults',
+      admin_socket: admin.path,
+    });
+    if (config.proxy.enabled) {
+      log.warn('the recording proxy is not built yet in this version; running the auth service only', { component: 'daemon' });
+    }
+    if (!auth.certsPinned) {
+      log.warn('user certificates are not pinned to the proxy (auth_service.cert_source_addresses is empty): sessions can bypass recording by connecting to nodes directly', { component: 'daemon' });
+    }
+    let closed = false;
+    return {
+      config,
+      auth,
+      adminSocket: admin.path,
+      async close() {
+        if (closed) return;
+        closed = true;
+        for (const close of closers) {
+          try {
+            await close();
+          } catch (err) {
+            log.error('error while stopping', { component: 'daemon', error: err });
+          }
+        }
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,1 @@
+export { WireReader, WireWriter } from './wire.js';

@@ -1,0 +1,216 @@
+import { Migrator, type Kysely, type Selectable } from 'kysely';
+import { alreadyExists, unavailable } from '../errors.js';
+import { migrationProvider, type Dialect } from './migrations.js';
+import type { Database } from './schema.js';
+import type {
+  AuditEvent,
+  CertAuthorityRecord,
+  EventQuery,
+  IssuedCertRecord,
+  SignupTokenRecord,
+  Store,
+  UserRecord,
+} from './types.js';
+
+/** Rows come back as numbers on SQLite and as strings for bigint on PostgreSQL: normalise once here. */
+const num = (v: unknown): number => (typeof v === 'string' ? Number(v) : (v as number));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+
+function toUser(r: Selectable<Database['users']>): UserRecord {
+  return {
+    name: r.name,
+    logins: JSON.parse(r.logins) as string[],
+    roles: JSON.parse(r.roles) as UserRecord['roles'],
+    passwordHash: r.password_hash,
+    otpSecret: r.otp_secret,
+    createdAt: num(r.created_at),
+    lockedUntil: numOrNull(r.locked_until),
+  };
+}
+
+function toToken(r: Selectable<Database['signup_tokens']>): SignupTokenRecord {
+  return {
+    tokenHash: r.token_hash,
+    user: r.user_name,
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+    usedAt: numOrNull(r.used_at),
+  };
+}
+
+function tokenRow(t: SignupTokenRecord) {
+  return { token_hash: t.tokenHash, user_name: t.user, created_at: t.createdAt, expires_at: t.expiresAt, used_at: t.usedAt };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
+}
+
+/**
+ * The Store over Kysely: the same queries run on SQLite and PostgreSQL. Backends differ only in how
+ * they open the connection (sqlite.ts, postgres.ts).
+ */
+export class KyselyStore implements Store {
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+      throw unavailable(`database migration ${failed ?? ''} failed: ${(error as Error).message}`.replace('  ', ' '), undefined, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async getCertAuthority(type: CertAuthorityRecord['type']): Promise<CertAuthorityRecord | undefined> {
+    const r = await this.db.selectFrom('cert_authorities').selectAll().where('type', '=', type).executeTakeFirst();
+    return r && { type: r.type as CertAuthorityRecord['type'], privateKeyPem: r.private_key, publicKey: r.public_key, createdAt: num(r.created_at) };
+  }
+
+  async createCertAuthorityIfAbsent(ca: CertAuthorityRecord): Promise<CertAuthorityRecord> {
+    await this.db
+      .insertInto('cert_authorities')
+      .values({ type: ca.type, private_key: ca.privateKeyPem, public_key: ca.publicKey, created_at: ca.createdAt })
+      .onConflict((oc) => oc.column('type').doNothing())
+      .execute();
+    return (await this.getCertAuthority(ca.type))!;
+  }
+
+  async createUser(user: UserRecord, token: SignupTokenRecord | undefined): Promise<void> {
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await tx
+          .insertInto('users')
+          .values({
+            name: user.name,
+            logins: JSON.stringify(user.logins),
+            roles: JSON.stringify(user.roles),
+            password_hash: user.passwordHash,
+            otp_secret: user.otpSecret,
+            created_at: user.createdAt,
+            locked_until: user.lockedUntil,
+          })
+          .execute();
+        if (token) await tx.insertInto('signup_tokens').values(tokenRow(token)).execute();
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw alreadyExists(`user "${user.name}" already exists`, 'pick another name, or tctl users reset to send a new signup link');
+      throw err;
+    }
+  }
+
+  async getUser(name: string): Promise<UserRecord | undefined> {
+    const r = await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+    return r && toUser(r);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.db.selectFrom('users').selectAll().orderBy('name').execute()).map(toUser);
+  }
+
+  async deleteUser(name: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('signup_tokens').where('user_name', '=', name).execute();
+      const r = await tx.deleteFrom('users').where('name', '=', name).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  async updateUser(name: string, patch: Parameters<Store['updateUser']>[1]): Promise<boolean> {
+    const values: Partial<Database['users']> = {};
+    if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
+    if (patch.otpSecret !== undefined) values.otp_secret = patch.otpSecret;
+    if (patch.lockedUntil !== undefined) values.locked_until = patch.lockedUntil;
+    if (patch.logins !== undefined) values.logins = JSON.stringify(patch.logins);
+    if (patch.roles !== undefined) values.roles = JSON.stringify(patch.roles);
+    if (Object.keys(values).length === 0) return (await this.getUser(name)) !== undefined;
+    const r = await this.db.updateTable('users').set(values).where('name', '=', name).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async replaceSignupToken(token: SignupTokenRecord): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('signup_tokens').where('user_name', '=', token.user).execute();
+      await tx.insertInto('signup_tokens').values(tokenRow(token)).execute();
+    });
+  }
+
+  async getSignupToken(tokenHash: string): Promise<SignupTokenRecord | undefined> {
+    const r = await this.db.selectFrom('signup_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return r && toToken(r);
+  }
+
+  async consumeSignupToken(tokenHash: string, now: number): Promise<SignupTokenRecord | undefined> {
+    // One conditional UPDATE is atomic on both engines: of two racing redemptions one matches no row.
+    const r = await this.db
+      .updateTable('signup_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returningAll()
+      .executeTakeFirst();
+    return r && toToken(r);
+  }
+
+  async recordIssuedCert(c: IssuedCertRecord): Promise<void> {
+    await this.db
+      .insertInto('issued_certs')
+      .values({
+        serial: c.serial,
+        type: c.type,
+        key_id: c.keyId,
+        principals: JSON.stringify(c.principals),
+        valid_after: c.validAfter,
+        valid_before: c.validBefore,
+        fingerprint: c.fingerprint,
+        created_at: c.createdAt,
+      })
+      .execute();
+  }
+
+  async listIssuedCerts(limit = 100): Promise<IssuedCertRecord[]> {
+    const rows = await this.db.selectFrom('issued_certs').selectAll().orderBy('created_at', 'desc').limit(limit).execute();
+    return rows.map((r) => ({
+      serial: r.serial,
+      type: r.type as IssuedCertRecord['type'],
+      keyId: r.key_id,
+      principals: JSON.parse(r.principals) as string[],
+      validAfter: num(r.valid_after),
+      validBefore: num(r.valid_before),
+      fingerprint: r.fingerprint,
+      createdAt: num(r.created_at),
+    }));
+  }
+
+  async appendEvent(e: AuditEvent): Promise<void> {
+    await this.db
+      .insertInto('audit_events')
+      .values({ id: e.id, event: e.event, time: e.time, user_name: e.user, fields: JSON.stringify(e.fields) })
+      .execute();
+  }
+
+  async listEvents(q: EventQuery = {}): Promise<AuditEvent[]> {
+    let query = this.db.selectFrom('audit_events').selectAll();
+    if (q.types?.length) query = query.where('event', 'in', [...q.types]);
+    if (q.user !== undefined) query = query.where('user_name', '=', q.user);
+    if (q.since !== undefined) query = query.where('time', '>=', q.since);
+    if (q.until !== undefined) query = query.where('time', '<', q.until);
+    const rows = await query.orderBy('seq', 'desc').limit(q.limit ?? 100).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      event: r.event,
+      time: num(r.time),
+      user: r.user_name,
+      fields: JSON.parse(r.fields) as Record<string, unknown>,
+    }));
+  }
+}

@@ -1,0 +1,68 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/*
+ * Schema migrations, in order. Kept in code (not files) so the built CLI needs nothing beside it.
+ * Types are chosen to mean the same on SQLite and PostgreSQL: text, bigint epoch ms, JSON as text.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+
+const migrations = (dialect: Dialect): Record<string, Migration> => ({
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('cert_authorities')
+        .addColumn('type', 'text', (c) => c.primaryKey())
+        .addColumn('private_key', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('logins', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text')
+        .addColumn('otp_secret', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('locked_until', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('signup_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('signup_tokens_user').on('signup_tokens').column('user_name').execute();
+      await db.schema
+        .createTable('issued_certs')
+        .addColumn('serial', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('principals', 'text', (c) => c.notNull())
+        .addColumn('valid_after', 'bigint', (c) => c.notNull())
+        .addColumn('valid_before', 'bigint', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_events')
+        // The sequence gives a total order for events within one millisecond.
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addColumn('user_name', 'text')
+        .addColumn('fields', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_events_time').on('audit_events').column('time').execute();
+    },
+  },
+});
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

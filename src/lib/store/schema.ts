@@ -1,0 +1,27 @@
+import type { Generated } from 'kysely';
+
+/** Kysely table types: the SQL shape (snake_case, JSON as text, times as epoch ms). */
+export interface Database {
+  cert_authorities: { type: string; private_key: string; public_key: string; created_at: number };
+  users: {
+    name: string;
+    logins: string;
+    roles: string;
+    password_hash: string | null;
+    otp_secret: string | null;
+    created_at: number;
+    locked_until: number | null;
+  };
+  signup_tokens: { token_hash: string; user_name: string; created_at: number; expires_at: number; used_at: number | null };
+  issued_certs: {
+    serial: string;
+    type: string;
+    key_id: string;
+    principals: string;
+    valid_after: number;
+    valid_before: number;
+    fingerprint: string;
+    created_at: number;
+  };
+  audit_events: { seq: Generated<number>; id: string; event: string; time: number; user_name: string | null; fields: string };
+}

@@ -1,0 +1,96 @@
+/** Records the store keeps, and the one interface every backend (SQLite, PostgreSQL) implements. */
+import type { CAType } from '../ca/cert-authority.js';
+
+export interface CertAuthorityRecord {
+  type: CAType | 'recording';
+  /** PKCS#8 PEM. The store file is 0600 and its directory 0700. */
+  privateKeyPem: string;
+  /** SSH public key blob, base64. */
+  publicKey: string;
+  createdAt: number;
+}
+
+export type UserRole = 'access' | 'auditor';
+
+export interface UserRecord {
+  name: string;
+  logins: string[];
+  roles: UserRole[];
+  /** Null until signup sets a password. */
+  passwordHash: string | null;
+  otpSecret: string | null;
+  createdAt: number;
+  /** Epoch ms until which logins are refused after repeated failures; null when not locked. */
+  lockedUntil: number | null;
+}
+
+export interface SignupTokenRecord {
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  tokenHash: string;
+  user: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface IssuedCertRecord {
+  serial: string;
+  type: 'user' | 'host';
+  keyId: string;
+  principals: string[];
+  validAfter: number;
+  validBefore: number;
+  fingerprint: string;
+  createdAt: number;
+}
+
+/** An audit event as Teleport shapes them: `event` name, time, and flat fields. */
+export interface AuditEvent {
+  id: string;
+  event: string;
+  time: number;
+  user: string | null;
+  fields: Record<string, unknown>;
+}
+
+export interface EventQuery {
+  types?: readonly string[];
+  user?: string;
+  since?: number;
+  until?: number;
+  /** Newest first, at most this many (default 100). */
+  limit?: number;
+}
+
+export interface Store {
+  /** Creates or upgrades the schema; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  getCertAuthority(type: CertAuthorityRecord['type']): Promise<CertAuthorityRecord | undefined>;
+  /** Inserts the CA unless one of that type exists; returns the one that is stored either way. */
+  createCertAuthorityIfAbsent(ca: CertAuthorityRecord): Promise<CertAuthorityRecord>;
+
+  /** Creates the user and its first signup token together; fails with already-exists. */
+  createUser(user: UserRecord, token: SignupTokenRecord | undefined): Promise<void>;
+  getUser(name: string): Promise<UserRecord | undefined>;
+  listUsers(): Promise<UserRecord[]>;
+  /** Deletes the user and its tokens; false when there was no such user. */
+  deleteUser(name: string): Promise<boolean>;
+  updateUser(name: string, patch: Partial<Pick<UserRecord, 'passwordHash' | 'otpSecret' | 'lockedUntil' | 'logins' | 'roles'>>): Promise<boolean>;
+
+  /** Replaces every token of the user with this one (reset). */
+  replaceSignupToken(token: SignupTokenRecord): Promise<void>;
+  getSignupToken(tokenHash: string): Promise<SignupTokenRecord | undefined>;
+  /**
+   * Marks the token used if it is unused and unexpired at `now`, atomically, so two concurrent
+   * redemptions cannot both succeed. Returns the token when this call consumed it.
+   */
+  consumeSignupToken(tokenHash: string, now: number): Promise<SignupTokenRecord | undefined>;
+
+  recordIssuedCert(cert: IssuedCertRecord): Promise<void>;
+  listIssuedCerts(limit?: number): Promise<IssuedCertRecord[]>;
+
+  appendEvent(event: AuditEvent): Promise<void>;
+  listEvents(query?: EventQuery): Promise<AuditEvent[]>;
+}

@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Background, freePort, run, spawnBackground, tmpDir } from './proc.js';
+
+export interface TestSshd {
+  port: number;
+  dir: string;
+  process: Background;
+  stop(): Promise<void>;
+}
+
+export interface SshdOptions {
+  /** Contents of the TrustedUserCAKeys file (written verbatim). */
+  trustedUserCaKeys?: string;
+  /** HostKey / HostCertificate files; a fresh plain host key when absent. */
+  hostKey?: string;
+  hostCertificate?: string;
+}
+
+/**
+ * A real OpenSSH sshd on 127.0.0.1 at a free high port with its own config: no passwords, no
+ * authorized_keys, only certificates from the trusted user CA. Needs root (it logs users in).
+ */
+export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
+  // sshd's privilege separation directory; Debian makes it at boot, containers often lack it.
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const dir = tmpDir('tollgate-sshd-');
+  const port = await freePort();
+  let hostKey = opts.hostKey;
+  if (!hostKey) {
+    hostKey = path.join(dir, 'ssh_host_ed25519_key');
+    const r = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+  }
+  const caFile = path.join(dir, 'user_ca.pub');
+  if (opts.trustedUserCaKeys !== undefined) fs.writeFileSync(caFile, opts.trustedUserCaKeys);
+  const config = [
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${hostKey}`,
+    ...(opts.hostCertificate ? [`HostCertificate ${opts.hostCertificate}`] : []),
+    ...(opts.trustedUserCaKeys !== undefined ? [`TrustedUserCAKeys ${caFile}`] : []),
+    'AuthorizedKeysFile none',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'PermitRootLogin prohibit-password',
+    'StrictModes no',
+    'PidFile none',
+    'LogLevel VERBOSE',
+  ].join('\n');
+  const configFile = path.join(dir, 'sshd_config');
+  fs.writeFileSync(configFile, `${config}\n`);
+  const proc = spawnBackground('/usr/sbin/sshd', ['-D', '-e', '-f', configFile]);
+  await proc.waitForOutput(`Server listening on 127.0.0.1 port ${port}`);
+  return {
+    port,
+    dir,
+    process: proc,
+    stop: async () => {
+      await proc.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Options every test ssh client uses: no user config, no agent, no prompts, short timeouts. */
+export function sshBaseArgs(port: number): string[] {
+  return ['-F', '/dev/null', '-p', String(port), '-o', 'BatchMode=yes', '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR'];
+}

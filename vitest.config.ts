@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests start real sshd and daemons on loopback; two cores do not like many at once.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { Store, UserRecord } from '../../src/lib/store/types.js';
+
+/**
+ * The one behaviour suite every Store backend must pass (SQLite now, PostgreSQL later): call it
+ * with a factory that returns a fresh, migrated, empty store.
+ */
+export function storeContract(name: string, makeStore: () => Promise<Store>): void {
+  const user = (n: string): UserRecord => ({ name: n, logins: ['root'], roles: ['access'], passwordHash: null, otpSecret: null, createdAt: 1, lockedUntil: null });
+  const token = (hash: string, u: string, expiresAt = 10_000) => ({ tokenHash: hash, user: u, createdAt: 1, expiresAt, usedAt: null });
+
+  describe(`store contract: ${name}`, () => {
+    it('migrate is idempotent', async () => {
+      const s = await makeStore();
+      await s.migrate();
+      await s.migrate();
+      await s.close();
+    });
+
+    it('creates each CA once and returns the stored one', async () => {
+      const s = await makeStore();
+      const a = await s.createCertAuthorityIfAbsent({ type: 'user', privateKeyPem: 'A', publicKey: 'a', createdAt: 1 });
+      const b = await s.createCertAuthorityIfAbsent({ type: 'user', privateKeyPem: 'B', publicKey: 'b', createdAt: 2 });
+      expect(a.privateKeyPem).toBe('A');
+      expect(b.privateKeyPem).toBe('A');
+      expect(await s.getCertAuthority('host')).toBeUndefined();
+      await s.close();
+    });
+
+    it('users: create with token, duplicate refused, list, update, delete removes tokens', async () => {
+      const s = await makeStore();
+      await s.createUser(user('joe'), token('h1', 'joe'));
+      await expect(s.createUser(user('joe'), token('h2', 'joe'))).rejects.toMatchObject({ kind: 'already-exists' });
+      expect(await s.getSignupToken('h2')).toBeUndefined(); // the failed create left nothing behind
+      await s.createUser({ ...user('amy'), logins: ['amy', 'root'], roles: ['access', 'auditor'] }, undefined);
+      expect((await s.listUsers()).map((u) => u.name)).toEqual(['amy', 'joe']);
+      expect((await s.getUser('amy'))!.roles).toEqual(['access', 'auditor']);
+      expect(await s.updateUser('joe', { passwordHash: 'x', lockedUntil: 5 })).toBe(true);
+      expect(await s.getUser('joe')).toMatchObject({ passwordHash: 'x', lockedUntil: 5 });
+      expect(await s.updateUser('nobody', { passwordHash: 'x' })).toBe(false);
+      expect(await s.deleteUser('joe')).toBe(true);
+      expect(await s.deleteUser('joe')).toBe(false);
+      expect(await s.getSignupToken('h1')).toBeUndefined();
+      await s.close();
+    });
+
+    it('signup tokens are consumed once, and not after expiry', async () => {
+      const s = await makeStore();
+      await s.createUser(user('joe'), token('t1', 'joe', 1000));
+      expect(await s.consumeSignupToken('t1', 1000)).toBeUndefined(); // expired at 1000
+      await s.replaceSignupToken(token('t2', 'joe', 5000));
+      expect(await s.getSignupToken('t1')).toBeUndefined();
+      const results = await Promise.all([s.consumeSignupToken('t2', 10), s.consumeSignupToken('t2', 11)]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect((await s.getSignupToken('t2'))!.usedAt).not.toBeNull();
+      await s.close();
+    });
+
+    it('audit events: newest first, filtered by type, user and time', async () => {
+      const s = await makeStore();
+      for (let i = 0; i < 5; i++) {
+        await s.appendEvent({ id: `e${i}`, event: i % 2 ? 'cert.create' : 'user.create', time: 100 + i, user: i < 2 ? 'joe' : 'amy', fields: { i } });
+      }
+      expect((await s.listEvents()).map((e) => e.id)).toEqual(['e4', 'e3', 'e2', 'e1', 'e0']);
+      expect((await s.listEvents({ types: ['cert.create'] })).map((e) => e.id)).toEqual(['e3', 'e1']);
+      expect((await s.listEvents({ user: 'joe' })).map((e) => e.id)).toEqual(['e1', 'e0']);
+      expect((await s.listEvents({ since: 102, until: 104, limit: 1 })).map((e) => e.id)).toEqual(['e3']);
+      expect((await s.listEvents({ types: ['cert.create'] }))[0]!.fields).toEqual({ i: 3 });
+      await s.close();
+    });
+
+    it('issued certificates are recorded', async () => {
+      const s = await makeStore();
+      await s.recordIssuedCert({ serial: '18446744073709551615', type: 'user', keyId: 'joe', principals: ['root'], validAfter: 1, validBefore: 2, fingerprint: 'SHA256:x', createdAt: 3 });
+      expect(await s.listIssuedCerts()).toEqual([{ serial: '18446744073709551615', type: 'user', keyId: 'joe', principals: ['root'], validAfter: 1, validBefore: 2, fingerprint: 'SHA256:x', createdAt: 3 }]);
+      await s.close();
+    });
+  });
+}

@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { AuthService } from '../../src/lib/auth/auth-service.js';
+import { generateEd25519, parseCertificate, publicKeyLine } from '../../src/lib/ca/index.js';
+import { FakeClock } from '../../src/lib/clock.js';
+import { nullLogger } from '../../src/lib/log.js';
+import { createSqliteStore } from '../../src/lib/store/sqlite.js';
+import type { Store } from '../../src/lib/store/types.js';
+
+describe('AuthService', () => {
+  let store: Store;
+  let clock: FakeClock;
+  let auth: AuthService;
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-auth-'));
+    store = await createSqliteStore(path.join(dir, 'tollgate.db'));
+    await store.migrate();
+    clock = new FakeClock(Date.UTC(2026, 5, 1));
+    auth = new AuthService({
+      store, clock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'proxy.example.test', port: 3080 }, maxSessionTtlMs: 30 * 3_600_000, certSourceAddresses: [],
+    });
+    await auth.init();
+  });
+
+  it('creates a user with a signup URL; the token is stored hashed', async () => {
+    const inv = await auth.createUser({ name: 'joe', logins: 'joe,root,ec2-user' });
+    expect(inv.url).toBe(`https://proxy.example.test:3080/web/invite/${inv.token}`);
+    expect(inv.token).toMatch(/^[0-9a-f]{64}$/);
+    expect(inv.expiresAt.getTime() - clock.now().getTime()).toBe(3_600_000);
+    // Neither the database nor its WAL holds the token itself, only its hash.
+    for (const f of fs.readdirSync(dir)) expect(fs.readFileSync(path.join(dir, f)).includes(inv.token)).toBe(false);
+    expect(await store.getSignupToken(inv.token)).toBeUndefined();
+    expect((await auth.listUsers())[0]).toMatchObject({ name: 'joe', logins: ['joe', 'root', 'ec2-user'], roles: ['access'], status: 'pending' });
+    expect((await auth.listEvents({ types: ['user.create'] }))[0]).toMatchObject({ user: 'joe' });
+  });
+
+  it('signup tokens: single use, expire, and reset replaces them', async () => {
+    const inv = await auth.createUser({ name: 'joe', logins: ['joe'], ttlMs: 60_000 });
+    expect((await auth.checkSignupToken(inv.token)).user).toBe('joe');
+    expect((await auth.redeemSignupToken(inv.token)).user).toBe('joe');
+    await expect(auth.redeemSignupToken(inv.token)).rejects.toThrow(/already been used/);
+    const again = await auth.resetUser('joe', 60_000);
+    clock.advance(60_001);
+    await expect(auth.redeemSignupToken(again.token)).rejects.toThrow(/expired/);
+    await expect(auth.redeemSignupToken('f'.repeat(64))).rejects.toThrow(/not valid/);
+  });
+
+  it('refuses bad names, logins, roles, TTLs and duplicates', async () => {
+    await expect(auth.createUser({ name: '-joe', logins: 'joe' })).rejects.toThrow(/invalid user name/);
+    await expect(auth.createUser({ name: 'joe smith', logins: 'joe' })).rejects.toThrow(/invalid user name/);
+    await expect(auth.createUser({ name: 'joe', logins: '' })).rejects.toThrow(/no logins/);
+    await expect(auth.createUser({ name: 'joe', logins: 'joe,,root' })).rejects.toThrow(/empty login/);
+    await expect(auth.createUser({ name: 'joe', logins: 'jo e' })).rejects.toThrow(/invalid login/);
+    await expect(auth.createUser({ name: 'joe', logins: 'joe', roles: 'admin' })).rejects.toThrow(/unknown role/);
+    await expect(auth.createUser({ name: 'joe', logins: 'joe', ttlMs: 49 * 3_600_000 })).rejects.toThrow(/out of range/);
+    await auth.createUser({ name: 'joe', logins: 'joe' });
+    await expect(auth.createUser({ name: 'joe', logins: 'joe' })).rejects.toMatchObject({ kind: 'already-exists' });
+    await expect(auth.deleteUser('nobody')).rejects.toMatchObject({ kind: 'not-found' });
+  });
+
+  it('user certificates: user must exist, TTL capped by max_session_ttl, cert.create audited', async () => {
+    const key = generateEd25519();
+    const pub = publicKeyLine(key.publicBlob);
+    await expect(auth.signUserCert({ user: 'ghost', publicKey: pub })).rejects.toMatchObject({ kind: 'not-found' });
+    await auth.createUser({ name: 'joe', logins: 'joe,root' });
+    await expect(auth.signUserCert({ user: 'joe', publicKey: pub, ttlMs: 31 * 3_600_000 })).rejects.toThrow(/exceeds auth_service.max_session_ttl/);
+    const cert = await auth.signUserCert({ user: 'joe', publicKey: pub });
+    const c = parseCertificate(cert.blob);
+    expect(c.principals).toEqual(['joe', 'root']);
+    expect(Number(c.validBefore) * 1000 - clock.now().getTime()).toBe(12 * 3_600_000);
+    const ev = (await auth.listEvents({ types: ['cert.create'] }))[0]!;
+    expect(ev.fields).toMatchObject({ cert_type: 'user', key_id: 'joe', serial: c.serial.toString() });
+  });
+
+  it('CAs persist: a second service over the same store exports the same lines', async () => {
+    const other = new AuthService({
+      store, clock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'p', port: 3080 }, maxSessionTtlMs: 1e9, certSourceAddresses: [],
+    });
+    await other.init();
+    expect(other.exportCA('user')).toBe(auth.exportCA('user'));
+    expect(other.exportCA('host')).toBe(auth.exportCA('host'));
+    expect(auth.exportCA('host')).toMatch(/^@cert-authority \*\.example\.test ssh-ed25519 /);
+    expect(auth.exportCA('user', 'authorized-keys')).toBe(`cert-authority ${auth.exportCA('user')}`);
+    expect(auth.exportCA('host', 'known-hosts', 'localhost')).toMatch(/^@cert-authority localhost ssh-ed25519 /);
+  });
+});

@@ -1,0 +1,28 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { createSqliteStore } from '../../src/lib/store/sqlite.js';
+import { storeContract } from '../contract/store-contract.js';
+
+const fresh = async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-store-'));
+  const s = await createSqliteStore(path.join(dir, 'tollgate.db'));
+  await s.migrate();
+  return s;
+};
+
+storeContract('sqlite', fresh);
+
+it('sqlite: the store file is created 0600 whatever the umask', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-store-'));
+  const old = process.umask(0o022);
+  try {
+    const s = await createSqliteStore(path.join(dir, 'tollgate.db'));
+    await s.migrate();
+    expect(fs.statSync(path.join(dir, 'tollgate.db')).mode & 0o777).toBe(0o600);
+    await s.close();
+  } finally {
+    process.umask(old);
+  }
+});

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the real programs the integration tests run (OpenSSH server and client) when they are
+# Installs the real programs the integration tests run (OpenSSH server and client, tmux to drive
+# prompts, Chromium for the web pages) when they are
 # missing, on Debian as root; elsewhere says what to install. Run by `npm test` and by .ci/run.
 set -euo pipefail
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 && command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies: ${need[*]}" >&2

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { ADMIN_SOCKET } from './admin/protocol.js';
 import { AuthService } from './auth/auth-service.js';
+import { LoginService } from './auth/login-service.js';
 import { systemClock, type Clock } from './clock.js';
 import { formatHostPort } from './config/address.js';
 import type { Config, DataDirSource } from './config/config.js';
@@ -11,6 +12,8 @@ import type { Logger } from './log.js';
 import { createSqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './version.js';
+import { loadOrCreateTls } from './web/tls.js';
+import { startWebServer } from './web/web-server.js';
 
 /*
  * The composition root: builds the concrete store, auth service and servers from a Config.
@@ -65,7 +68,7 @@ export function adminSocketPath(config: Config): string {
 export async function startDaemon(config: Config, log: Logger, opts: { clock?: Clock } = {}): Promise<Daemon> {
   const clock = opts.clock ?? systemClock;
   if (!config.auth.enabled && config.proxy.enabled) {
-    throw badParameter('the proxy service is not built yet in this version of tollgate', 'run the auth service: teleport start --roles=auth');
+    throw badParameter('a proxy without a local auth service is not built yet in this version of tollgate', 'run both in one process: teleport start --roles=auth,proxy');
   }
   if (!config.auth.enabled) throw badParameter('no role to run', 'use --roles=auth (or auth,proxy)');
 
@@ -107,7 +110,20 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       admin_socket: admin.path,
     });
     if (config.proxy.enabled) {
-      log.warn('the recording proxy is not built yet in this version; running the auth service only', { component: 'daemon' });
+      const login = new LoginService({ auth, store, clock, log, secondFactor: config.auth.secondFactor, maxSessionTtlMs: config.auth.maxSessionTtlMs });
+      const tls = await loadOrCreateTls(config, log);
+      const web = await startWebServer(config.proxy.webListenAddr, tls, {
+        auth,
+        login,
+        log,
+        version: VERSION,
+        sshListenAddr: formatHostPort(config.proxy.listenAddr),
+        sshPublicAddr: config.proxy.publicAddrs[0] ? formatHostPort({ host: config.proxy.publicAddrs[0].host, port: config.proxy.listenAddr.port }) : undefined,
+        publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
+      });
+      closers.unshift(() => web.close());
+      log.info('web proxy listening', { component: 'daemon', addr: `https://${formatHostPort(web.address)}`, tls: tls.selfSigned ? `self-signed (${tls.certFile})` : tls.certFile });
+      log.warn('the SSH recording proxy (listen_addr) is not built yet in this version; the web proxy serves signup and login', { component: 'daemon' });
     }
     if (!auth.certsPinned) {
       log.warn('user certificates are not pinned to the proxy (auth_service.cert_source_addresses is empty): sessions can bypass recording by connecting to nodes directly', { component: 'daemon' });

@@ -69,6 +69,40 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       await s.close();
     });
 
+    it('completeSignup consumes the token and sets the password in one step, once', async () => {
+      const s = await makeStore();
+      await s.createUser(user('joe'), token('t', 'joe', 5000));
+      expect(await s.setSignupOtpSecret('t', 'SECRET1')).toBe('SECRET1');
+      expect(await s.setSignupOtpSecret('t', 'SECRET2')).toBe('SECRET1'); // first writer wins
+      const [a, b] = await Promise.all([s.completeSignup('t', 10, 'hash-a', 'SECRET1'), s.completeSignup('t', 11, 'hash-b', 'SECRET1')]);
+      expect([a, b].filter(Boolean)).toHaveLength(1);
+      const u = (await s.getUser('joe'))!;
+      expect(u.passwordHash).toBe(a ? 'hash-a' : 'hash-b');
+      expect(u.otpSecret).toBe('SECRET1');
+      await s.createUser(user('amy'), token('old', 'amy', 5));
+      expect(await s.completeSignup('old', 10, 'h', null)).toBeUndefined();
+      expect((await s.getUser('amy'))!.passwordHash).toBeNull();
+      await s.close();
+    });
+
+    it('login failures are counted within the window; web sessions come and go', async () => {
+      const s = await makeStore();
+      await s.createUser(user('joe'), undefined);
+      expect(await s.recordLoginFailure('joe', 100, 'wrong password', 0)).toBe(1);
+      expect(await s.recordLoginFailure('joe', 200, 'wrong password', 0)).toBe(2);
+      expect(await s.recordLoginFailure('joe', 300, 'wrong password', 150)).toBe(2);
+      await s.clearLoginFailures('joe');
+      expect(await s.recordLoginFailure('joe', 400, 'wrong password', 0)).toBe(1);
+      await s.createWebSession({ tokenHash: 'w1', user: 'joe', createdAt: 1, expiresAt: 2 });
+      expect(await s.getWebSession('w1')).toEqual({ tokenHash: 'w1', user: 'joe', createdAt: 1, expiresAt: 2 });
+      await s.deleteWebSession('w1');
+      expect(await s.getWebSession('w1')).toBeUndefined();
+      await s.createWebSession({ tokenHash: 'w2', user: 'joe', createdAt: 1, expiresAt: 2 });
+      await s.deleteWebSessionsForUser('joe');
+      expect(await s.getWebSession('w2')).toBeUndefined();
+      await s.close();
+    });
+
     it('issued certificates are recorded', async () => {
       const s = await makeStore();
       await s.recordIssuedCert({ serial: '18446744073709551615', type: 'user', keyId: 'joe', principals: ['root'], validAfter: 1, validBefore: 2, fingerprint: 'SHA256:x', createdAt: 3 });

@@ -1,26 +1,48 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Background, cli, ROOT, spawnBackground, tmpDir, type RunResult } from './proc.js';
+import { Background, cli, freePort, ROOT, spawnBackground, tmpDir, type RunResult } from './proc.js';
+
+/** A config for a daemon running auth and the web proxy on free loopback ports. */
+export async function proxyYaml(extraAuth = ''): Promise<string> {
+  return [
+    'auth_service:',
+    '  cluster_name: example.test',
+    ...(extraAuth ? [extraAuth] : []),
+    'proxy_service:',
+    `  web_listen_addr: 127.0.0.1:${await freePort()}`,
+    `  listen_addr: 127.0.0.1:${await freePort()}`,
+    '',
+  ].join('\n');
+}
 
 export interface TestDaemon {
   dataDir: string;
   configFile: string;
   process: Background;
+  /** HTTPS port of the web proxy (when the proxy role runs). */
+  webPort: number;
   tctl(args: readonly string[]): Promise<RunResult>;
   stop(): Promise<void>;
 }
 
 /** Starts `teleport start` on a temp data dir with a test config; waits until it serves tctl. */
-export async function startDaemon(opts: { yaml?: string; dataDir?: string; extraArgs?: string[] } = {}): Promise<TestDaemon> {
+export async function startDaemon(opts: { yaml?: string; dataDir?: string; extraArgs?: string[]; proxy?: boolean } = {}): Promise<TestDaemon> {
   const dataDir = opts.dataDir ?? path.join(tmpDir('tollgate-daemon-'), 'data');
   const configFile = path.join(path.dirname(dataDir), 'teleport.yaml');
   fs.writeFileSync(configFile, opts.yaml ?? 'auth_service:\n  cluster_name: example.test\n');
-  const proc = spawnBackground(process.execPath, [path.join(ROOT, 'bin/teleport'), 'start', '--roles=auth', '-c', configFile, '--data-dir', dataDir, ...(opts.extraArgs ?? [])], { cwd: ROOT });
+  const roles = opts.proxy ? 'auth,proxy' : 'auth';
+  const proc = spawnBackground(process.execPath, [path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(opts.extraArgs ?? [])], { cwd: ROOT });
   await proc.waitForOutput('auth service started');
+  let webPort = 0;
+  if (opts.proxy) {
+    await proc.waitForOutput(/web proxy listening addr=https:\/\/[^ ]+:\d+/);
+    webPort = Number(/web proxy listening addr=https:\/\/[^ ]+:(\d+)/.exec(proc.output)![1]);
+  }
   return {
     dataDir,
     configFile,
     process: proc,
+    webPort,
     tctl: (args) => cli('tctl', [...args, '--data-dir', dataDir]),
     stop: async () => {
       await proc.stop();

@@ -65,6 +65,7 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
 }
 
 /** Options every test ssh client uses: no user config, no agent, no prompts, short timeouts. */
-export function sshBaseArgs(port: number): string[] {
-  return ['-F', '/dev/null', '-p', String(port), '-o', 'BatchMode=yes', '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR'];
+export function sshBaseArgs(port: number, opts: { agent?: string } = {}): string[] {
+  // ssh keeps the first value it sees for an option, so the agent is chosen here, once.
+  return ['-F', '/dev/null', '-p', String(port), '-o', 'BatchMode=yes', '-o', `IdentityAgent=${opts.agent ?? 'none'}`, '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR'];
 }

@@ -37,6 +37,7 @@ describe('README', () => {
     if (!fs.existsSync(expectedDir)) created = expectedDir;
     daemon = spawnBackground('bash', ['-c', `exec ${command}`], { cwd: ROOT, env });
     await daemon.waitForOutput('auth service started');
+    await daemon.waitForOutput('web proxy listening addr=https://0.0.0.0:3080');
     expect(daemon.output).toContain(`data_dir="${expectedDir} (default for ${isRoot ? 'root' : 'non-root users'})"`);
     expect(daemon.output).toContain('config="embedded defaults"');
     expect(fs.statSync(expectedDir).mode & 0o777).toBe(0o700);

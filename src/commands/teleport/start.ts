@@ -21,11 +21,13 @@ export default class Start extends BaseCommand {
     const config = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'], roles });
     const log = createLogger({ level: flags.debug ? 'debug' : config.logLevel });
     const { startDaemon } = await import('../../lib/runtime.js');
-    const daemon = await startDaemon(config, log);
-    const sig = await waitForStopSignal(() => {
+    // Listen before starting, so a signal that arrives during start-up still shuts down cleanly.
+    const stopSignal = waitForStopSignal(() => {
       log.warn('second signal: exiting without a clean shutdown', { component: 'daemon' });
       process.exit(1);
     });
+    const daemon = await startDaemon(config, log);
+    const sig = await stopSignal;
     log.info('stopping', { component: 'daemon', signal: sig });
     await daemon.close();
     log.info('stopped', { component: 'daemon' });

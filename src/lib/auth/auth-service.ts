@@ -168,6 +168,7 @@ export class AuthService {
     const { invite, record } = this.newInvite(name, this.signupTtl(ttlMs));
     await this.o.store.updateUser(name, { passwordHash: null, otpSecret: null, lockedUntil: null });
     await this.o.store.replaceSignupToken(record);
+    await this.o.store.deleteWebSessionsForUser(name);
     await this.audit('user.reset', name, { name, actor });
     return invite;
   }

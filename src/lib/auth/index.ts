@@ -1,2 +1,3 @@
 export * from './auth-service.js';
+export * from './login-service.js';
 export * from './validate.js';

@@ -10,6 +10,7 @@ import type {
   SignupTokenRecord,
   Store,
   UserRecord,
+  WebSessionRecord,
 } from './types.js';
 
 /** Rows come back as numbers on SQLite and as strings for bigint on PostgreSQL: normalise once here. */
@@ -35,11 +36,12 @@ function toToken(r: Selectable<Database['signup_tokens']>): SignupTokenRecord {
     createdAt: num(r.created_at),
     expiresAt: num(r.expires_at),
     usedAt: numOrNull(r.used_at),
+    otpSecret: r.otp_secret,
   };
 }
 
 function tokenRow(t: SignupTokenRecord) {
-  return { token_hash: t.tokenHash, user_name: t.user, created_at: t.createdAt, expires_at: t.expiresAt, used_at: t.usedAt };
+  return { token_hash: t.tokenHash, user_name: t.user, created_at: t.createdAt, expires_at: t.expiresAt, used_at: t.usedAt, otp_secret: t.otpSecret ?? null };
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -119,6 +121,8 @@ export class KyselyStore implements Store {
   async deleteUser(name: string): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('signup_tokens').where('user_name', '=', name).execute();
+      await tx.deleteFrom('web_sessions').where('user_name', '=', name).execute();
+      await tx.deleteFrom('login_failures').where('user_name', '=', name).execute();
       const r = await tx.deleteFrom('users').where('name', '=', name).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     });
@@ -159,6 +163,72 @@ export class KyselyStore implements Store {
       .returningAll()
       .executeTakeFirst();
     return r && toToken(r);
+  }
+
+  async setSignupOtpSecret(tokenHash: string, secret: string): Promise<string | undefined> {
+    await this.db.updateTable('signup_tokens').set({ otp_secret: secret }).where('token_hash', '=', tokenHash).where('otp_secret', 'is', null).execute();
+    return (await this.getSignupToken(tokenHash))?.otpSecret ?? undefined;
+  }
+
+  async completeSignup(tokenHash: string, now: number, passwordHash: string, otpSecret: string | null): Promise<SignupTokenRecord | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const r = await tx
+        .updateTable('signup_tokens')
+        .set({ used_at: now })
+        .where('token_hash', '=', tokenHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .returningAll()
+        .executeTakeFirst();
+      if (!r) return undefined;
+      const u = await tx
+        .updateTable('users')
+        .set({ password_hash: passwordHash, otp_secret: otpSecret, locked_until: null })
+        .where('name', '=', r.user_name)
+        .executeTakeFirst();
+      if (Number(u.numUpdatedRows) !== 1) throw new Error(`signup token for missing user ${r.user_name}`);
+      await tx.deleteFrom('login_failures').where('user_name', '=', r.user_name).execute();
+      return toToken(r);
+    });
+  }
+
+  async recordLoginFailure(user: string, now: number, reason: string, since: number): Promise<number> {
+    return this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('login_failures').values({ user_name: user, time: now, reason }).execute();
+      // Old failures are no longer counted; drop them so the table stays small.
+      await tx.deleteFrom('login_failures').where('user_name', '=', user).where('time', '<', since).execute();
+      const r = await tx
+        .selectFrom('login_failures')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_name', '=', user)
+        .where('time', '>=', since)
+        .executeTakeFirstOrThrow();
+      return num(r.n);
+    });
+  }
+
+  async clearLoginFailures(user: string): Promise<void> {
+    await this.db.deleteFrom('login_failures').where('user_name', '=', user).execute();
+  }
+
+  async createWebSession(w: WebSessionRecord): Promise<void> {
+    await this.db.insertInto('web_sessions').values({ token_hash: w.tokenHash, user_name: w.user, created_at: w.createdAt, expires_at: w.expiresAt }).execute();
+  }
+
+  async getWebSession(tokenHash: string): Promise<WebSessionRecord | undefined> {
+    const r = await this.db.selectFrom('web_sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return r && { tokenHash: r.token_hash, user: r.user_name, createdAt: num(r.created_at), expiresAt: num(r.expires_at) };
+  }
+
+  async deleteWebSession(tokenHash: string): Promise<void> {
+    await this.db.deleteFrom('web_sessions').where('token_hash', '=', tokenHash).execute();
+  }
+
+  async deleteWebSessionsForUser(user: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('web_sessions').where('user_name', '=', user).execute();
+      await tx.deleteFrom('login_failures').where('user_name', '=', user).execute();
+    });
   }
 
   async recordIssuedCert(c: IssuedCertRecord): Promise<void> {

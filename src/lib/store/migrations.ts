@@ -61,6 +61,27 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
       await db.schema.createIndex('audit_events_time').on('audit_events').column('time').execute();
     },
   },
+  '0002_web_login': {
+    async up(db: Kysely<unknown>) {
+      // The OTP secret shown on the signup page lives with the token until signup completes.
+      await db.schema.alterTable('signup_tokens').addColumn('otp_secret', 'text').execute();
+      await db.schema
+        .createTable('login_failures')
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('login_failures_user_time').on('login_failures').columns(['user_name', 'time']).execute();
+      await db.schema
+        .createTable('web_sessions')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('web_sessions_user').on('web_sessions').column('user_name').execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

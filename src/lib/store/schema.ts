@@ -12,7 +12,9 @@ export interface Database {
     created_at: number;
     locked_until: number | null;
   };
-  signup_tokens: { token_hash: string; user_name: string; created_at: number; expires_at: number; used_at: number | null };
+  signup_tokens: { token_hash: string; user_name: string; created_at: number; expires_at: number; used_at: number | null; otp_secret: string | null };
+  login_failures: { user_name: string; time: number; reason: string };
+  web_sessions: { token_hash: string; user_name: string; created_at: number; expires_at: number };
   issued_certs: {
     serial: string;
     type: string;

@@ -31,6 +31,17 @@ export interface SignupTokenRecord {
   createdAt: number;
   expiresAt: number;
   usedAt: number | null;
+  /** TOTP secret offered on the signup page, kept until signup completes (second_factor: otp). */
+  otpSecret?: string | null;
+}
+
+/** A bearer token for the web API (tsh after login, and the browser's session cookie). */
+export interface WebSessionRecord {
+  /** SHA-256 of the token, hex. */
+  tokenHash: string;
+  user: string;
+  createdAt: number;
+  expiresAt: number;
 }
 
 export interface IssuedCertRecord {
@@ -87,6 +98,24 @@ export interface Store {
    * redemptions cannot both succeed. Returns the token when this call consumed it.
    */
   consumeSignupToken(tokenHash: string, now: number): Promise<SignupTokenRecord | undefined>;
+
+  /** Stores the OTP secret for a signup token once; returns the secret stored (first writer wins). */
+  setSignupOtpSecret(tokenHash: string, secret: string): Promise<string | undefined>;
+  /**
+   * In one transaction: consumes the token (unused, unexpired at `now`) and sets the user's
+   * password hash and OTP secret. False when the token was not usable, and then nothing changed.
+   */
+  completeSignup(tokenHash: string, now: number, passwordHash: string, otpSecret: string | null): Promise<SignupTokenRecord | undefined>;
+
+  /** Records a failed login and returns how many failures the user has at or after `since`. */
+  recordLoginFailure(user: string, now: number, reason: string, since: number): Promise<number>;
+  clearLoginFailures(user: string): Promise<void>;
+
+  createWebSession(session: WebSessionRecord): Promise<void>;
+  getWebSession(tokenHash: string): Promise<WebSessionRecord | undefined>;
+  deleteWebSession(tokenHash: string): Promise<void>;
+  /** Ends every web session of the user (password reset) and forgets their login failures. */
+  deleteWebSessionsForUser(user: string): Promise<void>;
 
   recordIssuedCert(cert: IssuedCertRecord): Promise<void>;
   listIssuedCerts(limit?: number): Promise<IssuedCertRecord[]>;

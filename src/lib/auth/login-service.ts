@@ -1,0 +1,179 @@
+import crypto from 'node:crypto';
+import { certificateLine } from '../ca/certificate.js';
+import { parsePublicKeyLine } from '../ca/keys.js';
+import type { Clock } from '../clock.js';
+import { formatDuration } from '../duration.js';
+import { accessDenied, badParameter, TollgateError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store, UserRecord } from '../store/types.js';
+import { USER_CERT_TTL_DEFAULT_MS, type AuthService } from './auth-service.js';
+import { newOtpSecret, otpUri, verifyOtp } from './otp.js';
+import { burnPasswordCheck, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
+
+export const LOCKOUT_MAX_FAILURES = 5;
+export const LOCKOUT_WINDOW_MS = 30 * 60_000;
+export const LOCKOUT_DURATION_MS = 30 * 60_000;
+
+export interface LoginServiceOptions {
+  auth: AuthService;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  secondFactor: 'off' | 'otp';
+  maxSessionTtlMs: number;
+}
+
+export interface SignupInfo {
+  user: string;
+  second_factor: 'off' | 'otp';
+  expires_at: string;
+  otp?: { secret: string; uri: string };
+}
+
+export interface Credentials {
+  user: string;
+  password: string;
+  otp?: string;
+  /** Client address, for the audit log. */
+  addr: string;
+}
+
+export interface LoginCert {
+  user: string;
+  logins: string[];
+  certificate: string;
+  /** `@cert-authority * ssh-ed25519 ...` for the client's known_hosts. */
+  hostCa: string;
+  validBefore: Date;
+  token: string;
+  tokenExpiresAt: Date;
+}
+
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+
+/**
+ * Signup (password and second factor from a signup link), password login with lockout, login
+ * certificates, and bearer tokens for the web API. Denials are audited with their real reason;
+ * callers only ever see "invalid credentials".
+ */
+export class LoginService {
+  constructor(private readonly o: LoginServiceOptions) {}
+
+  get secondFactor(): 'off' | 'otp' {
+    return this.o.secondFactor;
+  }
+
+  /** What the signup page shows: who the link is for and, with OTP on, the secret to enrol. */
+  async signupInfo(token: string): Promise<SignupInfo> {
+    const rec = await this.o.auth.checkSignupToken(token);
+    const info: SignupInfo = { user: rec.user, second_factor: this.o.secondFactor, expires_at: new Date(rec.expiresAt).toISOString() };
+    if (this.o.secondFactor === 'otp') {
+      // One secret per link, stable across page reloads, so a scanned QR code stays valid.
+      const secret = rec.otpSecret ?? (await this.o.store.setSignupOtpSecret(rec.tokenHash, await newOtpSecret()));
+      if (!secret) throw badParameter('this signup link is not valid');
+      info.otp = { secret, uri: await otpUri(secret, rec.user, `tollgate ${this.o.auth.clusterName}`) };
+    }
+    return info;
+  }
+
+  /** Sets the password (and OTP) and uses up the link, atomically: a link works exactly once. */
+  async completeSignup(token: string, password: string, otpCode: string | undefined, addr: string): Promise<string> {
+    const rec = await this.o.auth.checkSignupToken(token);
+    checkPasswordPolicy(password);
+    let otpSecret: string | null = null;
+    if (this.o.secondFactor === 'otp') {
+      if (!rec.otpSecret) throw badParameter('open the signup page first to get your authenticator code');
+      if (!otpCode || !(await verifyOtp(rec.otpSecret, otpCode.trim()))) {
+        throw badParameter('the authenticator code is not valid', 'enter the 6-digit code your app shows now');
+      }
+      otpSecret = rec.otpSecret;
+    }
+    const hash = await hashPassword(password);
+    const done = await this.o.store.completeSignup(rec.tokenHash, this.o.clock.now().getTime(), hash, otpSecret);
+    if (!done) {
+      // Lost a race with another redemption, or expired meanwhile: report why, change nothing.
+      await this.o.auth.checkSignupToken(token);
+      throw badParameter('this signup link has already been used');
+    }
+    await this.o.auth.audit('user.signup', rec.user, { addr, second_factor: this.o.secondFactor });
+    return rec.user;
+  }
+
+  private async fail(user: string, reason: string, addr: string, known: UserRecord | undefined): Promise<never> {
+    await this.o.auth.audit('user.login', user, { success: false, reason, addr, method: 'password' });
+    if (known && reason !== 'user is locked') {
+      const now = this.o.clock.now().getTime();
+      const failures = await this.o.store.recordLoginFailure(user, now, reason, now - LOCKOUT_WINDOW_MS);
+      if (failures >= LOCKOUT_MAX_FAILURES) {
+        await this.o.store.updateUser(user, { lockedUntil: now + LOCKOUT_DURATION_MS });
+        await this.o.auth.audit('user.locked', user, { failures, until: new Date(now + LOCKOUT_DURATION_MS).toISOString(), addr });
+      }
+    }
+    throw accessDenied('invalid credentials', 'check the user name, password and authenticator code');
+  }
+
+  /** Checks password and second factor; refuses locked users; audits every outcome. */
+  async login(c: Credentials): Promise<UserRecord> {
+    const now = this.o.clock.now().getTime();
+    const user = await this.o.store.getUser(c.user);
+    if (!user) {
+      await burnPasswordCheck(c.password);
+      return this.fail(c.user, 'unknown user', c.addr, undefined);
+    }
+    if (user.lockedUntil && user.lockedUntil > now) {
+      await this.o.auth.audit('user.login', c.user, { success: false, reason: 'user is locked', addr: c.addr, method: 'password' });
+      throw new TollgateError('access-denied', `user "${c.user}" is locked after too many failed logins until ${new Date(user.lockedUntil).toISOString()}`, {
+        hint: 'wait, or ask an administrator to run tctl users reset',
+      });
+    }
+    if (!user.passwordHash) {
+      await burnPasswordCheck(c.password);
+      return this.fail(c.user, 'signup not completed', c.addr, user);
+    }
+    if (!(await verifyPassword(user.passwordHash, c.password))) return this.fail(c.user, 'wrong password', c.addr, user);
+    if (this.o.secondFactor === 'otp') {
+      if (!user.otpSecret) return this.fail(c.user, 'no second factor enrolled', c.addr, user);
+      if (!c.otp || !(await verifyOtp(user.otpSecret, c.otp.trim()))) return this.fail(c.user, 'wrong OTP code', c.addr, user);
+    }
+    await this.o.store.clearLoginFailures(c.user);
+    if (user.lockedUntil) await this.o.store.updateUser(c.user, { lockedUntil: null });
+    await this.o.auth.audit('user.login', c.user, { success: true, addr: c.addr, method: 'password' });
+    return user;
+  }
+
+  /** Login → user certificate for the client's public key, plus a bearer token of the same lifetime. */
+  async issueLoginCert(c: Credentials & { publicKey: string; ttlMs?: number }): Promise<LoginCert> {
+    parsePublicKeyLine(c.publicKey); // a malformed key fails before the password is checked (and counted)
+    const requested = c.ttlMs ?? USER_CERT_TTL_DEFAULT_MS;
+    if (!Number.isFinite(requested) || requested < 60_000) throw badParameter(`ttl ${formatDuration(requested)} is too short`, 'ask for at least 1m');
+    const user = await this.login(c);
+    const ttlMs = Math.min(requested, this.o.maxSessionTtlMs);
+    const cert = await this.o.auth.signUserCert({ user: user.name, publicKey: c.publicKey, ttlMs }, `web:${c.addr}`);
+    const validBefore = new Date(Number(cert.fields.validBefore) * 1000);
+    const token = crypto.randomBytes(32).toString('hex');
+    await this.o.store.createWebSession({ tokenHash: sha256(token), user: user.name, createdAt: this.o.clock.now().getTime(), expiresAt: validBefore.getTime() });
+    return {
+      user: user.name,
+      logins: user.logins,
+      certificate: certificateLine(cert.blob, user.name),
+      hostCa: this.o.auth.exportCA('host', 'known-hosts', '*'),
+      validBefore,
+      token,
+      tokenExpiresAt: validBefore,
+    };
+  }
+
+  /** The user a bearer token belongs to, if it is valid now and the user still exists. */
+  async userForToken(token: string): Promise<UserRecord> {
+    const s = await this.o.store.getWebSession(sha256(token));
+    const now = this.o.clock.now().getTime();
+    if (!s || s.expiresAt <= now) throw accessDenied('your session has expired', 'log in again with tsh login');
+    const user = await this.o.store.getUser(s.user);
+    if (!user) throw accessDenied('your session has expired', 'log in again with tsh login');
+    return user;
+  }
+
+  async endWebSession(token: string): Promise<void> {
+    await this.o.store.deleteWebSession(sha256(token));
+  }
+}

@@ -1,0 +1,135 @@
+import { AgentClient } from '../agent/agent-client.js';
+import { parseCertificate } from '../ca/certificate.js';
+import { generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/keys.js';
+import { formatHostPort, isWildcardHost, parseHostPort } from '../config/address.js';
+import { badParameter } from '../errors.js';
+import type { Profile, ProfileStore } from './profile.js';
+import { parseProxyAddress } from './proxy-address.js';
+import { WebClient } from './web-client.js';
+
+export type AddKeysToAgent = 'auto' | 'yes' | 'no';
+
+export interface LoginRequest {
+  proxy: string;
+  user: string;
+  ttlMs?: number;
+  insecure: boolean;
+  addKeysToAgent: AddKeysToAgent;
+  profiles: ProfileStore;
+  /** The agent to load the key into (from SSH_AUTH_SOCK), if any. */
+  agent: AgentClient | undefined;
+  askPassword(user: string): Promise<string>;
+  askOtp(): Promise<string>;
+  now?: () => Date;
+}
+
+export interface LoginResult {
+  profile: Profile;
+  /** What happened with the agent: added, skipped (no), or why not. */
+  agent: { added: true; socket: string } | { added: false; reason: string };
+  extensions: string[];
+}
+
+/** The SSH proxy address tsh dials: the reported one, or the --proxy host when it listens on a wildcard. */
+function sshProxyAddr(proxyHost: string, ping: { proxy: { ssh: { listen_addr: string; public_addr?: string } } }): string {
+  if (ping.proxy.ssh.public_addr) return ping.proxy.ssh.public_addr;
+  const listen = parseHostPort(ping.proxy.ssh.listen_addr, 3023);
+  if (typeof listen === 'string') return formatHostPort({ host: proxyHost, port: 3023 });
+  return formatHostPort({ host: isWildcardHost(listen.host) ? proxyHost : listen.host, port: listen.port });
+}
+
+/**
+ * tsh login: ping the proxy, ask for the password (and OTP), get a certificate for a fresh ed25519
+ * key, save the profile (0600), trust the host CA, and load key + certificate into the agent.
+ * The private key never leaves this machine.
+ */
+export async function login(req: LoginRequest): Promise<LoginResult> {
+  const now = req.now ?? (() => new Date());
+  const proxy = parseProxyAddress(req.proxy);
+  const web = new WebClient(proxy, req.insecure);
+  const ping = await web.ping();
+  if (req.addKeysToAgent === 'yes' && !req.agent) {
+    throw badParameter('--add-keys-to-agent=yes but no ssh-agent is running (SSH_AUTH_SOCK is not set)', 'start one with: eval "$(ssh-agent)"');
+  }
+  const password = await req.askPassword(req.user);
+  const otp = ping.auth.second_factor === 'otp' ? await req.askOtp() : undefined;
+  const key = generateEd25519();
+  const certs = await web.request<{ cert: string; host_ca: string; valid_before: string; token: string; user: string; logins: string[] }>('POST', '/webapi/ssh/certs', {
+    user: req.user,
+    password,
+    otp_code: otp,
+    pub_key: publicKeyLine(key.publicBlob),
+    ttl_seconds: req.ttlMs === undefined ? undefined : Math.ceil(req.ttlMs / 1000),
+  });
+  const certBlob = parsePublicKeyLine(certs.cert).blob;
+  const cert = parseCertificate(certBlob);
+  const name = proxy.host;
+  const paths = req.profiles.keyPaths(name, certs.user);
+  req.profiles.writeSecret(paths.key, await privateKeyToOpenSSH(key.privateKey, certs.user));
+  req.profiles.writeSecret(paths.pub, `${publicKeyLine(key.publicBlob, certs.user)}\n`);
+  req.profiles.writeSecret(paths.cert, `${certs.cert}\n`);
+  req.profiles.trustHostCa(certs.host_ca, ping.cluster_name);
+
+  let agent: LoginResult['agent'] = { added: false, reason: 'not requested (--add-keys-to-agent=no)' };
+  if (req.addKeysToAgent !== 'no') {
+    if (!req.agent) {
+      agent = { added: false, reason: 'no ssh-agent is running (SSH_AUTH_SOCK is not set)' };
+    } else {
+      const lifetime = Math.floor((Date.parse(certs.valid_before) - now().getTime()) / 1000);
+      try {
+        await req.agent.addCertificate(key.privateKey, certBlob, `tollgate:${certs.user}@${ping.cluster_name}`, lifetime);
+        agent = { added: true, socket: req.agent.socketPath };
+      } catch (err) {
+        if (req.addKeysToAgent === 'yes') throw err;
+        agent = { added: false, reason: (err as Error).message };
+      }
+    }
+  }
+
+  const profile: Profile = {
+    name,
+    web_proxy_addr: formatHostPort(proxy),
+    ssh_proxy_addr: sshProxyAddr(proxy.host, ping),
+    user: certs.user,
+    cluster: ping.cluster_name,
+    logins: certs.logins,
+    valid_before: certs.valid_before,
+    insecure: req.insecure,
+    token: certs.token,
+    key_file: paths.key,
+    cert_file: paths.cert,
+    agent_socket: agent.added ? agent.socket : null,
+  };
+  req.profiles.save(profile);
+  return { profile, agent, extensions: Object.keys(cert.extensions).sort() };
+}
+
+/**
+ * tsh logout: removes the key from the agent (by its certificate and by its bare key), tells the
+ * proxy to end the bearer token, and deletes the profile and key files.
+ */
+export async function logout(profiles: ProfileStore, agent: AgentClient | undefined): Promise<Profile[]> {
+  const { default: fs } = await import('node:fs');
+  const removed: Profile[] = [];
+  for (const name of profiles.names()) {
+    const p = profiles.load(name);
+    if (!p) continue;
+    if (agent) {
+      for (const file of [p.cert_file, `${p.key_file}.pub`]) {
+        try {
+          await agent.remove(parsePublicKeyLine(fs.readFileSync(file, 'utf8')).blob);
+        } catch {
+          // not in this agent, or the file is gone: nothing to remove
+        }
+      }
+    }
+    try {
+      await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).request('DELETE', '/webapi/sessions/web');
+    } catch {
+      // the proxy may be unreachable; the token expires with the certificate anyway
+    }
+    profiles.remove(name);
+    removed.push(p);
+  }
+  return removed;
+}

@@ -1,0 +1,3 @@
+export * from './tls.js';
+export * from './web-app.js';
+export * from './web-server.js';

@@ -1,0 +1,195 @@
+import type { HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import { z } from 'zod';
+import type { AuthService } from '../auth/auth-service.js';
+import type { LoginService } from '../auth/login-service.js';
+import { PASSWORD_MIN_LENGTH } from '../auth/passwords.js';
+import { badParameter, httpStatusFor, isTollgateError, TollgateError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
+
+export interface WebAppOptions {
+  auth: AuthService;
+  login: LoginService;
+  log: Logger;
+  version: string;
+  /** What ping reports about the SSH proxy. */
+  sshListenAddr: string;
+  sshPublicAddr: string | undefined;
+  /** `host:port` users type after --proxy= (shown after signup). */
+  publicWebAddr: string;
+}
+
+/** Requests larger than this are refused (413) before they are read into memory. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+type Env = { Bindings: Partial<HttpBindings> };
+
+const certsBody = z.strictObject({
+  user: z.string().min(1).max(128),
+  password: z.string().min(1).max(1024),
+  otp_code: z.string().max(16).optional(),
+  pub_key: z.string().min(1).max(16_384),
+  /** Requested certificate lifetime in seconds; capped by auth_service.max_session_ttl. */
+  ttl_seconds: z.number().int().positive().max(10 * 365 * 86_400).optional(),
+});
+
+const signupBody = z.strictObject({
+  password: z.string().max(1024),
+  otp_code: z.string().max(16).optional(),
+});
+
+function clientAddr(c: Context<Env>): string {
+  return c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+async function jsonBody<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
+  if (!(c.req.header('content-type') ?? '').startsWith('application/json')) throw badParameter('send the request body as application/json');
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw badParameter('request body is not valid JSON');
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw badParameter(`invalid request: ${i.path.join('.') || 'body'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+async function qrDataUrl(uri: string): Promise<string> {
+  const { default: QRCode } = await import('qrcode');
+  return QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 1, width: 220 });
+}
+
+/** The proxy's HTTPS API and pages; testable in-process with `app.request()`. */
+export function createWebApp(o: WebAppOptions): Hono<Env> {
+  const { auth, login } = o;
+  const app = new Hono<Env>();
+
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], scriptSrc: ["'self'"], styleSrc: ["'self'"], frameAncestors: ["'none'"], formAction: ["'self'"] },
+      strictTransportSecurity: 'max-age=31536000',
+      referrerPolicy: 'no-referrer',
+    }),
+  );
+  app.use('*', async (c, next) => {
+    await next();
+    if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store');
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: { kind: 'bad-parameter', message: `request body is larger than ${MAX_BODY_BYTES} bytes` } }, 413),
+    }),
+  );
+
+  app.onError((err, c) => {
+    const e = isTollgateError(err) ? err : new TollgateError('internal', 'internal error', { cause: err });
+    if (e.kind === 'internal') o.log.error('web request failed', { component: 'web', path: c.req.path, error: String((err as Error)?.stack ?? err) });
+    const status = httpStatusFor(e.kind) as 400;
+    if (c.req.path.startsWith('/web/')) return c.html(invalidLinkPage(e.message, e.hint), status);
+    return c.json({ error: { kind: e.kind, message: e.message, hint: e.hint } }, status);
+  });
+  app.notFound((c) =>
+    c.req.path.startsWith('/webapi/') ? c.json({ error: { kind: 'not-found', message: `no endpoint ${c.req.method} ${c.req.path}` } }, 404) : c.html(notFoundPage(), 404),
+  );
+
+  app.get('/web/assets/app.css', (c) => {
+    c.header('cache-control', 'public, max-age=3600');
+    return c.body(STYLESHEET, 200, { 'content-type': 'text/css; charset=utf-8' });
+  });
+
+  app.get('/webapi/ping', (c) =>
+    c.json({
+      cluster_name: auth.clusterName,
+      server_version: o.version,
+      auth: { type: 'local', second_factor: login.secondFactor },
+      proxy: { ssh: { listen_addr: o.sshListenAddr, public_addr: o.sshPublicAddr } },
+      host_ca: auth.exportCA('host', 'known-hosts', '*'),
+    }),
+  );
+
+  // ---- signup: JSON API -------------------------------------------------------------------
+  app.get('/webapi/invites/:token', async (c) => c.json(await login.signupInfo(c.req.param('token'))));
+  app.post('/webapi/invites/:token', async (c) => {
+    const b = await jsonBody(c, signupBody);
+    const user = await login.completeSignup(c.req.param('token'), b.password, b.otp_code, clientAddr(c));
+    return c.json({ user });
+  });
+
+  // ---- signup: the page the invite URL opens ----------------------------------------------------
+  const renderSignup = async (c: Context<Env>, token: string, error?: string, status = 200) => {
+    const info = await login.signupInfo(token);
+    return c.html(
+      signupPage({
+        token,
+        user: info.user,
+        cluster: auth.clusterName,
+        expiresAt: info.expires_at,
+        otp: info.otp && { secret: info.otp.secret, qrDataUrl: await qrDataUrl(info.otp.uri) },
+        error,
+        minLength: PASSWORD_MIN_LENGTH,
+      }),
+      status as 200,
+    );
+  };
+  app.get('/web/invite/:token', (c) => renderSignup(c, c.req.param('token')));
+  app.post('/web/invite/:token', async (c) => {
+    const token = c.req.param('token');
+    const form = await c.req.parseBody();
+    const password = typeof form.password === 'string' ? form.password : '';
+    const confirm = typeof form.confirm === 'string' ? form.confirm : '';
+    const otp = typeof form.otp_code === 'string' ? form.otp_code : undefined;
+    if (password !== confirm) return renderSignup(c, token, 'The two passwords do not match.', 400);
+    try {
+      const user = await login.completeSignup(token, password, otp, clientAddr(c));
+      return c.html(signupDonePage(user, o.publicWebAddr));
+    } catch (err) {
+      // A fixable mistake (weak password, wrong code) shows the form again; a dead link does not.
+      if (isTollgateError(err) && err.kind === 'bad-parameter' && !/link/.test(err.message)) {
+        return renderSignup(c, token, `${err.message}${err.hint ? ` (${err.hint})` : ''}.`, 400);
+      }
+      throw err;
+    }
+  });
+
+  // ---- login: certificate for tsh --------------------------------------------------------------
+  app.post('/webapi/ssh/certs', async (c) => {
+    const b = await jsonBody(c, certsBody);
+    const r = await login.issueLoginCert({
+      user: b.user,
+      password: b.password,
+      otp: b.otp_code,
+      publicKey: b.pub_key,
+      ttlMs: b.ttl_seconds === undefined ? undefined : b.ttl_seconds * 1000,
+      addr: clientAddr(c),
+    });
+    return c.json({
+      user: r.user,
+      logins: r.logins,
+      cert: r.certificate,
+      host_ca: r.hostCa,
+      valid_before: r.validBefore.toISOString(),
+      token: r.token,
+      token_expires: r.tokenExpiresAt.toISOString(),
+    });
+  });
+
+  app.delete('/webapi/sessions/web', async (c) => {
+    const bearer = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+    if (bearer) await login.endWebSession(bearer);
+    return c.json({ ok: true });
+  });
+
+  app.get('/', (c) => c.redirect('/web/', 302));
+  app.get('/web/', (c) => c.html(notFoundPage(), 404));
+  return app;
+}

@@ -86,7 +86,7 @@ describe('bad input', () => {
   it('unknown flags and roles are usage errors', async () => {
     expectOneLineError(await cli('teleport', ['start', '--bogus']), /Nonexistent flag: --bogus/, 2);
     expectOneLineError(await cli('teleport', ['start', '--roles=node', '--data-dir', path.join(dir, 'd2')]), /no node role/);
-    expectOneLineError(await cli('teleport', ['start', '--roles=proxy', '--data-dir', path.join(dir, 'd3')]), /a proxy without a local auth service is not built yet; run both in one process: teleport start --roles=auth,proxy/);
+    expectOneLineError(await cli('teleport', ['start', '--roles=proxy', '--data-dir', path.join(dir, 'd3')]), /a proxy without a local auth service is not built yet in this version of tollgate; run both in one process: teleport start --roles=auth,proxy/);
   });
 
   it('a second daemon on the same data dir is refused', async () => {

@@ -103,6 +103,21 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       await s.close();
     });
 
+    it('session index: create, end, get, list newest first with filters', async () => {
+      const s = await makeStore();
+      const base = { kind: 'exec' as const, login: 'root', node: 'node1:22', clientAddr: '127.0.0.1', command: 'echo hi', pty: false, endedAt: null, exitStatus: null, exitSignal: null, bytesIn: 0, bytesOut: 0, sha256In: null, sha256Out: null, endReason: null };
+      await s.createSession({ ...base, id: 'a', user: 'joe', startedAt: 100, recording: 'a.cast' });
+      await s.createSession({ ...base, id: 'b', user: 'amy', startedAt: 200, recording: 'b.cast', kind: 'shell', pty: true, command: null });
+      await s.endSession('a', { endedAt: 150, exitStatus: 3, exitSignal: null, bytesIn: 5, bytesOut: 2 ** 40, sha256In: 'x', sha256Out: 'y', endReason: 'exit' });
+      expect(await s.getSession('a')).toMatchObject({ id: 'a', user: 'joe', endedAt: 150, exitStatus: 3, bytesOut: 2 ** 40, pty: false, command: 'echo hi' });
+      expect((await s.getSession('b'))!.pty).toBe(true);
+      expect((await s.listSessions()).map((x) => x.id)).toEqual(['b', 'a']);
+      expect((await s.listSessions({ user: 'joe' })).map((x) => x.id)).toEqual(['a']);
+      expect((await s.listSessions({ since: 150 })).map((x) => x.id)).toEqual(['b']);
+      expect(await s.getSession('zzz')).toBeUndefined();
+      await s.close();
+    });
+
     it('issued certificates are recorded', async () => {
       const s = await makeStore();
       await s.recordIssuedCert({ serial: '18446744073709551615', type: 'user', keyId: 'joe', principals: ['root'], validAfter: 1, validBefore: 2, fingerprint: 'SHA256:x', createdAt: 3 });

@@ -6,6 +6,8 @@ import type {
   AuditEvent,
   CertAuthorityRecord,
   EventQuery,
+  SessionQuery,
+  SessionRecord,
   IssuedCertRecord,
   SignupTokenRecord,
   Store,
@@ -37,6 +39,29 @@ function toToken(r: Selectable<Database['signup_tokens']>): SignupTokenRecord {
     expiresAt: num(r.expires_at),
     usedAt: numOrNull(r.used_at),
     otpSecret: r.otp_secret,
+  };
+}
+
+function toSession(r: Selectable<Database['sessions']>): SessionRecord {
+  return {
+    id: r.id,
+    kind: r.kind as SessionRecord['kind'],
+    user: r.user_name,
+    login: r.login,
+    node: r.node,
+    clientAddr: r.client_addr,
+    command: r.command,
+    pty: Boolean(r.pty),
+    startedAt: num(r.started_at),
+    endedAt: numOrNull(r.ended_at),
+    exitStatus: numOrNull(r.exit_status),
+    exitSignal: r.exit_signal,
+    bytesIn: num(r.bytes_in),
+    bytesOut: num(r.bytes_out),
+    sha256In: r.sha256_in,
+    sha256Out: r.sha256_out,
+    recording: r.recording,
+    endReason: r.end_reason,
   };
 }
 
@@ -259,6 +284,63 @@ export class KyselyStore implements Store {
       fingerprint: r.fingerprint,
       createdAt: num(r.created_at),
     }));
+  }
+
+  async createSession(x: SessionRecord): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id: x.id,
+        kind: x.kind,
+        user_name: x.user,
+        login: x.login,
+        node: x.node,
+        client_addr: x.clientAddr,
+        command: x.command,
+        pty: this.dialect === 'postgres' ? x.pty : x.pty ? 1 : 0,
+        started_at: x.startedAt,
+        ended_at: x.endedAt,
+        exit_status: x.exitStatus,
+        exit_signal: x.exitSignal,
+        bytes_in: x.bytesIn,
+        bytes_out: x.bytesOut,
+        sha256_in: x.sha256In,
+        sha256_out: x.sha256Out,
+        recording: x.recording,
+        end_reason: x.endReason,
+      })
+      .execute();
+  }
+
+  async endSession(id: string, e: Parameters<Store['endSession']>[1]): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({
+        ended_at: e.endedAt,
+        exit_status: e.exitStatus,
+        exit_signal: e.exitSignal,
+        bytes_in: e.bytesIn,
+        bytes_out: e.bytesOut,
+        sha256_in: e.sha256In,
+        sha256_out: e.sha256Out,
+        end_reason: e.endReason,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const r = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toSession(r);
+  }
+
+  async listSessions(q: SessionQuery = {}): Promise<SessionRecord[]> {
+    let query = this.db.selectFrom('sessions').selectAll();
+    if (q.user !== undefined) query = query.where('user_name', '=', q.user);
+    if (q.since !== undefined) query = query.where('started_at', '>=', q.since);
+    if (q.until !== undefined) query = query.where('started_at', '<', q.until);
+    const rows = await query.orderBy('started_at', 'desc').orderBy('id').limit(q.limit ?? 100).execute();
+    return rows.map(toSession);
   }
 
   async appendEvent(e: AuditEvent): Promise<void> {

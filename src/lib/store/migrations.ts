@@ -82,6 +82,33 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
       await db.schema.createIndex('web_sessions_user').on('web_sessions').column('user_name').execute();
     },
   },
+  '0003_sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('login', 'text', (c) => c.notNull())
+        .addColumn('node', 'text', (c) => c.notNull())
+        .addColumn('client_addr', 'text', (c) => c.notNull())
+        .addColumn('command', 'text')
+        .addColumn('pty', 'boolean', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .addColumn('exit_status', 'integer')
+        .addColumn('exit_signal', 'text')
+        .addColumn('bytes_in', 'bigint', (c) => c.notNull())
+        .addColumn('bytes_out', 'bigint', (c) => c.notNull())
+        .addColumn('sha256_in', 'text')
+        .addColumn('sha256_out', 'text')
+        .addColumn('recording', 'text', (c) => c.notNull())
+        .addColumn('end_reason', 'text')
+        .execute();
+      await db.schema.createIndex('sessions_started').on('sessions').column('started_at').execute();
+      await db.schema.createIndex('sessions_user').on('sessions').columns(['user_name', 'started_at']).execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -25,5 +25,25 @@ export interface Database {
     fingerprint: string;
     created_at: number;
   };
+  sessions: {
+    id: string;
+    kind: string;
+    user_name: string;
+    login: string;
+    node: string;
+    client_addr: string;
+    command: string | null;
+    pty: number | boolean;
+    started_at: number;
+    ended_at: number | null;
+    exit_status: number | null;
+    exit_signal: string | null;
+    bytes_in: number;
+    bytes_out: number;
+    sha256_in: string | null;
+    sha256_out: string | null;
+    recording: string;
+    end_reason: string | null;
+  };
   audit_events: { seq: Generated<number>; id: string; event: string; time: number; user_name: string | null; fields: string };
 }

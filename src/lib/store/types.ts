@@ -73,6 +73,39 @@ export interface EventQuery {
   limit?: number;
 }
 
+export type SessionKind = 'shell' | 'exec' | 'sftp' | 'subsystem';
+
+/** One recorded session channel in the session index. */
+export interface SessionRecord {
+  id: string;
+  kind: SessionKind;
+  user: string;
+  login: string;
+  /** `host:port` as dialled. */
+  node: string;
+  clientAddr: string;
+  command: string | null;
+  pty: boolean;
+  startedAt: number;
+  endedAt: number | null;
+  exitStatus: number | null;
+  exitSignal: string | null;
+  bytesIn: number;
+  bytesOut: number;
+  sha256In: string | null;
+  sha256Out: string | null;
+  /** Recording file name, relative to the recordings directory. */
+  recording: string;
+  endReason: string | null;
+}
+
+export interface SessionQuery {
+  user?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+}
+
 export interface Store {
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
@@ -119,6 +152,12 @@ export interface Store {
 
   recordIssuedCert(cert: IssuedCertRecord): Promise<void>;
   listIssuedCerts(limit?: number): Promise<IssuedCertRecord[]>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  endSession(id: string, end: Pick<SessionRecord, 'endedAt' | 'exitStatus' | 'exitSignal' | 'bytesIn' | 'bytesOut' | 'sha256In' | 'sha256Out' | 'endReason'>): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  /** Newest first. */
+  listSessions(query?: SessionQuery): Promise<SessionRecord[]>;
 
   appendEvent(event: AuditEvent): Promise<void>;
   listEvents(query?: EventQuery): Promise<AuditEvent[]>;

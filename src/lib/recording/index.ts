@@ -1,1 +1,2 @@
 export * from './asciicast-writer.js';
+export * from './session-recorder.js';

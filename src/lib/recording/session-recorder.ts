@@ -1,0 +1,164 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../clock.js';
+import { unavailable } from '../errors.js';
+import type { SessionKind, SessionRecord, Store } from '../store/types.js';
+import { AsciicastWriter } from './asciicast-writer.js';
+
+export type AuditFn = (event: string, user: string | null, fields: Record<string, unknown>) => Promise<unknown>;
+
+export interface SessionMeta {
+  user: string;
+  login: string;
+  node: string;
+  clientAddr: string;
+  kind: SessionKind;
+  command: string | null;
+  pty: boolean;
+  cols: number;
+  rows: number;
+  term?: string;
+}
+
+export interface RecordingServiceOptions {
+  store: Store;
+  /** Directory the `.cast` files go to (created 0700). */
+  dir: string;
+  audit: AuditFn;
+  clock: Clock;
+  maxExecRecordingSize: number;
+  recordInput: boolean;
+}
+
+export interface SessionEnd {
+  exitStatus: number | null;
+  exitSignal: string | null;
+  reason: string;
+}
+
+/** One session channel being recorded: feed it the streams, then end it exactly once. */
+export class ActiveRecording {
+  private ended = false;
+
+  constructor(
+    readonly id: string,
+    readonly meta: SessionMeta,
+    private readonly writer: AsciicastWriter,
+    private readonly o: RecordingServiceOptions,
+  ) {}
+
+  output(data: Buffer): void {
+    this.writer.output(data);
+  }
+
+  input(data: Buffer): void {
+    this.writer.input(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.writer.resize(cols, rows);
+    void this.o.audit('resize', this.meta.user, { sid: this.id, size: `${cols}:${rows}` }).catch(() => {});
+  }
+
+  /** A write error means the recording is broken: the proxy ends the session (recording is mandatory). */
+  get error(): Error | undefined {
+    return this.writer.error;
+  }
+
+  get file(): string {
+    return this.writer.file;
+  }
+
+  async end(e: SessionEnd): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    const totals = this.writer.close();
+    const endedAt = this.o.clock.now().getTime();
+    await this.o.store.endSession(this.id, {
+      endedAt,
+      exitStatus: e.exitStatus,
+      exitSignal: e.exitSignal,
+      bytesIn: totals.in.bytes,
+      bytesOut: totals.out.bytes,
+      sha256In: totals.in.sha256,
+      sha256Out: totals.out.sha256,
+      endReason: e.reason,
+    });
+    await this.o.audit('session.end', this.meta.user, {
+      sid: this.id,
+      login: this.meta.login,
+      node: this.meta.node,
+      exit_status: e.exitStatus,
+      exit_signal: e.exitSignal ?? undefined,
+      reason: e.reason,
+      bytes_in: totals.in.bytes,
+      bytes_out: totals.out.bytes,
+    });
+  }
+}
+
+/** Starts recordings: a `.cast` file, a row in the session index, and the audit events. */
+export class RecordingService {
+  constructor(private readonly o: RecordingServiceOptions) {}
+
+  get dir(): string {
+    return this.o.dir;
+  }
+
+  /** Where a recording's file is, from its id (ids are UUIDs; nothing else is accepted). */
+  pathFor(id: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw unavailable(`invalid session id ${id}`);
+    return path.join(this.o.dir, `${id}.cast`);
+  }
+
+  async start(meta: SessionMeta): Promise<ActiveRecording> {
+    const id = crypto.randomUUID();
+    const now = this.o.clock.now();
+    let writer: AsciicastWriter;
+    try {
+      fs.mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
+      writer = new AsciicastWriter(
+        this.pathFor(id),
+        {
+          width: meta.cols || 80,
+          height: meta.rows || 24,
+          timestamp: Math.floor(now.getTime() / 1000),
+          title: `${meta.user} as ${meta.login}@${meta.node}${meta.command ? `: ${meta.command}` : ''}`,
+          ...(meta.command ? { command: meta.command } : {}),
+          env: { TERM: meta.term ?? 'xterm', SHELL: '/bin/sh' },
+        },
+        {
+          maxOutputBytes: meta.kind === 'exec' && !meta.pty ? this.o.maxExecRecordingSize : 0,
+          recordInput: this.o.recordInput,
+        },
+      );
+    } catch (err) {
+      throw unavailable(`cannot start the session recording: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'recording is mandatory; check the data dir', err);
+    }
+    const rec: SessionRecord = {
+      id,
+      kind: meta.kind,
+      user: meta.user,
+      login: meta.login,
+      node: meta.node,
+      clientAddr: meta.clientAddr,
+      command: meta.command,
+      pty: meta.pty,
+      startedAt: now.getTime(),
+      endedAt: null,
+      exitStatus: null,
+      exitSignal: null,
+      bytesIn: 0,
+      bytesOut: 0,
+      sha256In: null,
+      sha256Out: null,
+      recording: `${id}.cast`,
+      endReason: null,
+    };
+    await this.o.store.createSession(rec);
+    await this.o.audit('session.start', meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty });
+    if (meta.command !== null) await this.o.audit('exec', meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
+    return new ActiveRecording(id, meta, writer, this.o);
+  }
+}

@@ -13,6 +13,12 @@ import { createSqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './version.js';
 import { loadOrCreateTls } from './web/tls.js';
+import { HostCertificates, proxyPrincipals } from './proxy/host-certs.js';
+import { nodeHostKeyCheck } from './proxy/node-host-keys.js';
+import { startSshProxy } from './proxy/proxy-server.js';
+import { TargetPolicy } from './proxy/targets.js';
+import { UpstreamConnector } from './proxy/upstream.js';
+import { RecordingService } from './recording/session-recorder.js';
 import { startWebServer } from './web/web-server.js';
 
 /*
@@ -21,6 +27,7 @@ import { startWebServer } from './web/web-server.js';
  */
 
 export const STORE_FILE = 'tollgate.db';
+export const RECORDINGS_DIR = 'recordings';
 
 export interface Daemon {
   readonly config: Config;
@@ -123,7 +130,36 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       });
       closers.unshift(() => web.close());
       log.info('web proxy listening', { component: 'daemon', addr: `https://${formatHostPort(web.address)}`, tls: tls.selfSigned ? `self-signed (${tls.certFile})` : tls.certFile });
-      log.warn('the SSH recording proxy (listen_addr) is not built yet in this version; the web proxy serves signup and login', { component: 'daemon' });
+      const recordings = new RecordingService({
+        store,
+        dir: path.join(config.dataDir, RECORDINGS_DIR),
+        audit: (e, u, f) => auth.audit(e, u, f),
+        clock,
+        maxExecRecordingSize: config.auth.maxExecRecordingSize,
+        recordInput: config.auth.recordInput,
+      });
+      const upstream = new UpstreamConnector({
+        policy: new TargetPolicy(config.proxy.allowedTargets),
+        log,
+        bindAddr: config.proxy.upstreamBindAddr,
+        hostKeyCheck: nodeHostKeyCheck(auth, clock, log, config.auth.proxyChecksHostKeys),
+      });
+      const ssh = await startSshProxy({
+        listen: config.proxy.listenAddr,
+        principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
+        auth,
+        store,
+        clock,
+        log,
+        recordings,
+        upstream,
+        hostCerts: new HostCertificates(auth.ca('host'), clock),
+        forwardAgentToNodes: config.proxy.forwardAgentToNodes,
+        allowPortForwarding: config.proxy.allowPortForwarding,
+        version: VERSION,
+      });
+      closers.unshift(() => ssh.close());
+      log.info('ssh proxy listening', { component: 'daemon', addr: formatHostPort(ssh.address), recordings: recordings.dir });
     }
     if (!auth.certsPinned) {
       log.warn('user certificates are not pinned to the proxy (auth_service.cert_source_addresses is empty): sessions can bypass recording by connecting to nodes directly', { component: 'daemon' });

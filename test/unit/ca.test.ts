@@ -83,3 +83,16 @@ describe('CertAuthority', () => {
     expect(checkCertificate(parseCertificate(blob), { caPublicBlob: ca.publicBlob, type: 'user', now })).toBeUndefined();
   });
 });
+
+describe('private key files', () => {
+  it('round-trips an ed25519 key through the OpenSSH format', async () => {
+    const { privateKeyToOpenSSH, parsePrivateKeyText, rawEd25519Public } = await import('../../src/lib/ca/keys.js');
+    const k = generateEd25519();
+    const text = await privateKeyToOpenSSH(k.privateKey, 'joe');
+    expect(text).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+    const back = await parsePrivateKeyText(text);
+    expect(rawEd25519Public(back).equals(rawEd25519Public(k.privateKey))).toBe(true);
+    const sig = crypto.sign(null, Buffer.from('x'), back);
+    expect(crypto.verify(null, Buffer.from('x'), crypto.createPublicKey(k.privateKey), sig)).toBe(true);
+  });
+});

@@ -91,5 +91,8 @@ export async function parsePrivateKeyText(text: string): Promise<KeyObject> {
   if (text.includes('BEGIN PRIVATE KEY')) return crypto.createPrivateKey(text);
   const { default: sshpk } = await import('sshpk');
   const k = sshpk.parsePrivateKey(text, 'auto');
-  return crypto.createPrivateKey(k.toString('pkcs8'));
+  if (k.type !== 'ed25519') throw badParameter(`unsupported private key type ${k.type}`, 'tollgate uses ed25519 keys');
+  // sshpk's PKCS#8 output for ed25519 is not what OpenSSL reads; build the key from its parts.
+  const part = (name: string) => (k as unknown as { part: Record<string, { data: Buffer }> }).part[name]!.data;
+  return crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: part('k').toString('base64url'), x: part('A').toString('base64url') }, format: 'jwk' });
 }

@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import { serveAgent } from '../agent/agent-server.js';
+import { parseCertificate } from '../ca/certificate.js';
+import { parsePrivateKeyText, parsePublicKeyLine } from '../ca/keys.js';
+import { parseHostPort } from '../config/address.js';
+import { accessDenied, badParameter, unavailable } from '../errors.js';
+import { FORWARD_AGENT_ENV, TARGET_ENV } from '../proxy/messages.js';
+import { createCertAgent } from '../ssh/ssh2-certs.js';
+import type { Profile } from './profile.js';
+
+export interface SshTarget {
+  login: string;
+  host: string;
+  port: number;
+}
+
+export interface SshRequest {
+  profile: Profile;
+  target: SshTarget;
+  /** Remote command; undefined = interactive shell. */
+  command: string | undefined;
+  pty: boolean;
+  /** -A: forward the user's own ssh-agent to the node (it must hold the tollgate certificate). */
+  forwardUserAgent: boolean;
+  userAgentSocket: string | undefined;
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** Checks the proxy's host key; returns connect options (from the host-CA check). */
+  hostKeyOptions(hostname: string): Partial<Ssh2.ConnectConfig>;
+  now?: () => Date;
+}
+
+function formatTarget(t: SshTarget): string {
+  return `${t.login}@${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+}
+
+/**
+ * An in-process ssh-agent on a private socket holding only the tollgate key and certificate:
+ * what tsh forwards, so the proxy never sees the user's other keys (DESIGN.md).
+ */
+async function startPrivateAgent(keyFile: string, certBlob: Buffer): Promise<{ socket: string; close(): void }> {
+  const privateKey = await parsePrivateKeyText(fs.readFileSync(keyFile, 'utf8'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsh-agent-'));
+  fs.chmodSync(dir, 0o700);
+  const socket = path.join(dir, 'agent.sock');
+  const server = net.createServer((c) => serveAgent(c, [{ privateKey, certBlob, comment: 'tollgate' }]));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => resolve());
+  });
+  server.unref();
+  return {
+    socket,
+    close: () => {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `tsh ssh`: one SSH connection to the proxy, one session naming the node; returns the exit code. */
+export async function runSsh(req: SshRequest): Promise<number> {
+  const now = req.now ?? (() => new Date());
+  const p = req.profile;
+  let certBlob: Buffer;
+  try {
+    certBlob = parsePublicKeyLine(fs.readFileSync(p.cert_file, 'utf8')).blob;
+  } catch {
+    throw badParameter(`no certificate at ${p.cert_file}`, 'log in again with tsh login');
+  }
+  const cert = parseCertificate(certBlob);
+  if (BigInt(Math.floor(now().getTime() / 1000)) >= cert.validBefore) {
+    throw accessDenied(`your certificate expired at ${new Date(Number(cert.validBefore) * 1000).toISOString()}`, `log in again with tsh login --proxy=${p.web_proxy_addr}`);
+  }
+  if (!cert.principals.includes(req.target.login)) {
+    throw accessDenied(`you may not log in as "${req.target.login}" (your logins: ${cert.principals.join(', ')})`, 'use -l LOGIN or LOGIN@HOST with one of them');
+  }
+  const proxy = parseHostPort(p.ssh_proxy_addr, 3023);
+  if (typeof proxy === 'string') throw badParameter(`bad proxy address in the profile: ${proxy}`, 'log in again with tsh login');
+
+  const useUserAgent = req.forwardUserAgent && req.userAgentSocket;
+  if (req.forwardUserAgent && !req.userAgentSocket) throw badParameter('-A needs a running ssh-agent (SSH_AUTH_SOCK is not set)', 'start one with: eval "$(ssh-agent)", then tsh login');
+  const agent = useUserAgent ? undefined : await startPrivateAgent(p.key_file, certBlob);
+  const agentSocket = useUserAgent ? req.userAgentSocket! : agent!.socket;
+
+  const client = new ssh2.Client();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve());
+      client.once('error', (err: Error & { level?: string; code?: string }) => {
+        if (err.level === 'client-authentication') reject(accessDenied('the proxy refused your certificate', 'log in again with tsh login'));
+        else if (err.code === 'ECONNREFUSED') reject(unavailable(`cannot reach the proxy's SSH port at ${p.ssh_proxy_addr} (ECONNREFUSED)`, 'is the proxy running?'));
+        else reject(unavailable(`cannot connect to the proxy at ${p.ssh_proxy_addr}: ${err.message}`));
+      });
+      client.connect({
+        host: proxy.host,
+        port: proxy.port,
+        username: p.user,
+        agent: createCertAgent(agentSocket, { certBlob }),
+        agentForward: true,
+        readyTimeout: 20_000,
+        keepaliveInterval: 30_000,
+        ...req.hostKeyOptions(proxy.host),
+      });
+    });
+    return await new Promise<number>((resolve, reject) => {
+      const env: Record<string, string> = { [TARGET_ENV]: formatTarget(req.target), ...(req.forwardUserAgent ? { [FORWARD_AGENT_ENV]: 'yes' } : {}) };
+      const term = process.env.TERM ?? 'xterm-256color';
+      const size = { rows: req.stdout.rows || 24, cols: req.stdout.columns || 80, height: 0, width: 0, term };
+      const onStream = (err: Error | undefined, stream: Ssh2.ClientChannel) => {
+        if (err) return reject(unavailable(`the proxy refused the session: ${err.message}`));
+        let code = 0;
+        const raw = req.pty && req.stdin.isTTY;
+        if (raw) req.stdin.setRawMode(true);
+        const onResize = () => stream.setWindow(req.stdout.rows || 24, req.stdout.columns || 80, 0, 0);
+        if (req.pty) req.stdout.on('resize', onResize);
+        req.stdin.pipe(stream);
+        stream.pipe(req.stdout, { end: false });
+        stream.stderr.pipe(req.stderr, { end: false });
+        stream.on('exit', (c: number | null, signal?: string) => {
+          code = typeof c === 'number' ? c : signal ? 128 + (os.constants.signals[`SIG${signal}` as keyof typeof os.constants.signals] ?? 1) : 255;
+        });
+        stream.on('close', () => {
+          if (raw) req.stdin.setRawMode(false);
+          req.stdout.off('resize', onResize);
+          req.stdin.unpipe(stream);
+          req.stdin.pause();
+          resolve(code);
+        });
+      };
+      if (req.command !== undefined) client.exec(req.command, { env, pty: req.pty ? size : undefined, agentForward: true } as Ssh2.ExecOptions, onStream);
+      else client.shell(req.pty ? size : false, { env, agentForward: true } as Ssh2.ShellOptions, onStream);
+    });
+  } finally {
+    client.end();
+    agent?.close();
+  }
+}

@@ -1,0 +1,5 @@
+/** The lines the proxy writes to a client's stderr when it refuses or ends a session. */
+export const NEEDS_AGENT = 'tollgate: the recording proxy needs agent forwarding (tsh ssh does it; with ssh use -A)';
+export const NO_TARGET = 'tollgate: name the node to connect to: tsh ssh LOGIN@NODE, or ssh -A -J USER@PROXY LOGIN@NODE';
+export const TARGET_ENV = 'TOLLGATE_TARGET';
+export const FORWARD_AGENT_ENV = 'TOLLGATE_FORWARD_AGENT';

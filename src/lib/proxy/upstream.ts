@@ -1,0 +1,122 @@
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import type { Logger } from '../log.js';
+import { createCertAgent } from '../ssh/ssh2-certs.js';
+import type { SessionKind } from '../store/types.js';
+import type { Identity, Target } from './session-relay.js';
+import type { TargetPolicy } from './targets.js';
+
+/** How the proxy checks a node's host key: extra ssh2 connect options plus the reason for a refusal. */
+export interface HostKeyCheck {
+  connectOptions: Partial<Ssh2.ConnectConfig>;
+  refusal(): string | undefined;
+}
+
+export interface UpstreamOptions {
+  policy: TargetPolicy;
+  log: Logger;
+  /** Local address to dial nodes from (proxy_service.upstream_bind_addr). */
+  bindAddr: string | undefined;
+  /** Builds the host key check for a dialled name (proxy_checks_host_keys). */
+  hostKeyCheck(hostname: string): HostKeyCheck;
+  readyTimeoutMs?: number;
+}
+
+export interface SessionRequest {
+  kind: SessionKind;
+  command: string | null;
+  subsystem: string | null;
+  pty: { cols: number; rows: number; width: number; height: number; term: string; modes: Ssh2.TerminalModes } | undefined;
+  env: Record<string, string>;
+  forwardAgent: boolean;
+}
+
+/** One authenticated SSH connection from the proxy to a node. */
+export interface Upstream {
+  openSession(req: SessionRequest): Promise<Ssh2.ClientChannel>;
+  onLost(cb: (message: string) => void): void;
+  close(): void;
+}
+
+/**
+ * Dials nodes as the user: ssh2 client, certificate from the client's forwarded agent (pinned to
+ * the certificate the client authenticated with), host key checked per policy. The borrowed agent
+ * channel is closed as soon as authentication is over unless the user asked to forward it on.
+ */
+export class UpstreamConnector {
+  constructor(private readonly o: UpstreamOptions) {}
+
+  async connect(req: { target: Target; identity: Identity; openAgent: () => Promise<Duplex>; keepAgent: boolean }): Promise<Upstream> {
+    const { target } = req;
+    const ip = await this.o.policy.resolve(target.host, target.port);
+    const agentStreams: Duplex[] = [];
+    const openAgent = async () => {
+      const s = await req.openAgent();
+      agentStreams.push(s);
+      return s;
+    };
+    const closeAgents = () => {
+      for (const s of agentStreams.splice(0)) s.destroy();
+    };
+    const check = this.o.hostKeyCheck(target.host);
+    const client = new ssh2.Client();
+    let lostCb: ((m: string) => void) | undefined;
+    let closing = false;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error & { level?: string }) => {
+        closeAgents();
+        const refusal = check.refusal();
+        if (refusal) reject(new Error(refusal));
+        else if (err.level === 'client-authentication') reject(new Error(`the node refused the certificate for login "${target.login}"`));
+        else reject(new Error(err.message));
+      };
+      client.once('error', onError);
+      client.once('ready', () => {
+        client.off('error', onError);
+        if (!req.keepAgent) closeAgents();
+        resolve();
+      });
+      client.connect({
+        host: ip,
+        port: target.port,
+        username: target.login,
+        agent: createCertAgent(openAgent, { certBlob: req.identity.cert.blob }),
+        agentForward: req.keepAgent,
+        localAddress: this.o.bindAddr,
+        readyTimeout: this.o.readyTimeoutMs ?? 15_000,
+        keepaliveInterval: 30_000,
+        ...check.connectOptions,
+      });
+    });
+    client.on('error', (err: Error) => {
+      if (!closing) lostCb?.(err.message);
+    });
+    client.on('close', () => {
+      closeAgents();
+      if (!closing) lostCb?.('closed by the node');
+    });
+    return {
+      openSession: (s) =>
+        new Promise<Ssh2.ClientChannel>((resolve, reject) => {
+          const cb = (err: Error | undefined, stream: Ssh2.ClientChannel) => (err ? reject(err) : resolve(stream));
+          const opts = { env: s.env, agentForward: s.forwardAgent } as Ssh2.ExecOptions;
+          if (s.kind === 'shell') {
+            client.shell(s.pty ? { ...s.pty } : false, opts as Ssh2.ShellOptions, cb);
+          } else if (s.kind === 'exec') {
+            client.exec(s.command ?? '', { ...opts, ...(s.pty ? { pty: { ...s.pty } } : {}) }, cb);
+          } else {
+            client.subsys(s.subsystem ?? 'sftp', cb);
+          }
+        }),
+      onLost: (cb) => {
+        lostCb = cb;
+      },
+      close: () => {
+        closing = true;
+        closeAgents();
+        client.end();
+      },
+    };
+  }
+}

@@ -48,6 +48,7 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
     'StrictModes no',
     'PidFile none',
     'LogLevel VERBOSE',
+    'Subsystem sftp internal-sftp',
   ].join('\n');
   const configFile = path.join(dir, 'sshd_config');
   fs.writeFileSync(configFile, `${config}\n`);

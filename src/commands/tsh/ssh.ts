@@ -42,7 +42,8 @@ export default class Ssh extends BaseCommand {
     if (!host) throw badParameter(`no host in "${dest}"`, 'usage: tsh ssh [LOGIN@]HOST');
     const command = rest.length ? rest.join(' ') : undefined;
     const pty = flags['no-tty'] ? false : flags.tty || (command === undefined && Boolean(process.stdin.isTTY));
-    const profile = new ProfileStore(profileDirFromEnv(process.env)).current();
+    const profiles = new ProfileStore(profileDirFromEnv(process.env));
+    const profile = profiles.current();
     const code = await runSsh({
       profile,
       target: { login, host, port: flags.port },
@@ -53,7 +54,7 @@ export default class Ssh extends BaseCommand {
       stdin: process.stdin,
       stdout: process.stdout,
       stderr: process.stderr,
-      hostKeyOptions: proxyHostKeyOptions(profile),
+      hostKey: proxyHostKeyOptions(profiles, profile),
     });
     process.exitCode = code;
   }

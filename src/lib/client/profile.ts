@@ -97,6 +97,17 @@ export class ProfileStore {
     this.writeSecret(this.knownHostsFile, `${[...lines, `${line}${marker}`].join('\n')}\n`);
   }
 
+  /** This cluster's `@cert-authority` line (without the marker), if trusted. */
+  hostCaLine(cluster: string): string | undefined {
+    const marker = ` tollgate-cluster=${cluster}`;
+    try {
+      const line = fs.readFileSync(this.knownHostsFile, 'utf8').split('\n').find((l) => l.endsWith(marker));
+      return line?.slice(0, -marker.length);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Deletes the profile and its keys; returns the profile that was removed. */
   remove(name: string): Profile | undefined {
     const p = this.load(name);

@@ -31,8 +31,8 @@ export interface SshRequest {
   stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
-  /** Checks the proxy's host key; returns connect options (from the host-CA check). */
-  hostKeyOptions(hostname: string): Partial<Ssh2.ConnectConfig>;
+  /** Checks the proxy's host key against the cluster's host CA. */
+  hostKey: { options(hostname: string): Partial<Ssh2.ConnectConfig>; verifier(): { describeError(err: unknown): string } | undefined };
   now?: () => Date;
 }
 
@@ -96,7 +96,9 @@ export async function runSsh(req: SshRequest): Promise<number> {
       client.once('error', (err: Error & { level?: string; code?: string }) => {
         if (err.level === 'client-authentication') reject(accessDenied('the proxy refused your certificate', 'log in again with tsh login'));
         else if (err.code === 'ECONNREFUSED') reject(unavailable(`cannot reach the proxy's SSH port at ${p.ssh_proxy_addr} (ECONNREFUSED)`, 'is the proxy running?'));
-        else reject(unavailable(`cannot connect to the proxy at ${p.ssh_proxy_addr}: ${err.message}`));
+        else if (req.hostKey.verifier()?.describeError(err).startsWith('host key verification failed')) {
+          reject(accessDenied(`the proxy at ${p.ssh_proxy_addr} is not trusted: ${req.hostKey.verifier()!.describeError(err)}`, 'check --proxy, or log in again with tsh login if the cluster was re-created'));
+        } else reject(unavailable(`cannot connect to the proxy at ${p.ssh_proxy_addr}: ${err.message}`));
       });
       client.connect({
         host: proxy.host,
@@ -106,7 +108,7 @@ export async function runSsh(req: SshRequest): Promise<number> {
         agentForward: true,
         readyTimeout: 20_000,
         keepaliveInterval: 30_000,
-        ...req.hostKeyOptions(proxy.host),
+        ...req.hostKey.options(proxy.host),
       });
     });
     return await new Promise<number>((resolve, reject) => {

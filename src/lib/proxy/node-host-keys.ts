@@ -1,18 +1,34 @@
 import type { AuthService } from '../auth/auth-service.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { hostCertVerifier } from '../ssh/ssh2-certs.js';
 import type { HostKeyCheck } from './upstream.js';
 
 /**
  * proxy_checks_host_keys: with `yes` a node must present a host certificate from the cluster's
- * host CA for the dialled name; with `no` any host key is accepted and a warning is logged.
+ * host CA that names the dialled host; with `no` a plain host key is accepted with a warning
+ * (a certificate, when presented, is still checked).
  */
 export function nodeHostKeyCheck(auth: AuthService, clock: Clock, log: Logger, strict: boolean): (hostname: string) => HostKeyCheck {
-  void auth;
-  void clock;
   return (hostname) => {
-    if (strict) log.warn('node host certificate checking is not built yet; accepting the host key', { component: 'proxy', node: hostname });
-    else log.warn('proxy_checks_host_keys is off: accepting any host key', { component: 'proxy', node: hostname });
-    return { connectOptions: { hostVerifier: () => true }, refusal: () => undefined };
+    const v = hostCertVerifier({
+      hostCaBlob: auth.ca('host').publicBlob,
+      hostname,
+      now: () => clock.now(),
+      peer: 'node',
+      allowPlainKey: strict
+        ? false
+        : () => {
+            log.warn('accepting the node\'s plain host key without verification (proxy_checks_host_keys: no)', { component: 'proxy', node: hostname });
+            return true;
+          },
+    });
+    return {
+      connectOptions: { algorithms: v.algorithms, hostVerifier: v.hostVerifier },
+      refusal: () => {
+        const e = v.lastError();
+        return e && (strict && /no host certificate/.test(e) ? `${e}; give it one with tctl auth sign --host=${hostname}, or set proxy_checks_host_keys: no` : e);
+      },
+    };
   };
 }

@@ -224,8 +224,10 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
         }
         void finish('exit');
       };
-      if (channel.writableLength > 0 || channel.stderr.writableLength > 0) channel.once('drain', done);
-      else done();
+      // Writable runs write callbacks in order, so an empty write's callback means all is flushed
+      // ('drain' fires only after a write returned false, so it cannot be waited for here).
+      if (channel.destroyed) return done();
+      channel.stderr.write(Buffer.alloc(0), () => channel.write(Buffer.alloc(0), done));
     });
     channel.on('close', () => {
       stream.close();

@@ -11,8 +11,13 @@
  *   string  signature                     (64 bytes for ed25519, RFC 8709 §6)
  * names the plain algorithm. ssh2 writes the negotiated/offered algorithm name in both places,
  * which OpenSSH rejects ("signature type mismatch" / ssh_ed25519_verify: wrong type).
+ *
+ * Patches 3 and 4 (ssh2-client-host-cert-patch.ts) are the client's side of host certificates:
+ * offering the certificate algorithm, and verifying the key exchange signature with the
+ * certificate's subject key. They are installed here, with the others.
  */
 import { certSignatureAlgorithm } from './cert-keys.js';
+import { allowCertificateHostKeyAlgorithms, finishClientWithHostCertificate } from './ssh2-client-host-cert-patch.js';
 import {
   assertSsh2Version,
   keyParser,
@@ -43,6 +48,7 @@ export function installSsh2CertPatches(): void {
   if (proto[INSTALLED] !== true) {
     patchClientAuthPK(proto);
     hookKeyExchange(proto);
+    allowCertificateHostKeyAlgorithms();
     Object.defineProperty(proto, INSTALLED, { value: true });
   }
   installed = true;
@@ -116,8 +122,9 @@ function patchClientAuthPK(proto: ProtocolInternals): void {
 
 /*
  * Patch 2 — wraps ssh2 lib/protocol/kex.js `KeyExchange.prototype.finish(scOnly)` on the server
- * side. When the negotiated host key algorithm is a certificate (the ssh2 Server got a host key
- * from hostKeyWithCertificate()), ssh2 sends
+ * side (the same wrapper hands the client side to patch 4). When the negotiated host key
+ * algorithm is a certificate (the ssh2 Server got a host key from hostKeyWithCertificate()),
+ * ssh2 sends
  *   byte      SSH_MSG_KEX_ECDH_REPLY (31; also KEXDH_REPLY / KEX_DH_GEX_REPLY)
  *   string    K_S, the server host key       (the certificate blob: correct, from getPublicSSH())
  *   string    Q_S / f                         (method-specific)
@@ -167,8 +174,10 @@ function patchKeyExchangeFinish(kex: KeyExchangeInternals): void {
   target.finish = function finish(this: KeyExchangeInternals, scOnly?: boolean): unknown {
     const negotiated = this.negotiated;
     const algo = negotiated.serverHostKey;
-    const plain = this._protocol._server && !this._finished ? certSignatureAlgorithm(algo) : undefined;
+    const plain = !this._finished ? certSignatureAlgorithm(algo) : undefined;
     if (plain === undefined) return original.call(this, scOnly);
+    // Client: patch 4 (ssh2-client-host-cert-patch.ts) verifies with the certificate's subject key.
+    if (!this._protocol._server) return finishClientWithHostCertificate(this, original, scOnly, plain);
     negotiated.serverHostKey = plain;
     try {
       return original.call(this, scOnly);

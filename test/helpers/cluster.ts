@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { TestAgent } from './agent.js';
+import { proxyYaml, startDaemon, type TestDaemon } from './daemon.js';
+import { postJson } from './https.js';
+import { cli, ROOT, run, tmpDir, type RunResult } from './proc.js';
+import { startSshd, type TestSshd } from './sshd.js';
+import { shq, TmuxSession } from './tmux.js';
+
+export const PASSWORD = 'correct horse battery staple';
+
+/**
+ * A whole cluster on loopback: daemon (auth + web + SSH proxy), a real sshd node that trusts the
+ * user CA and presents a host certificate for localhost/127.0.0.1, a real ssh-agent, and a tsh
+ * profile for joe (logins joe, root) made by a real `tsh login` at its prompt.
+ */
+export interface Cluster {
+  daemon: TestDaemon;
+  sshd: TestSshd;
+  agent: TestAgent;
+  home: string;
+  sshPort: number;
+  env: NodeJS.ProcessEnv;
+  tsh(args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(opts: { authYaml?: string; nodeHostCert?: boolean } = {}): Promise<Cluster> {
+  const yaml = await proxyYaml(['  authentication:', '    second_factor: off', ...(opts.authYaml ? [opts.authYaml] : [])].join('\n'));
+  const daemon = await startDaemon({ proxy: true, yaml });
+  await daemon.process.waitForOutput('ssh proxy listening');
+  const sshPort = Number(/ssh proxy listening addr=[^ ]+:(\d+)/.exec(daemon.process.output)![1]);
+  const work = tmpDir('tollgate-cluster-');
+  let hostKey: string | undefined;
+  if (opts.nodeHostCert !== false) {
+    hostKey = path.join(work, 'node_host');
+    const r = await daemon.tctl(['auth', 'sign', '--host=localhost,127.0.0.1', '-o', hostKey]);
+    expect(r.code, r.stderr).toBe(0);
+  }
+  const sshd = await startSshd({
+    trustedUserCaKeys: (await daemon.tctl(['auth', 'export', '--type=user'])).stdout,
+    ...(hostKey ? { hostKey, hostCertificate: `${hostKey}-cert.pub` } : {}),
+  });
+  const agent = await TestAgent.start();
+  const home = path.join(work, 'tsh');
+  const add = JSON.parse((await daemon.tctl(['users', 'add', 'joe', 'joe,root', '--format=json'])).stdout) as { token: string };
+  expect((await postJson(daemon.webPort, `/webapi/invites/${add.token}`, { password: PASSWORD })).status).toBe(200);
+  const login = await TmuxSession.start(
+    `cd ${shq(ROOT)} && env TELEPORT_HOME=${shq(home)} SSH_AUTH_SOCK=${shq(agent.socket)} ${shq(process.execPath)} bin/tsh login --proxy=127.0.0.1:${daemon.webPort} --insecure --user=joe`,
+  );
+  try {
+    await login.waitFor('Enter password');
+    await login.type(PASSWORD);
+    const { code, screen } = await login.exit();
+    expect(code, screen).toBe(0);
+  } finally {
+    await login.kill();
+  }
+  const env = { ...process.env, TELEPORT_HOME: home, SSH_AUTH_SOCK: agent.socket };
+  return {
+    daemon,
+    sshd,
+    agent,
+    home,
+    sshPort,
+    env,
+    tsh: (args, o = {}) => cli('tsh', args, { env, ...o }),
+    stop: async () => {
+      await agent.stop();
+      await sshd.stop();
+      await daemon.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SessionJson {
+  id: string;
+  user: string;
+  login: string;
+  node: string;
+  kind: string;
+  command: string | null;
+  exitStatus: number | null;
+  recording: string;
+  bytesOut: number;
+  sha256Out: string | null;
+  endReason: string | null;
+}
+
+/** Reads the session index straight from the daemon's store (tctl sessions ls comes with the player). */
+export async function sessions(daemon: TestDaemon): Promise<SessionJson[]> {
+  const { createSqliteStore } = await import('../../src/lib/store/sqlite.js');
+  const store = await createSqliteStore(path.join(daemon.dataDir, 'tollgate.db'));
+  try {
+    return (await store.listSessions({ limit: 1000 })) as unknown as SessionJson[];
+  } finally {
+    await store.close();
+  }
+}
+
+export function castEvents(daemon: TestDaemon, id: string): { header: Record<string, unknown>; events: [number, string, string][] } {
+  const [head, ...lines] = fs.readFileSync(path.join(daemon.dataDir, 'recordings', `${id}.cast`), 'utf8').trimEnd().split('\n');
+  return { header: JSON.parse(head!) as Record<string, unknown>, events: lines.map((l) => JSON.parse(l) as [number, string, string]) };
+}
+
+export { run };

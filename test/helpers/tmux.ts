@@ -48,6 +48,11 @@ export class TmuxSession {
     return { code: Number(/__EXIT=(\d+)/.exec(screen)![1]), screen };
   }
 
+  /** Resizes the terminal, as a user dragging the window would. */
+  async resize(cols: number, rows: number): Promise<void> {
+    await run('tmux', ['-L', this.socket, 'resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)]);
+  }
+
   async kill(): Promise<void> {
     await run('tmux', ['-L', this.socket, 'kill-server']);
   }

@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { castEvents, sessions, startCluster, type Cluster } from '../helpers/cluster.js';
+import { ROOT, run, waitFor } from '../helpers/proc.js';
+import { shq, TmuxSession } from '../helpers/tmux.js';
+
+/** Interactive sessions in a real terminal: resize, asciinema, and a daemon killed mid-session. */
+describe('interactive tsh ssh', () => {
+  let c: Cluster;
+
+  beforeAll(async () => {
+    c = await startCluster();
+  });
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  const tshInTmux = () =>
+    TmuxSession.start(
+      `cd ${shq(ROOT)} && env TELEPORT_HOME=${shq(c.home)} SSH_AUTH_SOCK=${shq(c.agent.socket)} ${shq(process.execPath)} bin/tsh ssh --port=${c.sshd.port} root@127.0.0.1`,
+      { width: 100, height: 30 },
+    );
+
+  it('records output and resize events; asciinema cat prints the session', async () => {
+    const t = await tshInTmux();
+    let id: string;
+    try {
+      await t.type('echo interactive-marker-$((6*7))');
+      await t.waitFor('interactive-marker-42');
+      await t.resize(120, 40);
+      await t.type('stty size');
+      await t.waitFor('40 120');
+      await t.type('exit');
+      const { code } = await t.exit();
+      expect(code).toBe(0);
+    } finally {
+      await t.kill();
+    }
+    const s = (await sessions(c.daemon)).find((x) => x.kind === 'shell')!;
+    expect(s).toMatchObject({ user: 'joe', login: 'root', exitStatus: 0 });
+    id = s.id;
+    const cast = castEvents(c.daemon, id);
+    expect(cast.header).toMatchObject({ version: 2, width: 100 });
+    const text = cast.events.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    expect(text).toContain('interactive-marker-42');
+    expect(cast.events.some((e) => e[1] === 'r' && e[2] === '120x40')).toBe(true);
+    // asciinema opens /dev/tty, so give it a terminal (STACK.md).
+    const file = path.join(c.daemon.dataDir, 'recordings', `${id}.cast`);
+    const cat = await run('script', ['-qec', `asciinema cat ${shq(file)}`, '/dev/null'], { timeoutMs: 30_000 });
+    expect(cat.code, cat.stderr).toBe(0);
+    expect(cat.stdout).toContain('interactive-marker-42');
+  });
+
+  it('kill -9 of the daemon mid-session leaves a readable recording with everything older than 2 s', async () => {
+    const t = await tshInTmux();
+    try {
+      await t.type('for i in 1 2 3; do echo before-kill-$i; done');
+      await t.waitFor('before-kill-3');
+      const before = new Set((await sessions(c.daemon)).map((s) => s.id));
+      await new Promise((r) => setTimeout(r, 2500));
+      c.daemon.process.child.kill('SIGKILL');
+      await c.daemon.process.waitForExit();
+      const dir = path.join(c.daemon.dataDir, 'recordings');
+      const file = fs
+        .readdirSync(dir)
+        .map((f) => path.join(dir, f))
+        .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]!;
+      expect(before.has(path.basename(file, '.cast'))).toBe(true);
+      const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+      const events = lines.slice(1).map((l) => JSON.parse(l) as [number, string, string]);
+      expect((JSON.parse(lines[0]!) as { version: number }).version).toBe(2);
+      expect(events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')).toContain('before-kill-3');
+      await waitFor(async () => /__EXIT=\d+/.test(await t.screen()), 'tsh to notice the proxy went away', 15_000);
+    } finally {
+      await t.kill();
+    }
+  });
+});
+
+describe('tsh config', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  });
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('prints a config with which plain ssh reaches a node through the proxy, recorded', async () => {
+    const r = await c.tsh(['config']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ProxyJump joe@127\.0\.0\.1:\d+/);
+    const cfg = path.join(c.home, 'ssh_config');
+    fs.writeFileSync(cfg, `${r.stdout}\nHost *\n    BatchMode yes\n    StrictHostKeyChecking yes\n    GlobalKnownHostsFile /dev/null\n    IdentityAgent ${c.agent.socket}\n`);
+    const ssh = await run('ssh', ['-F', cfg, '-p', String(c.sshd.port), 'root@localhost', 'echo through-config'], { timeoutMs: 30_000 });
+    expect(ssh.stderr).toBe('');
+    expect(ssh.stdout).toBe('through-config\n');
+    expect((await sessions(c.daemon)).some((s) => s.command === 'echo through-config')).toBe(true);
+  });
+});

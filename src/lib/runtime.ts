@@ -138,8 +138,9 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         maxExecRecordingSize: config.auth.maxExecRecordingSize,
         recordInput: config.auth.recordInput,
       });
+      const policy = new TargetPolicy(config.proxy.allowedTargets);
       const upstream = new UpstreamConnector({
-        policy: new TargetPolicy(config.proxy.allowedTargets),
+        policy,
         log,
         bindAddr: config.proxy.upstreamBindAddr,
         hostKeyCheck: nodeHostKeyCheck(auth, clock, log, config.auth.proxyChecksHostKeys),
@@ -154,6 +155,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         recordings,
         upstream,
         hostCerts: new HostCertificates(auth.ca('host'), clock),
+        policy,
         forwardAgentToNodes: config.proxy.forwardAgentToNodes,
         allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,

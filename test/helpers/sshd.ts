@@ -49,6 +49,9 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
     'PidFile none',
     'LogLevel VERBOSE',
     'Subsystem sftp internal-sftp',
+    // Load tests open many connections at once; the default (10:30:100) would drop some.
+    'MaxStartups 200',
+    'MaxSessions 200',
   ].join('\n');
   const configFile = path.join(dir, 'sshd_config');
   fs.writeFileSync(configFile, `${config}\n`);

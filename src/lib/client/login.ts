@@ -2,6 +2,7 @@ import { AgentClient } from '../agent/agent-client.js';
 import { parseCertificate } from '../ca/certificate.js';
 import { generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/keys.js';
 import { formatHostPort, isWildcardHost, parseHostPort } from '../config/address.js';
+import { validateUserName } from '../auth/validate.js';
 import { badParameter } from '../errors.js';
 import type { Profile, ProfileStore } from './profile.js';
 import { parseProxyAddress } from './proxy-address.js';
@@ -45,6 +46,7 @@ function sshProxyAddr(proxyHost: string, ping: { proxy: { ssh: { listen_addr: st
  */
 export async function login(req: LoginRequest): Promise<LoginResult> {
   const now = req.now ?? (() => new Date());
+  validateUserName(req.user);
   const proxy = parseProxyAddress(req.proxy);
   const web = new WebClient(proxy, req.insecure);
   const ping = await web.ping();
@@ -61,8 +63,14 @@ export async function login(req: LoginRequest): Promise<LoginResult> {
     pub_key: publicKeyLine(key.publicBlob),
     ttl_seconds: req.ttlMs === undefined ? undefined : Math.ceil(req.ttlMs / 1000),
   });
+  // Nothing from the proxy is trusted unchecked: the name becomes a file path, and the certificate
+  // must be a user certificate for the key just made, for the user who logged in.
+  if (certs.user !== req.user) throw badParameter(`the proxy answered for user "${certs.user}", not "${req.user}"`, 'is --proxy really your tollgate proxy?');
   const certBlob = parsePublicKeyLine(certs.cert).blob;
   const cert = parseCertificate(certBlob);
+  if (cert.type !== 'user' || cert.keyId !== req.user || !cert.subjectKey.equals(key.publicBlob.subarray(key.publicBlob.length - 32))) {
+    throw badParameter('the proxy returned a certificate that is not for your new key', 'is --proxy really your tollgate proxy?');
+  }
   const name = proxy.host;
   const paths = req.profiles.keyPaths(name, certs.user);
   req.profiles.writeSecret(paths.key, await privateKeyToOpenSSH(key.privateKey, certs.user));

@@ -90,15 +90,24 @@ export async function runSsh(req: SshRequest): Promise<number> {
   const agentSocket = useUserAgent ? req.userAgentSocket! : agent!.socket;
 
   const client = new ssh2.Client();
+  // One permanent 'error' listener: before `ready` it rejects the connect; after, it ends the
+  // session (ssh2 may emit more than one error, and an unheard one would crash tsh mid-session).
+  let connected = false;
+  let failSession: ((err: Error) => void) | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      client.once('ready', () => resolve());
-      client.once('error', (err: Error & { level?: string; code?: string }) => {
+      client.on('error', (err: Error & { level?: string; code?: string }) => {
+        if (connected) return failSession?.(err);
+        connected = true; // settle once
         if (err.level === 'client-authentication') reject(accessDenied('the proxy refused your certificate', 'log in again with tsh login'));
         else if (err.code === 'ECONNREFUSED') reject(unavailable(`cannot reach the proxy's SSH port at ${p.ssh_proxy_addr} (ECONNREFUSED)`, 'is the proxy running?'));
         else if (req.hostKey.verifier()?.describeError(err).startsWith('host key verification failed')) {
           reject(accessDenied(`the proxy at ${p.ssh_proxy_addr} is not trusted: ${req.hostKey.verifier()!.describeError(err)}`, 'check --proxy, or log in again with tsh login if the cluster was re-created'));
         } else reject(unavailable(`cannot connect to the proxy at ${p.ssh_proxy_addr}: ${err.message}`));
+      });
+      client.once('ready', () => {
+        connected = true;
+        resolve();
       });
       client.connect({
         host: proxy.host,
@@ -117,24 +126,33 @@ export async function runSsh(req: SshRequest): Promise<number> {
       const size = { rows: req.stdout.rows || 24, cols: req.stdout.columns || 80, height: 0, width: 0, term };
       const onStream = (err: Error | undefined, stream: Ssh2.ClientChannel) => {
         if (err) return reject(unavailable(`the proxy refused the session: ${err.message}`));
-        let code = 0;
+        // 255 unless the node reports an exit status (a lost connection or a signal), as with ssh.
+        let code = 255;
         const raw = req.pty && req.stdin.isTTY;
         if (raw) req.stdin.setRawMode(true);
         const onResize = () => stream.setWindow(req.stdout.rows || 24, req.stdout.columns || 80, 0, 0);
         if (req.pty) req.stdout.on('resize', onResize);
-        req.stdin.pipe(stream);
-        stream.pipe(req.stdout, { end: false });
-        stream.stderr.pipe(req.stderr, { end: false });
-        stream.on('exit', (c: number | null, signal?: string) => {
-          code = typeof c === 'number' ? c : signal ? 128 + (os.constants.signals[`SIG${signal}` as keyof typeof os.constants.signals] ?? 1) : 255;
-        });
-        stream.on('close', () => {
+        let done = false;
+        const end = () => {
+          if (done) return;
+          done = true;
           if (raw) req.stdin.setRawMode(false);
           req.stdout.off('resize', onResize);
           req.stdin.unpipe(stream);
           req.stdin.pause();
           resolve(code);
+        };
+        failSession = (e) => {
+          req.stderr.write(`\r\ntsh: connection to the proxy lost: ${e.message}\r\n`);
+          end();
+        };
+        req.stdin.pipe(stream);
+        stream.pipe(req.stdout, { end: false });
+        stream.stderr.pipe(req.stderr, { end: false });
+        stream.on('exit', (c: number | null) => {
+          code = typeof c === 'number' ? c : 255;
         });
+        stream.on('close', end);
       };
       if (req.command !== undefined) client.exec(req.command, { env, pty: req.pty ? size : undefined, agentForward: true } as Ssh2.ExecOptions, onStream);
       else client.shell(req.pty ? size : false, { env, agentForward: true } as Ssh2.ShellOptions, onStream);

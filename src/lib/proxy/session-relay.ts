@@ -37,6 +37,11 @@ export interface RelayDeps {
   audit(event: string, user: string | null, fields: Record<string, unknown>): Promise<unknown>;
   /** Agent forwarding to nodes when the user did not ask for it (proxy_service.forward_agent_to_nodes). */
   forwardAgentToNodes: boolean;
+  /**
+   * Re-checks, for every new session, that the user still exists, is not locked and that the
+   * certificate is still valid (a connection can outlive all three). Returns the refusal reason.
+   */
+  recheck(identity: Identity): Promise<string | undefined>;
 }
 
 interface PtyInfo {
@@ -141,6 +146,12 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
       await deps.audit('session.rejected', who.user, { reason: `login ${t.login} not allowed`, login: t.login, node, addr: who.clientAddr });
       return;
     }
+    const stale = await deps.recheck(who);
+    if (stale) {
+      refuse(channel, `tollgate: ${stale}`);
+      await deps.audit('session.rejected', who.user, { reason: stale, login: t.login, node, addr: who.clientAddr });
+      return;
+    }
     if (!conn.agentRequested) {
       refuse(channel, NEEDS_AGENT);
       await deps.audit('session.rejected', who.user, { reason: 'no agent forwarding', login: t.login, node, addr: who.clientAddr });
@@ -172,11 +183,13 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     try {
       stream = await up.openSession({ kind, command, subsystem, pty, env, forwardAgent });
     } catch (err) {
-      await rec.end({ exitStatus: null, exitSignal: null, reason: `node refused the session: ${(err as Error).message}` });
       up.close();
       refuse(channel, `tollgate: the node refused the session: ${(err as Error).message}`, 255);
+      await rec.end({ exitStatus: null, exitSignal: null, reason: `node refused the session: ${(err as Error).message}` }).catch(() => {});
       return;
     }
+    // A resize that arrived while the node was being dialled.
+    if (pty) stream.setWindow(pty.rows, pty.cols, pty.height, pty.width);
     upstreamStream = stream;
     let exitStatus: number | null = null;
     let exitSignal: string | null = null;
@@ -185,21 +198,35 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     const finish = async (reason: string) => {
       if (ended) return;
       ended = true;
-      await rec.end({ exitStatus, exitSignal, reason }).catch((err: Error) => sessionLog.error('could not finish the recording', { component: 'proxy', error: err.message }));
       up.close();
+      try {
+        await rec.end({ exitStatus, exitSignal, reason });
+      } catch (err) {
+        sessionLog.error('could not finish the recording', { component: 'proxy', error: (err as Error).message });
+      }
       sessionLog.info('session ended', { component: 'proxy', reason, exit_status: exitStatus ?? undefined });
     };
 
-    // Node → client, recorded. Backpressure: pause the node's stream while the client is slow.
-    const toClient = (data: Buffer, sink: NodeJS.WritableStream) => {
-      rec.output(data);
-      if (!sink.write(data)) {
-        stream.pause();
-        sink.once('drain', () => stream.resume());
-      }
-    };
-    stream.on('data', (d: Buffer) => toClient(d, channel));
-    stream.stderr.on('data', (d: Buffer) => toClient(d, channel.stderr));
+    // Recording is mandatory: if it cannot be written any more, the session ends, with the reason.
+    rec.onFailure((err) => {
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      sessionLog.error('recording failed; ending the session', { component: 'proxy', error: code });
+      refuse(channel, `tollgate: the session recording failed (${code}); recording is mandatory, so the session ends`, 255);
+      stream.close();
+      void finish(`recording failed: ${code}`);
+    });
+
+    // Node → client, recorded. Backpressure: pause whichever node stream fed a slow client sink.
+    const toClient = (src: NodeJS.ReadableStream, sink: NodeJS.WritableStream) =>
+      src.on('data', (data: Buffer) => {
+        rec.output(data);
+        if (!sink.write(data)) {
+          src.pause();
+          sink.once('drain', () => src.resume());
+        }
+      });
+    toClient(stream, channel);
+    toClient(stream.stderr, channel.stderr);
     // Client → node, counted (and recorded with record_input).
     channel.on('data', (d: Buffer) => {
       rec.input(d);

@@ -63,17 +63,25 @@ export class UpstreamConnector {
     const client = new ssh2.Client();
     let lostCb: ((m: string) => void) | undefined;
     let closing = false;
+    let settled = false;
+    // One permanent 'error' listener from the start: ssh2 can emit a second error after a failed
+    // handshake ("Connection lost before handshake"), and an unheard one would crash the daemon.
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error & { level?: string }) => {
-        closeAgents();
-        const refusal = check.refusal();
-        if (refusal) reject(new Error(refusal));
-        else if (err.level === 'client-authentication') reject(new Error(`the node refused the certificate for login "${target.login}"`));
-        else reject(new Error(err.message));
-      };
-      client.once('error', onError);
+      client.on('error', (err: Error & { level?: string }) => {
+        if (!settled) {
+          settled = true;
+          closeAgents();
+          client.end();
+          const refusal = check.refusal();
+          if (refusal) reject(new Error(refusal));
+          else if (err.level === 'client-authentication') reject(new Error(`the node refused the certificate for login "${target.login}"`));
+          else reject(new Error(err.message));
+          return;
+        }
+        if (!closing) lostCb?.(err.message);
+      });
       client.once('ready', () => {
-        client.off('error', onError);
+        settled = true;
         if (!req.keepAgent) closeAgents();
         resolve();
       });
@@ -88,9 +96,6 @@ export class UpstreamConnector {
         keepaliveInterval: 30_000,
         ...check.connectOptions,
       });
-    });
-    client.on('error', (err: Error) => {
-      if (!closing) lostCb?.(err.message);
     });
     client.on('close', () => {
       closeAgents();

@@ -31,6 +31,8 @@ export interface WriterOptions {
   maxOutputBytes?: number;
   recordInput?: boolean;
   now?: () => number;
+  /** Called once, on the first failed write (disk full...): recording is mandatory, so the caller ends the session. */
+  onError?: (err: Error) => void;
 }
 
 export interface StreamTotals {
@@ -54,7 +56,7 @@ export class AsciicastWriter {
   private dropped = 0;
   private closed = false;
   private writeError: Error | undefined;
-  private readonly o: Required<Omit<WriterOptions, 'now'>> & { now: () => number };
+  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError'>> & { now: () => number; onError?: (err: Error) => void };
 
   constructor(readonly file: string, header: AsciicastHeader, options: WriterOptions = {}) {
     this.o = {
@@ -63,6 +65,7 @@ export class AsciicastWriter {
       maxOutputBytes: options.maxOutputBytes ?? 0,
       recordInput: options.recordInput ?? false,
       now: options.now ?? (() => performance.timeOrigin + performance.now()),
+      onError: options.onError,
     };
     this.start = this.o.now();
     this.fd = fs.openSync(file, 'wx', 0o600);
@@ -131,7 +134,10 @@ export class AsciicastWriter {
     try {
       fs.writeSync(this.fd, chunk);
     } catch (err) {
-      this.writeError ??= err as Error;
+      if (!this.writeError) {
+        this.writeError = err as Error;
+        this.o.onError?.(err as Error);
+      }
     }
   }
 

@@ -40,6 +40,8 @@ export interface SessionEnd {
 /** One session channel being recorded: feed it the streams, then end it exactly once. */
 export class ActiveRecording {
   private ended = false;
+  private failureListener: ((err: Error) => void) | undefined;
+  private failure: Error | undefined;
 
   constructor(
     readonly id: string,
@@ -61,9 +63,16 @@ export class ActiveRecording {
     void this.o.audit('resize', this.meta.user, { sid: this.id, size: `${cols}:${rows}` }).catch(() => {});
   }
 
-  /** A write error means the recording is broken: the proxy ends the session (recording is mandatory). */
-  get error(): Error | undefined {
-    return this.writer.error;
+  /** Called (once) when the recording can no longer be written: the session must end. */
+  onFailure(cb: (err: Error) => void): void {
+    this.failureListener = cb;
+    if (this.failure) cb(this.failure);
+  }
+
+  /** @internal the writer reports its first write error here. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.failureListener?.(err);
   }
 
   get file(): string {
@@ -75,7 +84,8 @@ export class ActiveRecording {
     this.ended = true;
     const totals = this.writer.close();
     const endedAt = this.o.clock.now().getTime();
-    await this.o.store.endSession(this.id, {
+    try {
+      await this.o.store.endSession(this.id, {
       endedAt,
       exitStatus: e.exitStatus,
       exitSignal: e.exitSignal,
@@ -84,8 +94,10 @@ export class ActiveRecording {
       sha256In: totals.in.sha256,
       sha256Out: totals.out.sha256,
       endReason: e.reason,
-    });
-    await this.o.audit('session.end', this.meta.user, {
+      });
+    } finally {
+      // The audit event is written even when the index update failed.
+      await this.o.audit('session.end', this.meta.user, {
       sid: this.id,
       login: this.meta.login,
       node: this.meta.node,
@@ -94,7 +106,8 @@ export class ActiveRecording {
       reason: e.reason,
       bytes_in: totals.in.bytes,
       bytes_out: totals.out.bytes,
-    });
+      });
+    }
   }
 }
 
@@ -116,6 +129,8 @@ export class RecordingService {
     const id = crypto.randomUUID();
     const now = this.o.clock.now();
     let writer: AsciicastWriter;
+    let active: ActiveRecording | undefined;
+    let early: Error | undefined;
     try {
       fs.mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
       writer = new AsciicastWriter(
@@ -131,6 +146,7 @@ export class RecordingService {
         {
           maxOutputBytes: meta.kind === 'exec' && !meta.pty ? this.o.maxExecRecordingSize : 0,
           recordInput: this.o.recordInput,
+          onError: (err) => (active ? active.fail(err) : (early = err)),
         },
       );
     } catch (err) {
@@ -156,9 +172,16 @@ export class RecordingService {
       recording: `${id}.cast`,
       endReason: null,
     };
-    await this.o.store.createSession(rec);
-    await this.o.audit('session.start', meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty });
-    if (meta.command !== null) await this.o.audit('exec', meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
-    return new ActiveRecording(id, meta, writer, this.o);
+    try {
+      await this.o.store.createSession(rec);
+      await this.o.audit('session.start', meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty });
+      if (meta.command !== null) await this.o.audit('exec', meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
+    } catch (err) {
+      writer.close();
+      throw unavailable(`cannot start the session recording: ${(err as Error).message}`, 'recording is mandatory; check the store', err);
+    }
+    active = new ActiveRecording(id, meta, writer, this.o);
+    if (early) active.fail(early);
+    return active;
   }
 }

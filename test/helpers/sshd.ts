@@ -52,7 +52,11 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
     // Load tests open many connections at once; the default (10:30:100) would drop some.
     'MaxStartups 200',
     'MaxSessions 200',
+    // A clean HOME for logins: this machine's root .bashrc runs `pyenv init`, whose rehash lock
+    // stalls concurrent shells for up to a minute; a node under test must not measure that.
+    `SetEnv HOME=${path.join(dir, 'home')}`,
   ].join('\n');
+  fs.mkdirSync(path.join(dir, 'home'), { mode: 0o755 });
   const configFile = path.join(dir, 'sshd_config');
   fs.writeFileSync(configFile, `${config}\n`);
   const proc = spawnBackground('/usr/sbin/sshd', ['-D', '-e', '-f', configFile]);

@@ -62,6 +62,24 @@ describe('recording proxy', () => {
     expect(events.filter((e) => e.sid === s.id).map((e) => e.event).sort()).toEqual(['exec', 'session.end', 'session.start']);
   });
 
+  it('a command killed by a signal exits 255 as with ssh, and the index keeps the signal', async () => {
+    const r = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'kill -TERM $$']);
+    expect(r.code).toBe(255);
+    const s = (await sessions(c.daemon)).find((x) => x.command === 'kill -TERM $$')!;
+    expect((s as unknown as { exitSignal: string }).exitSignal).toMatch(/TERM/);
+    const j = await jump(sshConfig, ['root@127.0.0.1', 'kill -TERM $$'], ['-A']);
+    expect(j.code).toBe(255);
+  });
+
+  it("Teleport's global flags first: tsh --proxy=HOST ssh NODE", async () => {
+    const web = `127.0.0.1:${c.daemon.webPort}`;
+    const r = await c.tsh([`--proxy=${web}`, 'ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo global-flags']);
+    expect(r.stdout).toBe('global-flags\n');
+    const other = await c.tsh(['--proxy=elsewhere.example.com', 'ssh', 'root@127.0.0.1', 'true']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/^ERROR: not logged in to elsewhere\.example\.com/);
+  });
+
   it('plain OpenSSH: ssh -A -J with strict host checking and only the host CA; recorded', async () => {
     const r = await jump(sshConfig, ['root@127.0.0.1', 'echo via-jump; exit 4'], ['-A']);
     expect(r.stderr).toBe('');

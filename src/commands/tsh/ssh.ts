@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/cli/base-command.js';
 import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
 import { proxyHostKeyOptions } from '../../lib/client/proxy-host-key.js';
+import { parseProxyAddress } from '../../lib/client/proxy-address.js';
 import { runSsh } from '../../lib/client/ssh-session.js';
 import { badParameter } from '../../lib/errors.js';
 
@@ -17,12 +18,16 @@ export default class Ssh extends BaseCommand {
     tty: Flags.boolean({ char: 't', description: 'force a terminal (PTY) even with a command', default: false }),
     'no-tty': Flags.boolean({ char: 'T', description: 'never allocate a terminal', default: false }),
     'forward-agent': Flags.boolean({ char: 'A', description: 'forward your own ssh-agent to the node', default: false }),
+    // Teleport's global flags (`tsh --proxy=HOST ssh node`): they must match the active profile.
+    proxy: Flags.string({ description: 'proxy HOST[:PORT]; must be the profile you logged in to', helpGroup: 'GLOBAL' }),
+    user: Flags.string({ description: 'tollgate user; must be the profile\'s', helpGroup: 'GLOBAL' }),
+    insecure: Flags.boolean({ description: 'accepted for Teleport compatibility (the SSH proxy is always verified against the host CA)', default: false, helpGroup: 'GLOBAL', hidden: true }),
   };
 
   async run(): Promise<void> {
     // Flags come before HOST; everything after HOST belongs to the remote command (`tsh ssh node ls -la`).
     const argv = this.argv;
-    const valueFlags = new Set(['--port', '-p', '--login', '-l']);
+    const valueFlags = new Set(['--port', '-p', '--login', '-l', '--proxy', '--user']);
     let i = 0;
     while (i < argv.length && argv[i]!.startsWith('-')) {
       if (argv[i] === '--') {
@@ -44,6 +49,10 @@ export default class Ssh extends BaseCommand {
     const pty = flags['no-tty'] ? false : flags.tty || (command === undefined && Boolean(process.stdin.isTTY));
     const profiles = new ProfileStore(profileDirFromEnv(process.env));
     const profile = profiles.current();
+    if (flags.proxy && parseProxyAddress(flags.proxy).host !== profile.name) {
+      throw badParameter(`not logged in to ${flags.proxy} (the active profile is ${profile.web_proxy_addr})`, `run tsh login --proxy=${flags.proxy}`);
+    }
+    if (flags.user && flags.user !== profile.user) throw badParameter(`logged in as ${profile.user}, not ${flags.user}`, `run tsh login --user=${flags.user}`);
     const code = await runSsh({
       profile,
       target: { login, host, port: flags.port },

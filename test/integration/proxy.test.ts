@@ -230,7 +230,7 @@ describe('recording proxy', () => {
     const all = await sessions(c.daemon);
     for (let i = 0; i < 20; i++) {
       const s = all.find((x) => x.command?.includes(`session-${i}-line`))!;
-      expect(s.exitStatus).toBe(0);
+      expect(s.exitStatus, JSON.stringify(s)).toBe(0);
       expect(ours(castEvents(c.daemon, s.id).events.map((e) => e[2]).join(''))).toBe([1, 2, 3, 4, 5].map((j) => `session-${i}-line-${j}\n`).join(''));
     }
   }, 150_000);

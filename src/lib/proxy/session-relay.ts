@@ -180,8 +180,9 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     sessionLog.info('session started', { component: 'proxy', login: t.login, node, kind, command: command ?? undefined });
 
     let stream: Ssh2.ClientChannel;
+    let exitOf: () => { code: number | null; signal: string | null } | undefined;
     try {
-      stream = await up.openSession({ kind, command, subsystem, pty, env, forwardAgent });
+      ({ stream, exit: exitOf } = await up.openSession({ kind, command, subsystem, pty, env, forwardAgent }));
     } catch (err) {
       up.close();
       refuse(channel, `tollgate: the node refused the session: ${(err as Error).message}`, 255);
@@ -236,20 +237,21 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
       }
     });
     channel.on('end', () => stream.end());
-    stream.on('exit', (code: number | null, signal?: string) => {
-      if (typeof code === 'number') exitStatus = code;
-      else if (signal) exitSignal = signal;
-      if (code === null && signal) exitSignal = signal;
-    });
     stream.on('close', () => {
+      const exit = exitOf();
+      exitStatus = exit?.code ?? null;
+      exitSignal = exit?.signal ?? null;
       // Everything the node sent is written to the channel before the exit status and close.
+      // The recording and the session index are complete before the client learns the exit
+      // status, so "the command returned" always means "the recording is there".
       const done = () => {
-        if (!channel.destroyed) {
-          if (exitSignal) channel.exit(exitSignal.replace(/^SIG/, ''), false, '');
-          else channel.exit(exitStatus ?? 0);
-          channel.end();
-        }
-        void finish('exit');
+        void finish('exit').then(() => {
+          if (!channel.destroyed) {
+            if (exitSignal) channel.exit(exitSignal.replace(/^SIG/, ''), false, '');
+            else if (exitStatus !== null) channel.exit(exitStatus);
+            channel.end();
+          }
+        });
       };
       // Writable runs write callbacks in order, so an empty write's callback means all is flushed
       // ('drain' fires only after a write returned false, so it cannot be waited for here).

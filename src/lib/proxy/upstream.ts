@@ -32,9 +32,20 @@ export interface SessionRequest {
   forwardAgent: boolean;
 }
 
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A session channel on the node, with its exit status captured from the first packet on. */
+export interface UpstreamSession {
+  stream: Ssh2.ClientChannel;
+  exit(): ExitInfo | undefined;
+}
+
 /** One authenticated SSH connection from the proxy to a node. */
 export interface Upstream {
-  openSession(req: SessionRequest): Promise<Ssh2.ClientChannel>;
+  openSession(req: SessionRequest): Promise<UpstreamSession>;
   onLost(cb: (message: string) => void): void;
   close(): void;
 }
@@ -103,8 +114,17 @@ export class UpstreamConnector {
     });
     return {
       openSession: (s) =>
-        new Promise<Ssh2.ClientChannel>((resolve, reject) => {
-          const cb = (err: Error | undefined, stream: Ssh2.ClientChannel) => (err ? reject(err) : resolve(stream));
+        new Promise<UpstreamSession>((resolve, reject) => {
+          const cb = (err: Error | undefined, stream: Ssh2.ClientChannel) => {
+            if (err) return reject(err);
+            // Listen now, not after the promise settles: ssh2 may deliver exit-status in the same
+            // read as the request's success, before any later listener could see it.
+            let exit: ExitInfo | undefined;
+            stream.on('exit', (code: number | null, signal?: string) => {
+              exit = typeof code === 'number' ? { code, signal: null } : { code: null, signal: signal ?? null };
+            });
+            resolve({ stream, exit: () => exit });
+          };
           const opts = { env: s.env, agentForward: s.forwardAgent } as Ssh2.ExecOptions;
           if (s.kind === 'shell') {
             client.shell(s.pty ? { ...s.pty } : false, opts as Ssh2.ShellOptions, cb);

@@ -118,6 +118,17 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       await s.close();
     });
 
+    it('OTP steps can be claimed once, and only forward', async () => {
+      const s = await makeStore();
+      await s.createUser(user('joe'), undefined);
+      expect(await s.claimOtpStep('joe', 100)).toBe(true);
+      expect(await s.claimOtpStep('joe', 100)).toBe(false);
+      expect(await s.claimOtpStep('joe', 99)).toBe(false);
+      expect(await s.claimOtpStep('joe', 101)).toBe(true);
+      expect(await s.claimOtpStep('nobody', 1)).toBe(false);
+      await s.close();
+    });
+
     it('issued certificates are recorded', async () => {
       const s = await makeStore();
       await s.recordIssuedCert({ serial: '18446744073709551615', type: 'user', keyId: 'joe', principals: ['root'], validAfter: 1, validBefore: 2, fingerprint: 'SHA256:x', createdAt: 3 });

@@ -88,3 +88,40 @@ describe('AuthService', () => {
     expect(auth.exportCA('host', 'known-hosts', 'localhost')).toMatch(/^@cert-authority localhost ssh-ed25519 /);
   });
 });
+
+describe('LoginService', () => {
+  const setup = async (secondFactor: 'off' | 'otp') => {
+    const { LoginService } = await import('../../src/lib/auth/login-service.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-login-'));
+    const store = await createSqliteStore(path.join(dir, 'tollgate.db'));
+    await store.migrate();
+    const clock = new FakeClock(Date.now());
+    const auth = new AuthService({ store, clock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'p', port: 3080 }, maxSessionTtlMs: 30 * 3_600_000, certSourceAddresses: [] });
+    await auth.init();
+    const login = new LoginService({ auth, store, clock, log: nullLogger, secondFactor, maxSessionTtlMs: 30 * 3_600_000 });
+    return { auth, login, store };
+  };
+
+  it('parallel wrong guesses cannot outrun the lockout', async () => {
+    const { auth, login } = await setup('off');
+    const inv = await auth.createUser({ name: 'joe', logins: 'joe' });
+    await login.completeSignup(inv.token, 'the right password', undefined, '127.0.0.1');
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => login.login({ user: 'joe', password: `guess ${i}`, addr: '127.0.0.1' })));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    const failures = (await auth.listEvents({ types: ['user.login'], limit: 100 })).filter((e) => e.fields.reason === 'wrong password');
+    expect(failures).toHaveLength(5); // the rest were refused as locked without a password check
+    await expect(login.login({ user: 'joe', password: 'the right password', addr: '127.0.0.1' })).rejects.toThrow(/locked/);
+  });
+
+  it('an OTP code cannot be used twice', async () => {
+    const { auth, login } = await setup('otp');
+    const { currentOtp } = await import('../../src/lib/auth/otp.js');
+    const inv = await auth.createUser({ name: 'amy', logins: 'amy' });
+    const info = await login.signupInfo(inv.token);
+    await login.completeSignup(inv.token, 'amy has a long password', await currentOtp(info.otp!.secret), '127.0.0.1');
+    const code = await currentOtp(info.otp!.secret);
+    await login.login({ user: 'amy', password: 'amy has a long password', otp: code, addr: '127.0.0.1' });
+    await expect(login.login({ user: 'amy', password: 'amy has a long password', otp: code, addr: '127.0.0.1' })).rejects.toThrow(/invalid credentials/);
+    expect((await auth.listEvents({ types: ['user.login'], limit: 1 }))[0]!.fields.reason).toBe('OTP code already used');
+  });
+});

@@ -83,7 +83,7 @@ export class LoginService {
     let otpSecret: string | null = null;
     if (this.o.secondFactor === 'otp') {
       if (!rec.otpSecret) throw badParameter('open the signup page first to get your authenticator code');
-      if (!otpCode || !(await verifyOtp(rec.otpSecret, otpCode.trim()))) {
+      if (!otpCode || (await verifyOtp(rec.otpSecret, otpCode.trim())) === null) {
         throw badParameter('the authenticator code is not valid', 'enter the 6-digit code your app shows now');
       }
       otpSecret = rec.otpSecret;
@@ -112,8 +112,24 @@ export class LoginService {
     throw accessDenied('invalid credentials', 'check the user name, password and authenticator code');
   }
 
-  /** Checks password and second factor; refuses locked users; audits every outcome. */
-  async login(c: Credentials): Promise<UserRecord> {
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  /**
+   * Checks password and second factor; refuses locked users; audits every outcome. Attempts for
+   * one user run one at a time, so parallel guesses cannot all pass the lock check before any
+   * failure is counted.
+   */
+  login(c: Credentials): Promise<UserRecord> {
+    const previous = this.inFlight.get(c.user) ?? Promise.resolve();
+    const mine = previous.catch(() => {}).then(() => this.loginNow(c));
+    this.inFlight.set(c.user, mine);
+    void mine.catch(() => {}).finally(() => {
+      if (this.inFlight.get(c.user) === mine) this.inFlight.delete(c.user);
+    });
+    return mine;
+  }
+
+  private async loginNow(c: Credentials): Promise<UserRecord> {
     const now = this.o.clock.now().getTime();
     const user = await this.o.store.getUser(c.user);
     if (!user) {
@@ -133,7 +149,9 @@ export class LoginService {
     if (!(await verifyPassword(user.passwordHash, c.password))) return this.fail(c.user, 'wrong password', c.addr, user);
     if (this.o.secondFactor === 'otp') {
       if (!user.otpSecret) return this.fail(c.user, 'no second factor enrolled', c.addr, user);
-      if (!c.otp || !(await verifyOtp(user.otpSecret, c.otp.trim()))) return this.fail(c.user, 'wrong OTP code', c.addr, user);
+      const step = c.otp ? await verifyOtp(user.otpSecret, c.otp.trim()) : null;
+      if (step === null) return this.fail(c.user, 'wrong OTP code', c.addr, user);
+      if (!(await this.o.store.claimOtpStep(c.user, step))) return this.fail(c.user, 'OTP code already used', c.addr, user);
     }
     await this.o.store.clearLoginFailures(c.user);
     if (user.lockedUntil) await this.o.store.updateUser(c.user, { lockedUntil: null });

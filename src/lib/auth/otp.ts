@@ -9,12 +9,16 @@ export async function otpUri(secret: string, user: string, issuer: string): Prom
   return generateURI({ issuer, label: user, secret });
 }
 
-/** True when `code` is valid now, allowing one step of clock drift either way. */
-export async function verifyOtp(secret: string, code: string): Promise<boolean> {
-  if (!/^\d{6}$/.test(code)) return false;
+/**
+ * The 30-second step `code` belongs to when it is valid now (one step of clock drift either way),
+ * else null. Callers remember the last step used so a code cannot be replayed.
+ */
+export async function verifyOtp(secret: string, code: string): Promise<number | null> {
+  if (!/^\d{6}$/.test(code)) return null;
   const { verify } = await import('otplib');
   const r = await verify({ secret, token: code, epochTolerance: 30 });
-  return r.valid;
+  // `epoch` is the start of the period the code matched (RFC 6238 step = epoch / 30).
+  return r.valid ? Math.floor((r as { epoch: number }).epoch / 30) : null;
 }
 
 /** The current code (tests, and nothing else, compute codes this way). */

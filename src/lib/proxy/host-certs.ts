@@ -6,7 +6,9 @@ import type { Clock } from '../clock.js';
 import { isWildcardHost, type HostPort } from '../config/address.js';
 import { hostKeyWithCertificate, plainHostKey } from '../ssh/ssh2-certs.js';
 
-const PROXY_CERT_TTL_MS = 30 * 24 * 3_600_000;
+/** The proxy's own certificate lives a week and is renewed daily, in place, while it runs. */
+const PROXY_CERT_TTL_MS = 7 * 24 * 3_600_000;
+export const PROXY_CERT_RENEW_MS = 24 * 3_600_000;
 const NODE_CERT_TTL_MS = 2 * 3_600_000;
 const NODE_CERT_REUSE_MS = 3_600_000;
 
@@ -36,9 +38,27 @@ export class HostCertificates {
     private readonly clock: Clock,
   ) {}
 
-  forProxy(principals: string[]): Ssh2.EncryptedPrivateKey[] {
-    const cert = this.hostCa.issueHostCert({ publicKey: this.key.publicBlob, hosts: principals, ttlMs: PROXY_CERT_TTL_MS, keyId: `tollgate-proxy:${principals[0]}` }, this.clock.now());
-    return [hostKeyWithCertificate(this.key.privateKey, cert.blob), plainHostKey(this.key.privateKey)];
+  private renewal: NodeJS.Timeout | undefined;
+
+  /**
+   * The proxy's host keys. ssh2 reads the certificate from the key object at every key exchange
+   * (kex.js: `this._hostKey.getPublicSSH()`), so renewing means swapping what that returns.
+   */
+  forProxy(principals: string[], renewEveryMs = PROXY_CERT_RENEW_MS): Ssh2.EncryptedPrivateKey[] {
+    const issue = () => this.hostCa.issueHostCert({ publicKey: this.key.publicBlob, hosts: principals, ttlMs: PROXY_CERT_TTL_MS, keyId: `tollgate-proxy:${principals[0]}` }, this.clock.now()).blob;
+    const entry = hostKeyWithCertificate(this.key.privateKey, issue());
+    const key = entry.key as unknown as { getPublicSSH(): Buffer };
+    clearInterval(this.renewal);
+    this.renewal = setInterval(() => {
+      const blob = issue();
+      key.getPublicSSH = () => blob;
+    }, renewEveryMs);
+    this.renewal.unref();
+    return [entry, plainHostKey(this.key.privateKey)];
+  }
+
+  close(): void {
+    clearInterval(this.renewal);
   }
 
   forNode(hostname: string): Ssh2.EncryptedPrivateKey[] {

@@ -203,6 +203,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of conns) c.end();
+        o.hostCerts.close();
         server.close(() => resolve());
       }),
   };

@@ -124,6 +124,7 @@ export class KyselyStore implements Store {
             otp_secret: user.otpSecret,
             created_at: user.createdAt,
             locked_until: user.lockedUntil,
+            otp_last_step: null,
           })
           .execute();
         if (token) await tx.insertInto('signup_tokens').values(tokenRow(token)).execute();
@@ -215,6 +216,16 @@ export class KyselyStore implements Store {
       await tx.deleteFrom('login_failures').where('user_name', '=', r.user_name).execute();
       return toToken(r);
     });
+  }
+
+  async claimOtpStep(user: string, step: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('users')
+      .set({ otp_last_step: step })
+      .where('name', '=', user)
+      .where((eb) => eb.or([eb('otp_last_step', 'is', null), eb('otp_last_step', '<', step)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   async recordLoginFailure(user: string, now: number, reason: string, since: number): Promise<number> {

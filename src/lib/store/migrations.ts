@@ -109,6 +109,11 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
       await db.schema.createIndex('sessions_user').on('sessions').columns(['user_name', 'started_at']).execute();
     },
   },
+  '0004_otp_replay': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('otp_last_step', 'bigint').execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -11,6 +11,7 @@ export interface Database {
     otp_secret: string | null;
     created_at: number;
     locked_until: number | null;
+    otp_last_step: number | null;
   };
   signup_tokens: { token_hash: string; user_name: string; created_at: number; expires_at: number; used_at: number | null; otp_secret: string | null };
   login_failures: { user_name: string; time: number; reason: string };

@@ -141,6 +141,12 @@ export interface Store {
   completeSignup(tokenHash: string, now: number, passwordHash: string, otpSecret: string | null): Promise<SignupTokenRecord | undefined>;
 
   /** Records a failed login and returns how many failures the user has at or after `since`. */
+  /**
+   * Records that the user's OTP code for time step `step` was used, only if no code of that or a
+   * later step was used before (atomically): false means the code is a replay.
+   */
+  claimOtpStep(user: string, step: number): Promise<boolean>;
+
   recordLoginFailure(user: string, now: number, reason: string, since: number): Promise<number>;
   clearLoginFailures(user: string): Promise<void>;
 

@@ -2,12 +2,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AuthService } from '../auth/auth-service.js';
 import { certificateLine } from '../ca/certificate.js';
 import { fingerprint } from '../ca/keys.js';
 import { badParameter, httpStatusFor, isTollgateError, TollgateError, unavailable } from '../errors.js';
+import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
 import type { AuditEvent } from '../store/types.js';
 import type { CertResponse, EventJson, InviteResponse, StatusResponse } from './protocol.js';
@@ -30,21 +31,6 @@ const bodies = {
   hostCert: z.strictObject({ public_key: z.string(), hosts: z.union([z.string(), z.array(z.string())]), ttl_ms: ttl }),
   userCert: z.strictObject({ user: z.string(), public_key: z.string(), ttl_ms: ttl }),
 };
-
-async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw badParameter('request body is not valid JSON');
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw badParameter(`invalid request: ${i.path.join('.') || 'body'}: ${i.message}`);
-  }
-  return r.data;
-}
 
 export function eventToJson(e: AuditEvent): EventJson {
   return { ...e.fields, id: e.id, event: e.event, time: new Date(e.time).toISOString(), user: e.user };
@@ -99,7 +85,7 @@ export function createAdminApp(o: AdminServerOptions): Hono {
 
   app.get('/v1/users', async (c) => c.json(await auth.listUsers()));
   app.post('/v1/users', async (c) => {
-    const b = await parseBody(c, bodies.addUser);
+    const b = await jsonBody(c, bodies.addUser);
     return c.json(invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, ttlMs: b.ttl_ms })), 201);
   });
   app.delete('/v1/users/:name', async (c) => {
@@ -107,7 +93,7 @@ export function createAdminApp(o: AdminServerOptions): Hono {
     return c.json({ deleted: c.req.param('name') });
   });
   app.post('/v1/users/:name/reset', async (c) => {
-    const b = await parseBody(c, bodies.reset);
+    const b = await jsonBody(c, bodies.reset);
     return c.json(invite(await auth.resetUser(c.req.param('name'), b.ttl_ms)));
   });
 
@@ -122,12 +108,12 @@ export function createAdminApp(o: AdminServerOptions): Hono {
   });
 
   app.post('/v1/certs/host', async (c) => {
-    const b = await parseBody(c, bodies.hostCert);
+    const b = await jsonBody(c, bodies.hostCert);
     const cert = await auth.signHostCert({ publicKey: b.public_key, hosts: b.hosts, ttlMs: b.ttl_ms }, 'tctl');
     return c.json(certJson(cert, cert.fields.keyId));
   });
   app.post('/v1/certs/user', async (c) => {
-    const b = await parseBody(c, bodies.userCert);
+    const b = await jsonBody(c, bodies.userCert);
     const cert = await auth.signUserCert({ user: b.user, publicKey: b.public_key, ttlMs: b.ttl_ms }, 'tctl');
     return c.json(certJson(cert, b.user));
   });

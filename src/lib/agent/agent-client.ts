@@ -14,16 +14,17 @@ import { WireReader, WireWriter } from '../ssh/wire.js';
  *   18 REMOVE_IDENTITY    string key_blob (the certificate blob for a certificate)
  *   replies               6 SUCCESS, 5 FAILURE
  */
-const SSH_AGENT_FAILURE = 5;
-const SSH_AGENT_SUCCESS = 6;
-const SSH_AGENTC_REQUEST_IDENTITIES = 11;
-const SSH_AGENT_IDENTITIES_ANSWER = 12;
-const SSH_AGENTC_ADD_IDENTITY = 17;
-const SSH_AGENTC_REMOVE_IDENTITY = 18;
-const SSH_AGENTC_ADD_ID_CONSTRAINED = 25;
-const SSH_AGENT_CONSTRAIN_LIFETIME = 1;
-/** Agent replies larger than this are refused: a list of identities is a few KiB. */
-const MAX_REPLY = 256 * 1024;
+import {
+  MAX_AGENT_MESSAGE as MAX_REPLY,
+  SSH_AGENT_CONSTRAIN_LIFETIME,
+  SSH_AGENT_FAILURE,
+  SSH_AGENT_IDENTITIES_ANSWER,
+  SSH_AGENT_SUCCESS,
+  SSH_AGENTC_ADD_ID_CONSTRAINED,
+  SSH_AGENTC_ADD_IDENTITY,
+  SSH_AGENTC_REMOVE_IDENTITY,
+  SSH_AGENTC_REQUEST_IDENTITIES,
+} from './protocol.js';
 
 export interface AgentIdentity {
   blob: Buffer;

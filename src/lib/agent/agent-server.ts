@@ -12,12 +12,14 @@ import { WireReader, WireWriter } from '../ssh/wire.js';
  *                          → 14 SIGN_RESPONSE     string signature (string "ssh-ed25519", string sig)
  *   anything else          → 5 FAILURE
  */
-const FAILURE = 5;
-const REQUEST_IDENTITIES = 11;
-const IDENTITIES_ANSWER = 12;
-const SIGN_REQUEST = 13;
-const SIGN_RESPONSE = 14;
-const MAX_MESSAGE = 256 * 1024;
+import {
+  MAX_AGENT_MESSAGE as MAX_MESSAGE,
+  SSH_AGENT_FAILURE as FAILURE,
+  SSH_AGENT_IDENTITIES_ANSWER as IDENTITIES_ANSWER,
+  SSH_AGENT_SIGN_RESPONSE as SIGN_RESPONSE,
+  SSH_AGENTC_REQUEST_IDENTITIES as REQUEST_IDENTITIES,
+  SSH_AGENTC_SIGN_REQUEST as SIGN_REQUEST,
+} from './protocol.js';
 
 export interface AgentIdentityKey {
   /** ed25519 private key. */

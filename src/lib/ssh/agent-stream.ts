@@ -16,13 +16,15 @@ import type { Duplex } from 'node:stream';
 import { TollgateError, unavailable } from '../errors.js';
 import { WireReader, WireWriter } from './wire.js';
 
-export const SSH_AGENT_FAILURE = 5;
-export const SSH_AGENTC_REQUEST_IDENTITIES = 11;
-export const SSH_AGENT_IDENTITIES_ANSWER = 12;
-export const SSH_AGENTC_SIGN_REQUEST = 13;
-export const SSH_AGENT_SIGN_RESPONSE = 14;
-/** Replies above this size are refused: identity lists and signatures are a few KiB. */
-const MAX_REPLY = 256 * 1024;
+import {
+  MAX_AGENT_MESSAGE as MAX_REPLY,
+  SSH_AGENT_FAILURE,
+  SSH_AGENT_IDENTITIES_ANSWER,
+  SSH_AGENT_SIGN_RESPONSE,
+  SSH_AGENTC_REQUEST_IDENTITIES,
+  SSH_AGENTC_SIGN_REQUEST,
+} from '../agent/protocol.js';
+export { SSH_AGENT_FAILURE, SSH_AGENT_IDENTITIES_ANSWER, SSH_AGENT_SIGN_RESPONSE, SSH_AGENTC_REQUEST_IDENTITIES, SSH_AGENTC_SIGN_REQUEST };
 const REQUEST_TIMEOUT_MS = 15_000;
 
 /** Where agent connections come from: a socket path, a factory (one stream per use), or one shared stream. */

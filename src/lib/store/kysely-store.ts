@@ -65,6 +65,18 @@ function toSession(r: Selectable<Database['sessions']>): SessionRecord {
   };
 }
 
+/** One conditional UPDATE, atomic on both engines: of two racing redemptions one matches no row. */
+function consumeToken(db: Kysely<Database>, tokenHash: string, now: number) {
+  return db
+    .updateTable('signup_tokens')
+    .set({ used_at: now })
+    .where('token_hash', '=', tokenHash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returningAll()
+    .executeTakeFirst();
+}
+
 function tokenRow(t: SignupTokenRecord) {
   return { token_hash: t.tokenHash, user_name: t.user, created_at: t.createdAt, expires_at: t.expiresAt, used_at: t.usedAt, otp_secret: t.otpSecret ?? null };
 }
@@ -179,15 +191,7 @@ export class KyselyStore implements Store {
   }
 
   async consumeSignupToken(tokenHash: string, now: number): Promise<SignupTokenRecord | undefined> {
-    // One conditional UPDATE is atomic on both engines: of two racing redemptions one matches no row.
-    const r = await this.db
-      .updateTable('signup_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', tokenHash)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .returningAll()
-      .executeTakeFirst();
+    const r = await consumeToken(this.db, tokenHash, now);
     return r && toToken(r);
   }
 
@@ -198,14 +202,7 @@ export class KyselyStore implements Store {
 
   async completeSignup(tokenHash: string, now: number, passwordHash: string, otpSecret: string | null): Promise<SignupTokenRecord | undefined> {
     return this.db.transaction().execute(async (tx) => {
-      const r = await tx
-        .updateTable('signup_tokens')
-        .set({ used_at: now })
-        .where('token_hash', '=', tokenHash)
-        .where('used_at', 'is', null)
-        .where('expires_at', '>', now)
-        .returningAll()
-        .executeTakeFirst();
+      const r = await consumeToken(tx, tokenHash, now);
       if (!r) return undefined;
       const u = await tx
         .updateTable('users')

@@ -7,6 +7,7 @@ import type { AuthService } from '../auth/auth-service.js';
 import type { LoginService } from '../auth/login-service.js';
 import { PASSWORD_MIN_LENGTH } from '../auth/passwords.js';
 import { badParameter, httpStatusFor, isTollgateError, TollgateError } from '../errors.js';
+import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
 import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
 
@@ -43,22 +44,6 @@ const signupBody = z.strictObject({
 
 function clientAddr(c: Context<Env>): string {
   return c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-}
-
-async function jsonBody<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
-  if (!(c.req.header('content-type') ?? '').startsWith('application/json')) throw badParameter('send the request body as application/json');
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw badParameter('request body is not valid JSON');
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw badParameter(`invalid request: ${i.path.join('.') || 'body'}: ${i.message}`);
-  }
-  return r.data;
 }
 
 async function qrDataUrl(uri: string): Promise<string> {
@@ -120,7 +105,7 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
   // ---- signup: JSON API -------------------------------------------------------------------
   app.get('/webapi/invites/:token', async (c) => c.json(await login.signupInfo(c.req.param('token'))));
   app.post('/webapi/invites/:token', async (c) => {
-    const b = await jsonBody(c, signupBody);
+    const b = await jsonBody(c, signupBody, { requireContentType: true });
     const user = await login.completeSignup(c.req.param('token'), b.password, b.otp_code, clientAddr(c));
     return c.json({ user });
   });
@@ -163,7 +148,7 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
 
   // ---- login: certificate for tsh --------------------------------------------------------------
   app.post('/webapi/ssh/certs', async (c) => {
-    const b = await jsonBody(c, certsBody);
+    const b = await jsonBody(c, certsBody, { requireContentType: true });
     const r = await login.issueLoginCert({
       user: b.user,
       password: b.password,

@@ -25,6 +25,7 @@ const topics = {
     users: { description: 'Manage users: add, list, remove, reset.' },
     auth: { description: 'Certificate authorities: export CA keys, sign certificates.' },
     events: { description: 'Audit events.' },
+    sessions: { description: 'Recorded sessions.' },
   },
   teleport: {},
 };

@@ -98,6 +98,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {
       auth,
+      store,
       log,
       version: VERSION,
       dataDir: config.dataDir,

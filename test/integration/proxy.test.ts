@@ -62,6 +62,30 @@ describe('recording proxy', () => {
     expect(events.filter((e) => e.sid === s.id).map((e) => e.event).sort()).toEqual(['exec', 'session.end', 'session.start']);
   });
 
+  it('tsh play replays a recording (text, json, timed without a terminal); tctl sessions ls lists it', async () => {
+    const s = (await sessions(c.daemon)).find((x) => x.command === 'echo hello; exit 3')!;
+    const dd = ['--data-dir', c.daemon.dataDir];
+    const text = await c.tsh(['play', s.id, '--format=text', ...dd]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toBe('hello\n');
+    const json = JSON.parse((await c.tsh(['play', s.id, '--format=json', ...dd])).stdout) as { header: { version: number }; events: [number, string, string][] };
+    expect(json.header.version).toBe(2);
+    expect(json.events.map((e) => e[2]).join('')).toBe('hello\n');
+    const timed = await c.tsh(['play', s.id, ...dd]);
+    expect(timed.code).toBe(0);
+    expect(timed.stdout).toBe('hello\n');
+    const file = path.join(c.daemon.dataDir, 'recordings', `${s.id}.cast`);
+    expect((await c.tsh(['play', file, '--format=text'])).stdout).toBe('hello\n');
+    const missing = await c.tsh(['play', '00000000-0000-0000-0000-000000000000', ...dd]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^ERROR: no recording with id 00000000-0000-0000-0000-000000000000 \(see tctl sessions ls\)/);
+    const bad = await c.tsh(['play', s.id, '--speed=100', ...dd]);
+    expect(bad.stderr).toMatch(/--speed 100 is out of range/);
+    const ls = JSON.parse((await c.daemon.tctl(['sessions', 'ls', '--format=json'])).stdout) as Array<Record<string, unknown>>;
+    expect(ls.find((x) => x.id === s.id)).toMatchObject({ user: 'joe', login: 'root', kind: 'exec', exit_status: 3, bytes_out: 6, command: 'echo hello; exit 3' });
+    expect((await c.daemon.tctl(['sessions', 'ls'])).stdout).toMatch(new RegExp(`^${s.id}\\s+joe\\s+root\\s+127\\.0\\.0\\.1:\\d+\\s+\\S+\\s+\\S+\\s+3\\s+exec\\s+6 B$`, 'm'));
+  });
+
   it('a command killed by a signal exits 255 as with ssh, and the index keeps the signal', async () => {
     const r = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'kill -TERM $$']);
     expect(r.code).toBe(255);

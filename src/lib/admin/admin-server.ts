@@ -10,11 +10,12 @@ import { fingerprint } from '../ca/keys.js';
 import { badParameter, httpStatusFor, isTollgateError, TollgateError, unavailable } from '../errors.js';
 import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
-import type { AuditEvent } from '../store/types.js';
-import type { CertResponse, EventJson, InviteResponse, StatusResponse } from './protocol.js';
+import type { AuditEvent, SessionRecord, Store } from '../store/types.js';
+import type { CertResponse, EventJson, InviteResponse, SessionJson, StatusResponse } from './protocol.js';
 
 export interface AdminServerOptions {
   auth: AuthService;
+  store: Store;
   log: Logger;
   version: string;
   dataDir: string;
@@ -31,6 +32,26 @@ const bodies = {
   hostCert: z.strictObject({ public_key: z.string(), hosts: z.union([z.string(), z.array(z.string())]), ttl_ms: ttl }),
   userCert: z.strictObject({ user: z.string(), public_key: z.string(), ttl_ms: ttl }),
 };
+
+/** A session index row as the listings print it (DESIGN.md: snake_case, `id` first). */
+export function sessionToJson(x: SessionRecord): SessionJson {
+  return {
+    id: x.id,
+    user: x.user,
+    login: x.login,
+    node: x.node,
+    kind: x.kind,
+    command: x.command,
+    started_at: new Date(x.startedAt).toISOString(),
+    ended_at: x.endedAt === null ? null : new Date(x.endedAt).toISOString(),
+    exit_status: x.exitStatus,
+    exit_signal: x.exitSignal,
+    bytes_in: x.bytesIn,
+    bytes_out: x.bytesOut,
+    client_addr: x.clientAddr,
+    end_reason: x.endReason,
+  };
+}
 
 export function eventToJson(e: AuditEvent): EventJson {
   return { ...e.fields, id: e.id, event: e.event, time: new Date(e.time).toISOString(), user: e.user };
@@ -116,6 +137,14 @@ export function createAdminApp(o: AdminServerOptions): Hono {
     const b = await jsonBody(c, bodies.userCert);
     const cert = await auth.signUserCert({ user: b.user, publicKey: b.public_key, ttlMs: b.ttl_ms }, 'tctl');
     return c.json(certJson(cert, b.user));
+  });
+
+  app.get('/v1/sessions', async (c) => {
+    const limitText = c.req.query('limit');
+    const limit = limitText === undefined ? 100 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw badParameter('limit must be between 1 and 10000');
+    const rows = await o.store.listSessions({ limit, user: c.req.query('user') });
+    return c.json(rows.map(sessionToJson));
   });
 
   app.get('/v1/events', async (c) => {

@@ -1,0 +1,44 @@
+import { Flags } from '@oclif/core';
+import type { SessionJson } from '../../../lib/admin/protocol.js';
+import { AdminCommand } from '../../../lib/cli/admin-command.js';
+import { formatFlag } from '../../../lib/cli/base-command.js';
+import { renderTable } from '../../../lib/cli/render.js';
+import { formatDuration } from '../../../lib/duration.js';
+
+const size = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+
+export default class SessionsLs extends AdminCommand {
+  static override summary = 'List recorded sessions, newest first.';
+  static override flags = {
+    user: Flags.string({ description: 'only this user\'s sessions' }),
+    limit: Flags.integer({ description: 'at most this many', default: 50, min: 1, max: 10_000 }),
+    format: formatFlag,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(SessionsLs);
+    const q = new URLSearchParams({ limit: String(flags.limit) });
+    if (flags.user) q.set('user', flags.user);
+    const rows = await this.adminClient(flags).request<SessionJson[]>('GET', `/v1/sessions?${q}`);
+    if (flags.format === 'json') {
+      this.out(JSON.stringify(rows, null, 2));
+      return;
+    }
+    this.out(
+      renderTable(
+        ['ID', 'User', 'Login', 'Node', 'Started', 'Duration', 'Exit', 'Kind', 'Size'],
+        rows.map((r) => [
+          r.id,
+          r.user,
+          r.login,
+          r.node,
+          r.started_at,
+          r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running',
+          r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status),
+          r.kind,
+          size(r.bytes_out),
+        ]),
+      ),
+    );
+  }
+}

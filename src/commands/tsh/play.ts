@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../lib/cli/base-command.js';
+import { loadConfig } from '../../lib/config/load.js';
+import { notFound } from '../../lib/errors.js';
+import { PlaybackControl, playJson, playText, playTimed } from '../../lib/recording/player.js';
+
+/** stdout with backpressure: resolves when the data is accepted, so a 1 GiB replay stays small in memory. */
+function writeOut(text: string): void | Promise<void> {
+  if (process.stdout.write(text)) return;
+  return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
+}
+
+export default class Play extends BaseCommand {
+  static override summary = 'Replay a recorded session in the terminal.';
+  static override description =
+    'SESSION is a recording file (.cast) or a session id found in the local data dir (on the auth host). Keys while playing: space pause/resume, → skip 5 s, q quit.';
+  static override examples = ['<%= config.bin %> play 5f1c…', '<%= config.bin %> play ./session.cast --speed=4 --skip-idle-time', '<%= config.bin %> play ID --format=text | less -R'];
+  static override args = { session: Args.string({ description: 'session id or .cast file', required: true }) };
+  static override flags = {
+    speed: Flags.string({ description: 'playback speed, 0.25 to 16', default: '1' }),
+    'skip-idle-time': Flags.boolean({ description: 'cap pauses at 1 s', default: false }),
+    format: Flags.string({ description: 'pty: replay with timing; text: the output at once; json: the events', options: ['pty', 'text', 'json'], default: 'pty' }),
+    config: Flags.string({ char: 'c', description: 'teleport.yaml of the local auth service (to find its data dir)', helpGroup: 'GLOBAL' }),
+    'data-dir': Flags.string({ description: 'data dir of the local auth service', helpGroup: 'GLOBAL' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Play);
+    const speed = Number(flags.speed);
+    if (!Number.isFinite(speed) || speed < 0.25 || speed > 16) {
+      const { badParameter } = await import('../../lib/errors.js');
+      throw badParameter(`--speed ${flags.speed} is out of range`, 'use a number from 0.25 to 16');
+    }
+    const file = this.resolve(args.session, flags);
+    if (flags.format === 'text') return playText(file, writeOut);
+    if (flags.format === 'json') return playJson(file, writeOut);
+
+    const tty = process.stdin.isTTY && process.stdout.isTTY;
+    const control = new PlaybackControl();
+    const restore = () => {
+      if (tty) process.stdin.setRawMode(false);
+      process.stdin.pause();
+    };
+    const onSignal = () => control.stop();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    if (tty) {
+      process.stdin.setRawMode(true);
+      process.stdin.resume();
+      process.stdin.on('data', (key: Buffer) => {
+        const k = key.toString();
+        if (k === 'q' || k === '\u0003') control.stop();
+        else if (k === ' ') control.togglePause();
+        else if (k === '\u001b[C') control.skip(5000);
+      });
+    }
+    try {
+      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control });
+    } finally {
+      restore();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+
+  private resolve(session: string, flags: { config?: string; 'data-dir'?: string }): string {
+    if (session.endsWith('.cast') || session.includes('/')) {
+      if (!fs.existsSync(session)) throw notFound(`no recording file ${session}`);
+      return session;
+    }
+    if (/^[0-9a-f-]{36}$/.test(session)) {
+      const dir = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'] }).dataDir;
+      const file = path.join(dir, 'recordings', `${session}.cast`);
+      if (fs.existsSync(file)) return file;
+    }
+    throw notFound(`no recording with id ${session} (see tctl sessions ls)`, 'on a machine without the data dir, replay through the proxy comes with the web API; pass a .cast file meanwhile');
+  }
+}

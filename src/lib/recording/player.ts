@@ -1,0 +1,94 @@
+import { readCast, type CastEvent } from './asciicast-reader.js';
+
+export interface PlayOptions {
+  /** 0.25-16; 1 is real time. */
+  speed: number;
+  /** Longest pause kept, in seconds (asciinema's idle time limit); undefined keeps every pause. */
+  maxIdleSeconds?: number;
+  /** May return a promise (backpressure): playback waits for it. */
+  write(text: string): void | Promise<void>;
+  /** Resolves after `ms` unless playback is skipped ahead; tests pass a fake. */
+  sleep?(ms: number): Promise<void>;
+  /** Pause/seek/quit control from the keyboard, when there is one. */
+  control?: PlaybackControl;
+}
+
+/** State shared with a keyboard handler: space pauses, → skips ahead, q quits. */
+export class PlaybackControl {
+  paused = false;
+  quit = false;
+  skipMs = 0;
+  private wake: (() => void) | undefined;
+
+  togglePause(): void {
+    this.paused = !this.paused;
+    this.poke();
+  }
+  skip(ms: number): void {
+    this.skipMs += ms;
+    this.poke();
+  }
+  stop(): void {
+    this.quit = true;
+    this.poke();
+  }
+  /** Interruptible sleep: returns early on any key. */
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+}
+
+/** Writes the output with its original timing (scaled by speed, idle pauses capped). */
+export async function playTimed(file: string, o: PlayOptions): Promise<void> {
+  const control = o.control;
+  const sleep = o.sleep ?? ((ms: number) => (control ? control.wait(ms) : new Promise<void>((r) => setTimeout(r, ms))));
+  let last = 0;
+  for await (const item of readCast(file)) {
+    if (!('event' in item)) continue;
+    const [t, code, data] = item.event;
+    let gap = Math.max(0, t - last);
+    if (o.maxIdleSeconds !== undefined) gap = Math.min(gap, o.maxIdleSeconds);
+    last = t;
+    let remaining = (gap * 1000) / o.speed;
+    while (remaining > 0 && !control?.quit) {
+      if (control?.skipMs) {
+        remaining = Math.max(0, remaining - control.skipMs);
+        control.skipMs = 0;
+        continue;
+      }
+      const started = Date.now();
+      await sleep(Math.min(remaining, 250));
+      if (!control?.paused) remaining -= Date.now() - started;
+      while (control?.paused && !control.quit) await control.wait(1000);
+    }
+    if (control?.quit) return;
+    if (code === 'o') await o.write(data);
+  }
+}
+
+/** The output only, at once, escape sequences kept (`| less -R` works). */
+export async function playText(file: string, write: (text: string) => void | Promise<void>): Promise<void> {
+  for await (const item of readCast(file)) if ('event' in item && item.event[1] === 'o') await write(item.event[2]);
+}
+
+/** The header and events as one JSON document, streamed. */
+export async function playJson(file: string, write: (text: string) => void | Promise<void>): Promise<void> {
+  let events = 0;
+  for await (const item of readCast(file)) {
+    if ('header' in item) await write(`{"header":${JSON.stringify(item.header)},"events":[`);
+    else await write(`${events++ ? ',' : ''}\n${JSON.stringify(item.event satisfies CastEvent)}`);
+  }
+  await write('\n]}\n');
+}

@@ -118,6 +118,22 @@ describe('signup and tsh login (second_factor: off)', () => {
     expect(events[0]).toMatchObject({ success: true, addr: '127.0.0.1' });
   });
 
+  it('without an ssh-agent the key stays on disk and one warning says how to start one', async () => {
+    const home = tmpDir('tollgate-tsh-noagent-');
+    const tsh = await TmuxSession.start(tshCommand(['login', `--proxy=127.0.0.1:${daemon.webPort}`, '--insecure', '--user=joe'], { home }));
+    try {
+      await tsh.waitFor('Enter password for user joe:');
+      await tsh.type('correct horse battery staple');
+      const { code, screen } = await tsh.exit();
+      expect(code, screen).toBe(0);
+      expect(screen).toMatch(/ssh-agent:\s+not added: no ssh-agent is running/);
+      expect(screen).toMatch(/^WARNING: the key was not added to an ssh-agent \(no ssh-agent is running \(SSH_AUTH_SOCK is not set\)\); start one with: eval "\$\(ssh-agent\)" and run tsh login again$/m);
+    } finally {
+      await tsh.kill();
+    }
+    expect(fs.existsSync(path.join(home, 'keys', '127.0.0.1', 'joe'))).toBe(true);
+  });
+
   it('a used or expired signup link is refused by the page and by the API', async () => {
     const used = await invite(daemon, 'amy', 'amy');
     expect((await postJson(daemon.webPort, `/webapi/invites/${used}`, { password: 'a long enough password' })).status).toBe(200);

@@ -48,6 +48,11 @@ export class TmuxSession {
     return { code: Number(/__EXIT=(\d+)/.exec(screen)![1]), screen };
   }
 
+  /** Types keys literally, without Enter. */
+  async send(keys: string): Promise<void> {
+    await run('tmux', ['-L', this.socket, 'send-keys', '-t', this.name, '-l', keys]);
+  }
+
   /** Resizes the terminal, as a user dragging the window would. */
   async resize(cols: number, rows: number): Promise<void> {
     await run('tmux', ['-L', this.socket, 'resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)]);

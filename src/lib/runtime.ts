@@ -119,6 +119,14 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
     });
     if (config.proxy.enabled) {
       const login = new LoginService({ auth, store, clock, log, secondFactor: config.auth.secondFactor, maxSessionTtlMs: config.auth.maxSessionTtlMs });
+      const recordings = new RecordingService({
+        store,
+        dir: path.join(config.dataDir, RECORDINGS_DIR),
+        audit: (e, u, f) => auth.audit(e, u, f),
+        clock,
+        maxExecRecordingSize: config.auth.maxExecRecordingSize,
+        recordInput: config.auth.recordInput,
+      });
       const tls = await loadOrCreateTls(config, log);
       const web = await startWebServer(config.proxy.webListenAddr, tls, {
         auth,
@@ -128,17 +136,10 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         sshListenAddr: formatHostPort(config.proxy.listenAddr),
         sshPublicAddr: config.proxy.publicAddrs[0] ? formatHostPort({ host: config.proxy.publicAddrs[0].host, port: config.proxy.listenAddr.port }) : undefined,
         publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
+        sessions: { store, recordings },
       });
       closers.unshift(() => web.close());
       log.info('web proxy listening', { component: 'daemon', addr: `https://${formatHostPort(web.address)}`, tls: tls.selfSigned ? `self-signed (${tls.certFile})` : tls.certFile });
-      const recordings = new RecordingService({
-        store,
-        dir: path.join(config.dataDir, RECORDINGS_DIR),
-        audit: (e, u, f) => auth.audit(e, u, f),
-        clock,
-        maxExecRecordingSize: config.auth.maxExecRecordingSize,
-        recordInput: config.auth.recordInput,
-      });
       const policy = new TargetPolicy(config.proxy.allowedTargets);
       const upstream = new UpstreamConnector({
         policy,

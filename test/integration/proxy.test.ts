@@ -7,10 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/lib/agent/agent-client.js';
 import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { parseCertificate } from '../../src/lib/ca/certificate.js';
-import { generateEd25519, parsePrivateKeyText, parsePublicKeyLine } from '../../src/lib/ca/keys.js';
+import { generateEd25519, parsePrivateKeyText, parsePublicKeyLine, publicKeyLine } from '../../src/lib/ca/keys.js';
 import { NEEDS_AGENT } from '../../src/lib/proxy/messages.js';
 import { certPublicKey, installSsh2CertPatches } from '../../src/lib/ssh/ssh2-certs.js';
 import { TestAgent } from '../helpers/agent.js';
+import { httpsRequest, postJson } from '../helpers/https.js';
 import { castEvents, sessions, startCluster, type Cluster } from '../helpers/cluster.js';
 import { run, tmpDir } from '../helpers/proc.js';
 
@@ -78,12 +79,44 @@ describe('recording proxy', () => {
     expect((await c.tsh(['play', file, '--format=text'])).stdout).toBe('hello\n');
     const missing = await c.tsh(['play', '00000000-0000-0000-0000-000000000000', ...dd]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^ERROR: no recording with id 00000000-0000-0000-0000-000000000000 \(see tctl sessions ls\)/);
+    expect(missing.stderr).toMatch(/^ERROR: no recording with id 00000000-0000-0000-0000-000000000000 \(see tsh recordings ls\)/);
     const bad = await c.tsh(['play', s.id, '--speed=100', ...dd]);
     expect(bad.stderr).toMatch(/--speed 100 is out of range/);
     const ls = JSON.parse((await c.daemon.tctl(['sessions', 'ls', '--format=json'])).stdout) as Array<Record<string, unknown>>;
     expect(ls.find((x) => x.id === s.id)).toMatchObject({ user: 'joe', login: 'root', kind: 'exec', exit_status: 3, bytes_out: 6, command: 'echo hello; exit 3' });
     expect((await c.daemon.tctl(['sessions', 'ls'])).stdout).toMatch(new RegExp(`^${s.id}\\s+joe\\s+root\\s+127\\.0\\.0\\.1:\\d+\\s+\\S+\\s+\\S+\\s+3\\s+exec\\s+6 B$`, 'm'));
+  });
+
+  it('recordings through the proxy API: tsh recordings ls and tsh play; access sees its own, auditor all (refusals audited)', async () => {
+    const s = (await sessions(c.daemon)).find((x) => x.command === 'echo hello; exit 3')!;
+    const mine = JSON.parse((await c.tsh(['recordings', 'ls', '--format=json'])).stdout) as Array<{ id: string; user: string }>;
+    expect(mine.some((x) => x.id === s.id)).toBe(true);
+    expect(mine.every((x) => x.user === 'joe')).toBe(true);
+    const remote = await c.tsh(['play', s.id, '--format=text']);
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote.stdout).toBe('hello\n');
+
+    const tokenFor = async (name: string, roles: string) => {
+      const inv = JSON.parse((await c.daemon.tctl(['users', 'add', name, 'root', `--roles=${roles}`, '--format=json'])).stdout) as { token: string };
+      await postJson(c.daemon.webPort, `/webapi/invites/${inv.token}`, { password: `${name} has a long password` });
+      const key = publicKeyLine(generateEd25519().publicBlob);
+      const r = await postJson(c.daemon.webPort, '/webapi/ssh/certs', { user: name, password: `${name} has a long password`, pub_key: key });
+      return (r.json as { token: string }).token;
+    };
+    const get = (token: string, p: string) => httpsRequest(c.daemon.webPort, 'GET', p, undefined, { authorization: `Bearer ${token}` });
+    const eve = await tokenFor('eve', 'access');
+    const aud = await tokenFor('aud', 'access,auditor');
+    expect((await get(eve, `/webapi/sessions/${s.id}/stream`)).status).toBe(403);
+    expect((await get(eve, `/webapi/sessions?user=joe`)).status).toBe(403);
+    expect((await get(eve, '/webapi/sessions')).json).toEqual([]);
+    const denied = JSON.parse((await c.daemon.tctl(['events', 'ls', '--type=session.access_denied', '--format=json'])).stdout) as Array<{ user: string }>;
+    expect(denied.filter((e) => e.user === 'eve').length).toBeGreaterThanOrEqual(2);
+    const all = (await get(aud, '/webapi/sessions?user=joe')).json as Array<{ id: string }>;
+    expect(all.some((x) => x.id === s.id)).toBe(true);
+    const stream = await get(aud, `/webapi/sessions/${s.id}/stream`);
+    expect(stream.status).toBe(200);
+    expect(stream.text).toBe(fs.readFileSync(path.join(c.daemon.dataDir, 'recordings', `${s.id}.cast`), 'utf8'));
+    expect((await httpsRequest(c.daemon.webPort, 'GET', '/webapi/sessions')).status).toBe(403);
   });
 
   it('a command killed by a signal exits 255 as with ssh, and the index keeps the signal', async () => {

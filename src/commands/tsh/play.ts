@@ -3,7 +3,11 @@ import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/cli/base-command.js';
 import { loadConfig } from '../../lib/config/load.js';
-import { notFound } from '../../lib/errors.js';
+import type { Readable } from 'node:stream';
+import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
+import { parseProxyAddress } from '../../lib/client/proxy-address.js';
+import { WebClient } from '../../lib/client/web-client.js';
+import { isTollgateError, notFound } from '../../lib/errors.js';
 import { PlaybackControl, playJson, playText, playTimed } from '../../lib/recording/player.js';
 
 /** stdout with backpressure: resolves when the data is accepted, so a 1 GiB replay stays small in memory. */
@@ -15,7 +19,7 @@ function writeOut(text: string): void | Promise<void> {
 export default class Play extends BaseCommand {
   static override summary = 'Replay a recorded session in the terminal.';
   static override description =
-    'SESSION is a recording file (.cast) or a session id found in the local data dir (on the auth host). Keys while playing: space pause/resume, → skip 5 s, q quit.';
+    'SESSION is a recording file (.cast) or a session id: fetched through the proxy with your tsh login (or read from the data dir given with --data-dir/-c on the auth host). Keys while playing: space pause/resume, → skip 5 s, q quit.';
   static override examples = ['<%= config.bin %> play 5f1c…', '<%= config.bin %> play ./session.cast --speed=4 --skip-idle-time', '<%= config.bin %> play ID --format=text | less -R'];
   static override args = { session: Args.string({ description: 'session id or .cast file', required: true }) };
   static override flags = {
@@ -33,7 +37,7 @@ export default class Play extends BaseCommand {
       const { badParameter } = await import('../../lib/errors.js');
       throw badParameter(`--speed ${flags.speed} is out of range`, 'use a number from 0.25 to 16');
     }
-    const file = this.resolve(args.session, flags);
+    const file = await this.resolve(args.session, flags);
     if (flags.format === 'text') return playText(file, writeOut);
     if (flags.format === 'json') return playJson(file, writeOut);
 
@@ -65,16 +69,30 @@ export default class Play extends BaseCommand {
     }
   }
 
-  private resolve(session: string, flags: { config?: string; 'data-dir'?: string }): string {
+  /** A local file, a session id in the local data dir (auth host), else the proxy's API. */
+  private async resolve(session: string, flags: { config?: string; 'data-dir'?: string }): Promise<string | Readable> {
     if (session.endsWith('.cast') || session.includes('/')) {
       if (!fs.existsSync(session)) throw notFound(`no recording file ${session}`);
       return session;
     }
-    if (/^[0-9a-f-]{36}$/.test(session)) {
-      const dir = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'] }).dataDir;
-      const file = path.join(dir, 'recordings', `${session}.cast`);
+    if (!/^[0-9a-f-]{36}$/.test(session)) throw notFound(`no recording with id ${session} (see tsh recordings ls)`);
+    if (flags['data-dir'] || flags.config) {
+      const file = path.join(loadConfig({ configFile: flags.config, dataDir: flags['data-dir'] }).dataDir, 'recordings', `${session}.cast`);
       if (fs.existsSync(file)) return file;
+      throw notFound(`no recording with id ${session} (see tsh recordings ls)`);
     }
-    throw notFound(`no recording with id ${session} (see tctl sessions ls)`, 'on a machine without the data dir, replay through the proxy comes with the web API; pass a .cast file meanwhile');
+    const profile = new ProfileStore(profileDirFromEnv(process.env)).load();
+    if (!profile) {
+      const local = path.join(loadConfig({}).dataDir, 'recordings', `${session}.cast`);
+      if (fs.existsSync(local)) return local;
+      throw notFound(`no recording with id ${session}`, 'log in with tsh login to replay through the proxy');
+    }
+    const web = new WebClient(parseProxyAddress(profile.web_proxy_addr), profile.insecure, profile.token);
+    try {
+      return await web.stream(`/webapi/sessions/${session}/stream`);
+    } catch (err) {
+      if (isTollgateError(err) && err.kind === 'not-found') throw notFound(`no recording with id ${session} (see tsh recordings ls)`);
+      throw err;
+    }
   }
 }

@@ -103,6 +103,40 @@ export class WebClient {
     });
   }
 
+  /** GET a large body as a stream (recordings), with the same error handling as request(). */
+  stream(path: string): Promise<import('node:http').IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          host: this.proxy.host,
+          port: this.proxy.port,
+          method: 'GET',
+          path,
+          rejectUnauthorized: !this.insecure,
+          timeout: 15_000,
+          headers: this.bearer ? { authorization: `Bearer ${this.bearer}` } : {},
+        },
+        (res) => {
+          if ((res.statusCode ?? 500) < 400) return resolve(res);
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            let e: { kind?: ErrorKind; message?: string; hint?: string } | undefined;
+            try {
+              e = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: typeof e }).error;
+            } catch {
+              e = undefined;
+            }
+            reject(new TollgateError(e?.kind ?? 'internal', e?.message ?? `the proxy answered HTTP ${res.statusCode}`, { hint: e?.hint }));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => reject(unavailable(`cannot reach the proxy at ${formatHostPort(this.proxy)}: ${err.message}`)));
+      req.end();
+    });
+  }
+
   ping(): Promise<PingResponse> {
     return this.request<PingResponse>('GET', '/webapi/ping');
   }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
+import type { Readable } from 'node:stream';
 import { badParameter } from '../errors.js';
 import type { AsciicastHeader } from './asciicast-writer.js';
 
@@ -10,8 +11,9 @@ export type CastEvent = [number, string, string];
  * Streams an asciicast v2 file: the header, then events one at a time, so start-up does not
  * depend on the recording's size. A truncated last line (a recording cut short) ends the stream.
  */
-export async function* readCast(file: string): AsyncGenerator<{ header: AsciicastHeader } | { event: CastEvent }> {
-  const input = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+export async function* readCast(source: string | Readable): AsyncGenerator<{ header: AsciicastHeader } | { event: CastEvent }> {
+  const file = typeof source === 'string' ? source : 'the recording';
+  const input = typeof source === 'string' ? fs.createReadStream(source, { encoding: 'utf8', highWaterMark: 1 << 20 }) : source.setEncoding('utf8');
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   let first = true;
   let n = 0;

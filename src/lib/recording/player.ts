@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { readCast, type CastEvent } from './asciicast-reader.js';
 
 export interface PlayOptions {
@@ -51,7 +52,7 @@ export class PlaybackControl {
 }
 
 /** Writes the output with its original timing (scaled by speed, idle pauses capped). */
-export async function playTimed(file: string, o: PlayOptions): Promise<void> {
+export async function playTimed(file: string | Readable, o: PlayOptions): Promise<void> {
   const control = o.control;
   const sleep = o.sleep ?? ((ms: number) => (control ? control.wait(ms) : new Promise<void>((r) => setTimeout(r, ms))));
   let last = 0;
@@ -79,12 +80,12 @@ export async function playTimed(file: string, o: PlayOptions): Promise<void> {
 }
 
 /** The output only, at once, escape sequences kept (`| less -R` works). */
-export async function playText(file: string, write: (text: string) => void | Promise<void>): Promise<void> {
+export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>): Promise<void> {
   for await (const item of readCast(file)) if ('event' in item && item.event[1] === 'o') await write(item.event[2]);
 }
 
 /** The header and events as one JSON document, streamed. */
-export async function playJson(file: string, write: (text: string) => void | Promise<void>): Promise<void> {
+export async function playJson(file: string | Readable, write: (text: string) => void | Promise<void>): Promise<void> {
   let events = 0;
   for await (const item of readCast(file)) {
     if ('header' in item) await write(`{"header":${JSON.stringify(item.header)},"events":[`);

@@ -9,6 +9,7 @@ import { PASSWORD_MIN_LENGTH } from '../auth/passwords.js';
 import { badParameter, httpStatusFor, isTollgateError, TollgateError } from '../errors.js';
 import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
+import { mountSessionsApi, type SessionsApiOptions } from './sessions-api.js';
 import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
 
 export interface WebAppOptions {
@@ -21,6 +22,8 @@ export interface WebAppOptions {
   sshPublicAddr: string | undefined;
   /** `host:port` users type after --proxy= (shown after signup). */
   publicWebAddr: string;
+  /** Recorded sessions (absent in tests of the login API alone). */
+  sessions?: Omit<SessionsApiOptions, 'auth' | 'login'>;
 }
 
 /** Requests larger than this are refused (413) before they are read into memory. */
@@ -173,6 +176,8 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
     if (bearer) await login.endWebSession(bearer);
     return c.json({ ok: true });
   });
+
+  if (o.sessions) mountSessionsApi(app, { auth, login, ...o.sessions });
 
   app.get('/', (c) => c.redirect('/web/', 302));
   app.get('/web/', (c) => c.html(notFoundPage(), 404));

@@ -1,0 +1,36 @@
+import { Flags } from '@oclif/core';
+import type { SessionJson } from '../../../lib/admin/protocol.js';
+import { BaseCommand, formatFlag } from '../../../lib/cli/base-command.js';
+import { renderTable } from '../../../lib/cli/render.js';
+import { profileDirFromEnv, ProfileStore } from '../../../lib/client/profile.js';
+import { parseProxyAddress } from '../../../lib/client/proxy-address.js';
+import { WebClient } from '../../../lib/client/web-client.js';
+import { formatDuration } from '../../../lib/duration.js';
+
+export default class RecordingsLs extends BaseCommand {
+  static override summary = 'List recorded sessions you may replay (yours; everyone\'s with the auditor role).';
+  static override flags = {
+    from: Flags.string({ description: 'only sessions started at or after this date (ISO)' }),
+    to: Flags.string({ description: 'only sessions started before this date (ISO)' }),
+    user: Flags.string({ description: 'only this user\'s sessions (auditors)' }),
+    format: formatFlag,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(RecordingsLs);
+    const p = new ProfileStore(profileDirFromEnv(process.env)).current();
+    const q = new URLSearchParams();
+    for (const k of ['from', 'to', 'user'] as const) if (flags[k]) q.set(k, flags[k]!);
+    const rows = await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).request<SessionJson[]>('GET', `/webapi/sessions?${q}`);
+    if (flags.format === 'json') {
+      this.out(JSON.stringify(rows, null, 2));
+      return;
+    }
+    this.out(
+      renderTable(
+        ['ID', 'User', 'Login', 'Node', 'Started', 'Duration', 'Exit', 'Kind', 'Bytes'],
+        rows.map((r) => [r.id, r.user, r.login, r.node, r.started_at, r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running', r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status), r.kind, String(r.bytes_out)]),
+      ),
+    );
+  }
+}

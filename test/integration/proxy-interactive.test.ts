@@ -99,3 +99,57 @@ describe('tsh config', () => {
     expect((await sessions(c.daemon)).some((s) => s.command === 'echo through-config')).toBe(true);
   });
 });
+
+describe('web UI', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await startCluster();
+  });
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('log in, list sessions, replay one in the browser player, download it, log out', async () => {
+    const r = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo web-player-marker']);
+    expect(r.stdout).toBe('web-player-marker\n');
+    const { launchBrowser } = await import('../helpers/browser.js');
+    const { PASSWORD } = await import('../helpers/cluster.js');
+    const browser = await launchBrowser();
+    try {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      const base = `https://127.0.0.1:${c.daemon.webPort}`;
+      await page.goto(`${base}/web/sessions`);
+      expect(page.url()).toBe(`${base}/web/login`);
+      await page.fill('#user', 'joe');
+      await page.fill('#password', 'wrong password!');
+      await page.click('#submit');
+      await expect(page.locator('#error').textContent()).resolves.toContain('invalid credentials');
+      await page.fill('#user', 'joe');
+      await page.fill('#password', PASSWORD);
+      await page.click('#submit');
+      await page.waitForURL(`${base}/web/sessions`);
+      const cookie = (await context.cookies()).find((k) => k.name === 'tg_session')!;
+      expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' });
+      const row = page.locator('#sessions tbody tr', { hasText: 'echo web-player-marker' });
+      await expect(row.count()).resolves.toBe(1);
+      await row.locator('a').click();
+      await page.waitForSelector('.ap-player');
+      await page.click('.ap-player');
+      await page.waitForFunction(() => document.querySelector('#player')?.textContent?.includes('web-player-marker'), undefined, { timeout: 15_000 });
+      const href = await page.locator('#download').getAttribute('href');
+      const cast = await page.evaluate(async (u) => (await fetch(u!)).text(), href);
+      expect(cast.split('\n')[0]).toContain('"version":2');
+      // A state-changing request without the CSRF token is refused.
+      const forged = await page.evaluate(async () => (await fetch('/web/logout', { method: 'POST', body: new URLSearchParams({ csrf: 'nope' }) })).status);
+      expect(forged).toBe(403);
+      await page.click('#logout button');
+      await page.waitForURL(`${base}/web/login`);
+      expect((await context.cookies()).some((k) => k.name === 'tg_session')).toBe(false);
+      await page.goto(`${base}/web/sessions`);
+      expect(page.url()).toBe(`${base}/web/login`);
+    } finally {
+      await browser.close();
+    }
+  });
+});

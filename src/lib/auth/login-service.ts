@@ -181,6 +181,15 @@ export class LoginService {
     };
   }
 
+  /** A browser session after a password (and OTP) login: the same bearer token, kept in a cookie. */
+  async startWebSession(user: string, ttlMs = 12 * 3_600_000): Promise<{ token: string; expiresAt: Date }> {
+    const token = crypto.randomBytes(32).toString('hex');
+    const now = this.o.clock.now().getTime();
+    const expiresAt = now + Math.min(ttlMs, this.o.maxSessionTtlMs);
+    await this.o.store.createWebSession({ tokenHash: sha256(token), user, createdAt: now, expiresAt });
+    return { token, expiresAt: new Date(expiresAt) };
+  }
+
   /** The user a bearer token belongs to, if it is valid now and the user still exists. */
   async userForToken(token: string): Promise<UserRecord> {
     const s = await this.o.store.getWebSession(sha256(token));

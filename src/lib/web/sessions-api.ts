@@ -8,6 +8,7 @@ import type { LoginService } from '../auth/login-service.js';
 import { accessDenied, badParameter, notFound } from '../errors.js';
 import type { RecordingService } from '../recording/session-recorder.js';
 import type { SessionRecord, Store, UserRecord } from '../store/types.js';
+import { cookieToken } from './ui.js';
 
 type Env = { Bindings: Partial<HttpBindings> };
 
@@ -18,8 +19,9 @@ export interface SessionsApiOptions {
   recordings: RecordingService;
 }
 
+/** tsh sends a bearer token; the browser its HttpOnly session cookie (SameSite=Strict, GET only here). */
 function bearer(c: Context<Env>): string {
-  const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+  const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? cookieToken(c);
   if (!token) throw accessDenied('log in first', 'tsh login --proxy=HOST');
   return token;
 }

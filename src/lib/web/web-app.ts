@@ -10,6 +10,7 @@ import { badParameter, httpStatusFor, isTollgateError, TollgateError } from '../
 import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
 import { mountSessionsApi, type SessionsApiOptions } from './sessions-api.js';
+import { mountUi } from './ui.js';
 import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
 
 export interface WebAppOptions {
@@ -62,7 +63,8 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
   app.use(
     '*',
     secureHeaders({
-      contentSecurityPolicy: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], scriptSrc: ["'self'"], styleSrc: ["'self'"], frameAncestors: ["'none'"], formAction: ["'self'"] },
+      // 'wasm-unsafe-eval': the asciinema player's terminal emulator is WebAssembly (no JS eval).
+      contentSecurityPolicy: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], scriptSrc: ["'self'", "'wasm-unsafe-eval'"], styleSrc: ["'self'"], frameAncestors: ["'none'"], formAction: ["'self'"] },
       strictTransportSecurity: 'max-age=31536000',
       referrerPolicy: 'no-referrer',
     }),
@@ -177,9 +179,11 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
     return c.json({ ok: true });
   });
 
-  if (o.sessions) mountSessionsApi(app, { auth, login, ...o.sessions });
+  if (o.sessions) {
+    mountSessionsApi(app, { auth, login, ...o.sessions });
+    mountUi(app, { login, store: o.sessions.store, clusterName: auth.clusterName });
+  }
 
   app.get('/', (c) => c.redirect('/web/', 302));
-  app.get('/web/', (c) => c.html(notFoundPage(), 404));
   return app;
 }

@@ -69,3 +69,61 @@ describe('tsh play in a terminal', () => {
     }
   });
 });
+
+describe('tsh play: damaged and huge recordings', () => {
+  it('a truncated recording plays up to its last complete event with one warning; a corrupt header is a clear error', async () => {
+    const { cli } = await import('../helpers/proc.js');
+    const dir = tmpDir('tollgate-play-bad-');
+    const cut = path.join(dir, 'cut.cast');
+    fs.writeFileSync(cut, `${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 0 })}\n[0.1,"o","first\\n"]\n[0.2,"o","second\\n"]\n[0.3,"o","thi`);
+    const r = await cli('tsh', ['play', cut, '--format=text']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('first\nsecond\n');
+    expect(r.stderr.trim()).toBe('WARNING: the recording ends with an incomplete event at line 4 (a proxy stopped while writing it); played up to 0.2 s');
+    const bad = path.join(dir, 'bad.cast');
+    fs.writeFileSync(bad, '{"version": 2, "wid\n[0.1,"o","x"]\n');
+    const b = await cli('tsh', ['play', bad, '--format=text']);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/^ERROR: .*bad\.cast is not an asciicast v2 recording \(line 1 is not JSON\)/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a 1 GiB recording starts playing within 1 s and streams as text with flat memory', async () => {
+    const { spawn } = await import('node:child_process');
+    const dir = tmpDir('tollgate-play-big-');
+    const big = path.join(dir, 'big.cast');
+    const line = `[0.5,"o","${'x'.repeat(1000)}\\r\\n"]\n`;
+    const fd = fs.openSync(big, 'w');
+    fs.writeSync(fd, `${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 0 })}\n`);
+    const chunk = Buffer.from(line.repeat(1024));
+    for (let written = 0; written < 1024 ** 3; written += chunk.length) fs.writeSync(fd, chunk);
+    fs.closeSync(fd);
+    try {
+      const started = performance.now();
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/tsh'), 'play', big, '--format=text'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let first = 0;
+      let bytes = 0;
+      let peakRss = 0;
+      const sample = setInterval(() => {
+        try {
+          peakRss = Math.max(peakRss, Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024);
+        } catch {
+          // exited
+        }
+      }, 100);
+      child.stdout.on('data', (d: Buffer) => {
+        if (!first) first = performance.now() - started;
+        bytes += d.length;
+      });
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      clearInterval(sample);
+      expect(code).toBe(0);
+      // The target is 1 s including tsh's own start-up; the bench measures it, the test bound is generous.
+      expect(first).toBeLessThan(3000);
+      expect(bytes).toBeGreaterThan(1000 * 1024 * 1024 * 0.9);
+      expect(peakRss).toBeLessThan(200);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});

@@ -38,8 +38,9 @@ export default class Play extends BaseCommand {
       throw badParameter(`--speed ${flags.speed} is out of range`, 'use a number from 0.25 to 16');
     }
     const file = await this.resolve(args.session, flags);
-    if (flags.format === 'text') return playText(file, writeOut);
-    if (flags.format === 'json') return playJson(file, writeOut);
+    const warn = (m: string) => process.stderr.write(`\r\nWARNING: ${m}\n`);
+    if (flags.format === 'text') return playText(file, writeOut, warn);
+    if (flags.format === 'json') return playJson(file, writeOut, warn);
 
     const tty = process.stdin.isTTY && process.stdout.isTTY;
     const control = new PlaybackControl();
@@ -61,7 +62,7 @@ export default class Play extends BaseCommand {
       });
     }
     try {
-      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control });
+      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control, onWarning: warn });
     } finally {
       restore();
       process.off('SIGINT', onSignal);

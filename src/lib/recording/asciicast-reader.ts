@@ -11,12 +11,13 @@ export type CastEvent = [number, string, string];
  * Streams an asciicast v2 file: the header, then events one at a time, so start-up does not
  * depend on the recording's size. A truncated last line (a recording cut short) ends the stream.
  */
-export async function* readCast(source: string | Readable): AsyncGenerator<{ header: AsciicastHeader } | { event: CastEvent }> {
+export async function* readCast(source: string | Readable, onWarning?: (message: string) => void): AsyncGenerator<{ header: AsciicastHeader } | { event: CastEvent }> {
   const file = typeof source === 'string' ? source : 'the recording';
-  const input = typeof source === 'string' ? fs.createReadStream(source, { encoding: 'utf8', highWaterMark: 1 << 20 }) : source.setEncoding('utf8');
+  const input = typeof source === 'string' ? fs.createReadStream(source, { encoding: 'utf8', highWaterMark: 64 * 1024 }) : source.setEncoding('utf8');
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   let first = true;
   let n = 0;
+  let lastTime = 0;
   try {
     for await (const line of lines) {
       n++;
@@ -26,7 +27,10 @@ export async function* readCast(source: string | Readable): AsyncGenerator<{ hea
         value = JSON.parse(line);
       } catch {
         // Only the last line may be cut short (a killed writer); anything else is damage.
-        if (!first) return;
+        if (!first) {
+          onWarning?.(`the recording ends with an incomplete event at line ${n} (a proxy stopped while writing it); played up to ${lastTime.toFixed(1)} s`);
+          return;
+        }
         throw badParameter(`${file} is not an asciicast v2 recording (line ${n} is not JSON)`);
       }
       if (first) {
@@ -36,7 +40,10 @@ export async function* readCast(source: string | Readable): AsyncGenerator<{ hea
         yield { header: h };
         continue;
       }
-      if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') yield { event: [value[0], value[1], String(value[2] ?? '')] };
+      if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
+        lastTime = value[0];
+        yield { event: [value[0], value[1], String(value[2] ?? '')] };
+      }
     }
   } finally {
     lines.close();

@@ -12,6 +12,7 @@ export interface PlayOptions {
   sleep?(ms: number): Promise<void>;
   /** Pause/seek/quit control from the keyboard, when there is one. */
   control?: PlaybackControl;
+  onWarning?: (message: string) => void;
 }
 
 /** State shared with a keyboard handler: space pauses, → skips ahead, q quits. */
@@ -56,7 +57,7 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
   const control = o.control;
   const sleep = o.sleep ?? ((ms: number) => (control ? control.wait(ms) : new Promise<void>((r) => setTimeout(r, ms))));
   let last = 0;
-  for await (const item of readCast(file)) {
+  for await (const item of readCast(file, o.onWarning)) {
     if (!('event' in item)) continue;
     const [t, code, data] = item.event;
     let gap = Math.max(0, t - last);
@@ -80,14 +81,14 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
 }
 
 /** The output only, at once, escape sequences kept (`| less -R` works). */
-export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>): Promise<void> {
-  for await (const item of readCast(file)) if ('event' in item && item.event[1] === 'o') await write(item.event[2]);
+export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
+  for await (const item of readCast(file, onWarning)) if ('event' in item && item.event[1] === 'o') await write(item.event[2]);
 }
 
 /** The header and events as one JSON document, streamed. */
-export async function playJson(file: string | Readable, write: (text: string) => void | Promise<void>): Promise<void> {
+export async function playJson(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
   let events = 0;
-  for await (const item of readCast(file)) {
+  for await (const item of readCast(file, onWarning)) {
     if ('header' in item) await write(`{"header":${JSON.stringify(item.header)},"events":[`);
     else await write(`${events++ ? ',' : ''}\n${JSON.stringify(item.event satisfies CastEvent)}`);
   }

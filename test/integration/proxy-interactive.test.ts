@@ -112,6 +112,9 @@ describe('web UI', () => {
   it('log in, list sessions, replay one in the browser player, download it, log out', async () => {
     const r = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo web-player-marker']);
     expect(r.stdout).toBe('web-player-marker\n');
+    const ticks = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done']);
+    expect(ticks.code).toBe(0);
+    const artifacts = path.join(ROOT, 'test-artifacts');
     const { launchBrowser } = await import('../helpers/browser.js');
     const { PASSWORD } = await import('../helpers/cluster.js');
     const browser = await launchBrowser();
@@ -133,10 +136,27 @@ describe('web UI', () => {
       expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' });
       const row = page.locator('#sessions tbody tr', { hasText: 'echo web-player-marker' });
       await expect(row.count()).resolves.toBe(1);
+      fs.mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: path.join(artifacts, 'web-sessions-list.png'), fullPage: true });
       await row.locator('a').click();
       await page.waitForSelector('.ap-player');
       await page.click('.ap-player');
       await page.waitForFunction(() => document.querySelector('#player')?.textContent?.includes('web-player-marker'), undefined, { timeout: 15_000 });
+      await page.screenshot({ path: path.join(artifacts, 'web-player.png'), fullPage: true });
+
+      // The seek bar jumps: open the 6-second session and click near the end of the bar.
+      await page.goto(`${base}/web/sessions`);
+      await page.locator('#sessions tbody tr', { hasText: 'tick-' }).locator('a').click();
+      await page.waitForSelector('.ap-player');
+      const bar = page.locator('.ap-progressbar');
+      await bar.waitFor();
+      const box = (await bar.boundingBox())!;
+      await page.mouse.click(box.x + box.width * 0.85, box.y + box.height / 2);
+      await page.waitForFunction(() => document.querySelector('#player')?.textContent?.includes('tick-5'), undefined, { timeout: 15_000 });
+      const elapsed = await page.locator('.ap-time-elapsed').textContent();
+      expect(elapsed).toMatch(/^00:0[4-6]$/);
+      await page.goto(`${base}/web/sessions`);
+      await page.locator('#sessions tbody tr', { hasText: 'echo web-player-marker' }).locator('a').click();
       const href = await page.locator('#download').getAttribute('href');
       const cast = await page.evaluate(async (u) => (await fetch(u!)).text(), href);
       expect(cast.split('\n')[0]).toContain('"version":2');

@@ -116,6 +116,13 @@ describe('recording proxy', () => {
     const stream = await get(aud, `/webapi/sessions/${s.id}/stream`);
     expect(stream.status).toBe(200);
     expect(stream.text).toBe(fs.readFileSync(path.join(c.daemon.dataDir, 'recordings', `${s.id}.cast`), 'utf8'));
+    // asciinema itself prints the same bytes from the downloaded file (under a pty, as it needs
+    // /dev/tty; -onlcr so the pty does not turn \n into \r\n).
+    const downloaded = path.join(work, `${s.id}.cast`);
+    fs.writeFileSync(downloaded, stream.text);
+    const cat = await run('script', ['-qec', `stty -onlcr; asciinema cat ${downloaded}`, '/dev/null'], { timeoutMs: 30_000 });
+    expect(cat.code, cat.stderr).toBe(0);
+    expect(cat.stdout).toBe(remote.stdout);
     expect((await httpsRequest(c.daemon.webPort, 'GET', '/webapi/sessions')).status).toBe(403);
   });
 

@@ -26,8 +26,8 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(opts: { authYaml?: string; nodeHostCert?: boolean } = {}): Promise<Cluster> {
-  const yaml = await proxyYaml(['  authentication:', '    second_factor: off', ...(opts.authYaml ? [opts.authYaml] : [])].join('\n'));
+export async function startCluster(opts: { authYaml?: string; proxyYaml?: string; nodeHostCert?: boolean } = {}): Promise<Cluster> {
+  const yaml = await proxyYaml(['  authentication:', '    second_factor: off', ...(opts.authYaml ? [opts.authYaml] : [])].join('\n'), opts.proxyYaml);
   const daemon = await startDaemon({ proxy: true, yaml });
   await daemon.process.waitForOutput('ssh proxy listening');
   const sshPort = Number(/ssh proxy listening addr=[^ ]+:(\d+)/.exec(daemon.process.output)![1]);

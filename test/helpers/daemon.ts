@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Background, cli, freePort, ROOT, spawnBackground, tmpDir, type RunResult } from './proc.js';
 
 /** A config for a daemon running auth and the web proxy on free loopback ports. */
-export async function proxyYaml(extraAuth = ''): Promise<string> {
+export async function proxyYaml(extraAuth = '', extraProxy = ''): Promise<string> {
   return [
     'auth_service:',
     '  cluster_name: example.test',
@@ -11,6 +11,7 @@ export async function proxyYaml(extraAuth = ''): Promise<string> {
     'proxy_service:',
     `  web_listen_addr: 127.0.0.1:${await freePort()}`,
     `  listen_addr: 127.0.0.1:${await freePort()}`,
+    ...(extraProxy ? [extraProxy] : []),
     '',
   ].join('\n');
 }

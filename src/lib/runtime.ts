@@ -126,6 +126,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         clock,
         maxExecRecordingSize: config.auth.maxExecRecordingSize,
         recordInput: config.auth.recordInput,
+        sign: (sha512) => auth.signRecording(sha512),
       });
       const tls = await loadOrCreateTls(config, log);
       const web = await startWebServer(config.proxy.webListenAddr, tls, {

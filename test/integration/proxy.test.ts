@@ -126,6 +126,24 @@ describe('recording proxy', () => {
     expect((await httpsRequest(c.daemon.webPort, 'GET', '/webapi/sessions')).status).toBe(403);
   });
 
+  it('every finished recording has a detached SSHSIG signature that stock ssh-keygen -Y verify checks', async () => {
+    const s = (await sessions(c.daemon)).find((x) => x.command === 'echo hello; exit 3')!;
+    const line = (await c.daemon.tctl(['auth', 'export', '--type=recording'])).stdout;
+    expect(line).toMatch(/^tollgate-recording@example\.test namespaces="tollgate-recording" ssh-ed25519 AAAA\S+\n$/);
+    const signers = path.join(work, 'allowed_signers');
+    fs.writeFileSync(signers, line);
+    const file = path.join(c.daemon.dataDir, 'recordings', `${s.id}.cast`);
+    const verify = (f: string) => run('bash', ['-c', `ssh-keygen -Y verify -f ${signers} -I tollgate-recording@example.test -n tollgate-recording -s ${file}.sig < ${f}`]);
+    const good = await verify(file);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toMatch(/Good "tollgate-recording" signature for tollgate-recording@example\.test/);
+    const altered = path.join(work, 'altered.cast');
+    fs.writeFileSync(altered, fs.readFileSync(file, 'utf8').replace('hello', 'hellp'));
+    const bad = await verify(altered);
+    expect(bad.code).not.toBe(0);
+    expect(fs.readFileSync(file, 'utf8').split('\n')[0]).toMatch(/^\{"version":2,/); // still plain asciicast v2
+  });
+
   it('a command killed by a signal exits 255 as with ssh, and the index keeps the signal', async () => {
     const r = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'kill -TERM $$']);
     expect(r.code).toBe(255);

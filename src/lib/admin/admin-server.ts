@@ -120,7 +120,8 @@ export function createAdminApp(o: AdminServerOptions): Hono {
 
   app.get('/v1/cas/:type', (c) => {
     const type = c.req.param('type');
-    if (type !== 'user' && type !== 'host') throw badParameter(`unknown CA type "${type}"`, 'valid types: user, host');
+    if (type === 'recording') return c.json({ line: auth.exportRecordingKey() });
+    if (type !== 'user' && type !== 'host') throw badParameter(`unknown CA type "${type}"`, 'valid types: user, host, recording');
     const format = c.req.query('format') as 'openssh' | 'authorized-keys' | 'known-hosts' | undefined;
     if (format && !['openssh', 'authorized-keys', 'known-hosts'].includes(format)) {
       throw badParameter(`unknown format "${format}"`, 'valid formats: openssh, authorized-keys, known-hosts');

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { CertAuthority, type CAType, type IssuedCert } from '../ca/cert-authority.js';
-import { fingerprint, parsePublicKeyLine } from '../ca/keys.js';
+import { fingerprint, parsePublicKeyLine, privateKeyFromPem } from '../ca/keys.js';
+import { allowedSignersLine, signSshsig } from '../ca/sshsig.js';
 import type { Clock } from '../clock.js';
 import { formatHostPort, type HostPort } from '../config/address.js';
 import { formatDuration } from '../duration.js';
@@ -22,6 +23,7 @@ export interface AuthServiceOptions {
 }
 
 export const SIGNUP_TTL_DEFAULT_MS = 3_600_000;
+export const RECORDING_NAMESPACE = 'tollgate-recording';
 /** Teleport caps invitations at 48h: a signup link is a password-setting credential. */
 export const SIGNUP_TTL_MAX_MS = 48 * 3_600_000;
 export const USER_CERT_TTL_DEFAULT_MS = 12 * 3_600_000;
@@ -61,8 +63,12 @@ export class AuthService {
     return this.o.clusterName;
   }
 
-  /** Loads the CAs, creating each once (the store arbitrates if several processes race). */
+  private recordingKey: CertAuthority | undefined;
+
+  /** Loads the CAs and the recording signing key, creating each once (the store arbitrates races). */
   async init(): Promise<void> {
+    const rec = await this.loadOrCreate('recording');
+    this.recordingKey = CertAuthority.fromPem('user', rec.privateKeyPem, Buffer.from(rec.publicKey, 'base64'));
     for (const type of ['user', 'host'] as const) {
       let rec = await this.o.store.getCertAuthority(type);
       if (!rec) {
@@ -77,6 +83,32 @@ export class AuthService {
       }
       this.cas.set(type, CertAuthority.fromPem(type, rec.privateKeyPem, Buffer.from(rec.publicKey, 'base64')));
     }
+  }
+
+  private async loadOrCreate(type: 'recording') {
+    let rec = await this.o.store.getCertAuthority(type);
+    if (!rec) {
+      const fresh = CertAuthority.generate('user');
+      rec = await this.o.store.createCertAuthorityIfAbsent({ type, privateKeyPem: fresh.pem, publicKey: fresh.publicBlob.toString('base64'), createdAt: this.o.clock.now().getTime() });
+      this.o.log.info('created the recording signing key', { component: 'auth', fingerprint: fingerprint(Buffer.from(rec.publicKey, 'base64')) });
+    }
+    return rec;
+  }
+
+  /** The identity and namespace recordings are signed with (`ssh-keygen -Y verify -I ... -n ...`). */
+  get recordingSigner(): { identity: string; namespace: string } {
+    return { identity: `tollgate-recording@${this.o.clusterName}`, namespace: RECORDING_NAMESPACE };
+  }
+
+  /** Signs a recording's SHA-512 with the cluster's recording key, in OpenSSH's SSHSIG format. */
+  signRecording(sha512: Buffer): string {
+    const key = this.recordingKey!;
+    return signSshsig(privateKeyFromPem(key.pem), key.publicBlob, RECORDING_NAMESPACE, sha512);
+  }
+
+  /** The recording key as an `allowed_signers` line. */
+  exportRecordingKey(): string {
+    return allowedSignersLine(this.recordingSigner.identity, RECORDING_NAMESPACE, this.recordingKey!.publicKeyLine());
   }
 
   ca(type: CAType): CertAuthority {

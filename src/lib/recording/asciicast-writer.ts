@@ -50,6 +50,9 @@ export class AsciicastWriter {
   private readonly inp = new StringDecoder('utf8');
   private readonly hashOut = crypto.createHash('sha256');
   private readonly hashIn = crypto.createHash('sha256');
+  /** SHA-512 of every byte written to the file, for its detached signature (PROTOCOL.sshsig). */
+  private readonly fileHash = crypto.createHash('sha512');
+  private fileBytes = 0;
   private bytesOut = 0;
   private bytesIn = 0;
   private recordedOut = 0;
@@ -73,7 +76,10 @@ export class AsciicastWriter {
     if (header.title) head.title = header.title;
     if (header.command) head.command = header.command;
     if (header.env) head.env = header.env;
-    fs.writeSync(this.fd, `${JSON.stringify(head)}\n`);
+    const headLine = `${JSON.stringify(head)}\n`;
+    fs.writeSync(this.fd, headLine);
+    this.fileHash.update(headLine);
+    this.fileBytes += Buffer.byteLength(headLine);
     this.timer = setInterval(() => this.flush(), this.o.flushIntervalMs);
     this.timer.unref();
   }
@@ -132,7 +138,11 @@ export class AsciicastWriter {
     this.pending = [];
     this.pendingBytes = 0;
     try {
-      fs.writeSync(this.fd, chunk);
+      const data = Buffer.from(chunk);
+      let off = 0;
+      while (off < data.length) off += fs.writeSync(this.fd, data, off);
+      this.fileHash.update(data);
+      this.fileBytes += data.length;
     } catch (err) {
       if (!this.writeError) {
         this.writeError = err as Error;
@@ -147,7 +157,7 @@ export class AsciicastWriter {
   }
 
   /** Ends the recording: flushes decoders and pending events, fsyncs, closes. Returns exact totals. */
-  close(): { out: StreamTotals; in: StreamTotals; droppedOutput: number } {
+  close(): { out: StreamTotals; in: StreamTotals; droppedOutput: number; file: { bytes: number; sha512: Buffer } } {
     if (!this.closed) {
       const tailOut = this.out.end();
       if (tailOut) this.push('o', tailOut);
@@ -171,6 +181,7 @@ export class AsciicastWriter {
       out: { bytes: this.bytesOut, sha256: this.hashOut.copy().digest('hex') },
       in: { bytes: this.bytesIn, sha256: this.hashIn.copy().digest('hex') },
       droppedOutput: this.dropped,
+      file: { bytes: this.fileBytes, sha512: this.fileHash.copy().digest() },
     };
   }
 }

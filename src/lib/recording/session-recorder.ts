@@ -29,6 +29,8 @@ export interface RecordingServiceOptions {
   clock: Clock;
   maxExecRecordingSize: number;
   recordInput: boolean;
+  /** Signs a finished recording given the SHA-512 of its bytes; returns the `.sig` file's text. */
+  sign?: (sha512: Buffer) => string;
 }
 
 export interface SessionEnd {
@@ -84,6 +86,14 @@ export class ActiveRecording {
     this.ended = true;
     const totals = this.writer.close();
     const endedAt = this.o.clock.now().getTime();
+    if (this.o.sign && !this.failure) {
+      // Beside the .cast, never inside it: the recording stays plain asciicast v2.
+      try {
+        fs.writeFileSync(`${this.writer.file}.sig`, this.o.sign(totals.file.sha512), { mode: 0o644 });
+      } catch {
+        // A missing signature reads as "not verified"; the session index still records the end.
+      }
+    }
     try {
       await this.o.store.endSession(this.id, {
       endedAt,

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { badParameter } from '../../../lib/errors.js';
 
-const TYPES = ['user', 'host'] as const;
+const TYPES = ['user', 'host', 'recording'] as const;
 const FORMATS = ['openssh', 'authorized-keys', 'known-hosts'] as const;
 
 export default class AuthExport extends AdminCommand {
@@ -10,6 +10,7 @@ export default class AuthExport extends AdminCommand {
   static override description = [
     '--type=user prints the user CA as one bare "ssh-ed25519 AAAA..." line: write it to the file named by sshd\'s TrustedUserCAKeys.',
     '--type=host prints a known_hosts line "@cert-authority *.CLUSTER ssh-ed25519 ..." for ssh clients that connect to nodes with tctl auth sign host certificates.',
+    '--type=recording prints the recording signing key as an allowed_signers line for ssh-keygen -Y verify.',
   ].join('\n');
   static override examples = [
     '<%= config.bin %> auth export --type=user > /etc/ssh/teleport_user_ca.pub',

@@ -10,8 +10,9 @@ import { fingerprint } from '../ca/keys.js';
 import { badParameter, httpStatusFor, isTollgateError, TollgateError, unavailable } from '../errors.js';
 import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
-import type { AuditEvent, SessionRecord, Store } from '../store/types.js';
-import type { CertResponse, EventJson, InviteResponse, SessionJson, StatusResponse } from './protocol.js';
+import type { AuditEvent, Store } from '../store/types.js';
+import { sessionToJson } from '../recording/session-json.js';
+import type { CertResponse, EventJson, InviteResponse, StatusResponse } from './protocol.js';
 
 export interface AdminServerOptions {
   auth: AuthService;
@@ -32,26 +33,6 @@ const bodies = {
   hostCert: z.strictObject({ public_key: z.string(), hosts: z.union([z.string(), z.array(z.string())]), ttl_ms: ttl }),
   userCert: z.strictObject({ user: z.string(), public_key: z.string(), ttl_ms: ttl }),
 };
-
-/** A session index row as the listings print it (DESIGN.md: snake_case, `id` first). */
-export function sessionToJson(x: SessionRecord): SessionJson {
-  return {
-    id: x.id,
-    user: x.user,
-    login: x.login,
-    node: x.node,
-    kind: x.kind,
-    command: x.command,
-    started_at: new Date(x.startedAt).toISOString(),
-    ended_at: x.endedAt === null ? null : new Date(x.endedAt).toISOString(),
-    exit_status: x.exitStatus,
-    exit_signal: x.exitSignal,
-    bytes_in: x.bytesIn,
-    bytes_out: x.bytesOut,
-    client_addr: x.clientAddr,
-    end_reason: x.endReason,
-  };
-}
 
 export function eventToJson(e: AuditEvent): EventJson {
   return { ...e.fields, id: e.id, event: e.event, time: new Date(e.time).toISOString(), user: e.user };

@@ -49,19 +49,4 @@ export interface EventJson {
 
 export type UsersResponse = PublicUser[];
 
-export interface SessionJson {
-  id: string;
-  user: string;
-  login: string;
-  node: string;
-  kind: string;
-  command: string | null;
-  started_at: string;
-  ended_at: string | null;
-  exit_status: number | null;
-  exit_signal: string | null;
-  bytes_in: number;
-  bytes_out: number;
-  client_addr: string;
-  end_reason: string | null;
-}
+export type { SessionJson } from '../recording/session-json.js';

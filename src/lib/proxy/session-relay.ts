@@ -98,7 +98,11 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     conn.agentRequested = true;
     accept?.();
   });
-  session.on('x11', (_accept, reject) => reject?.());
+  // X11 forwarding is a tunnel, not a recording (DESIGN.md): refused, and the refusal audited.
+  session.on('x11', (_accept, reject) => {
+    void deps.audit('port', conn.identity.user, { request: 'x11', allowed: false, addr: conn.identity.clientAddr }).catch(() => {});
+    reject?.();
+  });
   session.on('window-change', (accept, _reject, info) => {
     if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
     upstreamStream?.setWindow(info.rows, info.cols, info.height, info.width);

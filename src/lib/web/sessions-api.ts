@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
-import { sessionToJson } from '../admin/admin-server.js';
+import { sessionToJson } from '../recording/session-json.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { LoginService } from '../auth/login-service.js';
 import { accessDenied, badParameter, notFound } from '../errors.js';

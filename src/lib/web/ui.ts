@@ -5,7 +5,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
-import { sessionToJson } from '../admin/admin-server.js';
+import { sessionToJson } from '../recording/session-json.js';
 import type { LoginService } from '../auth/login-service.js';
 import { formatDuration } from '../duration.js';
 import { accessDenied, isTollgateError } from '../errors.js';

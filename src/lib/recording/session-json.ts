@@ -1,0 +1,40 @@
+import type { SessionRecord } from '../store/types.js';
+
+/** A session in listings and APIs (DESIGN.md: `id` first, snake_case fields, ISO times). */
+export interface SessionJson {
+  id: string;
+  user: string;
+  login: string;
+  node: string;
+  kind: string;
+  command: string | null;
+  started_at: string;
+  ended_at: string | null;
+  exit_status: number | null;
+  exit_signal: string | null;
+  bytes_in: number;
+  bytes_out: number;
+  client_addr: string;
+  end_reason: string | null;
+}
+
+/** A session index row as the listings print it (DESIGN.md: snake_case, `id` first). */
+export function sessionToJson(x: SessionRecord): SessionJson {
+  return {
+    id: x.id,
+    user: x.user,
+    login: x.login,
+    node: x.node,
+    kind: x.kind,
+    command: x.command,
+    started_at: new Date(x.startedAt).toISOString(),
+    ended_at: x.endedAt === null ? null : new Date(x.endedAt).toISOString(),
+    exit_status: x.exitStatus,
+    exit_signal: x.exitSignal,
+    bytes_in: x.bytesIn,
+    bytes_out: x.bytesOut,
+    client_addr: x.clientAddr,
+    end_reason: x.endReason,
+  };
+}
+

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
+import type { SessionRecord } from '../../src/lib/store/types.js';
 import { TestAgent } from './agent.js';
 import { proxyYaml, startDaemon, type TestDaemon } from './daemon.js';
 import { postJson } from './https.js';
@@ -75,26 +76,12 @@ export async function startCluster(opts: { authYaml?: string; proxyYaml?: string
   };
 }
 
-export interface SessionJson {
-  id: string;
-  user: string;
-  login: string;
-  node: string;
-  kind: string;
-  command: string | null;
-  exitStatus: number | null;
-  recording: string;
-  bytesOut: number;
-  sha256Out: string | null;
-  endReason: string | null;
-}
-
-/** Reads the session index straight from the daemon's store (tctl sessions ls comes with the player). */
-export async function sessions(daemon: TestDaemon): Promise<SessionJson[]> {
+/** Reads the session index straight from the daemon's store. */
+export async function sessions(daemon: TestDaemon): Promise<SessionRecord[]> {
   const { createSqliteStore } = await import('../../src/lib/store/sqlite.js');
   const store = await createSqliteStore(path.join(daemon.dataDir, 'tollgate.db'));
   try {
-    return (await store.listSessions({ limit: 1000 })) as unknown as SessionJson[];
+    return await store.listSessions({ limit: 1000 });
   } finally {
     await store.close();
   }

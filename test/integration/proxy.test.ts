@@ -148,7 +148,7 @@ describe('recording proxy', () => {
     const r = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'kill -TERM $$']);
     expect(r.code).toBe(255);
     const s = (await sessions(c.daemon)).find((x) => x.command === 'kill -TERM $$')!;
-    expect((s as unknown as { exitSignal: string }).exitSignal).toMatch(/TERM/);
+    expect(s.exitSignal).toMatch(/TERM/);
     const j = await jump(sshConfig, ['root@127.0.0.1', 'kill -TERM $$'], ['-A']);
     expect(j.code).toBe(255);
   });

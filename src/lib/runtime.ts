@@ -126,8 +126,10 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         clock,
         maxExecRecordingSize: config.auth.maxExecRecordingSize,
         recordInput: config.auth.recordInput,
-        sign: (sha512) => auth.signRecording(sha512),
+        signer: auth.recordingSigner,
+        log,
       });
+      await recordings.closeInterrupted();
       const tls = await loadOrCreateTls(config, log);
       const web = await startWebServer(config.proxy.webListenAddr, tls, {
         auth,

@@ -114,6 +114,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       expect((await s.listSessions()).map((x) => x.id)).toEqual(['b', 'a']);
       expect((await s.listSessions({ user: 'joe' })).map((x) => x.id)).toEqual(['a']);
       expect((await s.listSessions({ since: 150 })).map((x) => x.id)).toEqual(['b']);
+      expect((await s.listSessions({ open: true })).map((x) => x.id)).toEqual(['b']);
       expect(await s.getSession('zzz')).toBeUndefined();
       await s.close();
     });

@@ -7,6 +7,7 @@ import { formatHostPort, type HostPort } from '../config/address.js';
 import { formatDuration } from '../duration.js';
 import { badParameter, notFound, TollgateError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RecordingSigner } from '../recording/integrity.js';
 import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/types.js';
 import { parseHostNames, parseLogins, parseRoles, validateUserName } from './validate.js';
 
@@ -95,15 +96,22 @@ export class AuthService {
     return rec;
   }
 
-  /** The identity and namespace recordings are signed with (`ssh-keygen -Y verify -I ... -n ...`). */
-  get recordingSigner(): { identity: string; namespace: string } {
-    return { identity: `tollgate-recording@${this.o.clusterName}`, namespace: RECORDING_NAMESPACE };
-  }
+  private signer: RecordingSigner | undefined;
 
-  /** Signs a recording's SHA-512 with the cluster's recording key, in OpenSSH's SSHSIG format. */
-  signRecording(sha512: Buffer): string {
-    const key = this.recordingKey!;
-    return signSshsig(privateKeyFromPem(key.pem), key.publicBlob, RECORDING_NAMESPACE, sha512);
+  /** The cluster's recording key as a signer: checkpoints (raw ed25519) and final SSHSIG files. */
+  get recordingSigner(): RecordingSigner {
+    if (!this.signer) {
+      const ca = this.recordingKey!;
+      const key = privateKeyFromPem(ca.pem);
+      this.signer = {
+        publicBlob: ca.publicBlob,
+        identity: `tollgate-recording@${this.o.clusterName}`,
+        namespace: RECORDING_NAMESPACE,
+        sign: (message) => crypto.sign(null, message, key),
+        signSshsig: (sha512) => signSshsig(key, ca.publicBlob, RECORDING_NAMESPACE, sha512),
+      };
+    }
+    return this.signer;
   }
 
   /** The recording key as an `allowed_signers` line. */

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { ChainWriter, chainPath, type RecordingSigner } from './integrity.js';
 
 /*
  * asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): newline-delimited JSON.
@@ -33,6 +34,8 @@ export interface WriterOptions {
   now?: () => number;
   /** Called once, on the first failed write (disk full...): recording is mandatory, so the caller ends the session. */
   onError?: (err: Error) => void;
+  /** Keeps the hash chain and signed checkpoints in `FILE.chain` (see integrity.ts). */
+  integrity?: { session: string; signer: RecordingSigner; fingerprint: string; checkpointIntervalMs?: number };
 }
 
 export interface StreamTotals {
@@ -59,7 +62,9 @@ export class AsciicastWriter {
   private dropped = 0;
   private closed = false;
   private writeError: Error | undefined;
-  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError'>> & { now: () => number; onError?: (err: Error) => void };
+  private lastTime = 0;
+  private readonly chain: ChainWriter | undefined;
+  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'integrity'>> & { now: () => number; onError?: (err: Error) => void };
 
   constructor(readonly file: string, header: AsciicastHeader, options: WriterOptions = {}) {
     this.o = {
@@ -77,9 +82,22 @@ export class AsciicastWriter {
     if (header.command) head.command = header.command;
     if (header.env) head.env = header.env;
     const headLine = `${JSON.stringify(head)}\n`;
-    fs.writeSync(this.fd, headLine);
-    this.fileHash.update(headLine);
-    this.fileBytes += Buffer.byteLength(headLine);
+    const headBytes = Buffer.from(headLine);
+    try {
+      fs.writeSync(this.fd, headBytes);
+      if (options.integrity) {
+        const i = options.integrity;
+        this.chain = new ChainWriter(chainPath(file), i.session, i.signer, i.checkpointIntervalMs ?? 2000, this.o.now, i.fingerprint);
+        this.chain.link([headLine], headBytes.length, 0);
+        // Signed at once, so even a session that crashes in its first second names its header.
+        this.chain.checkpoint('cp');
+      }
+    } catch (err) {
+      fs.closeSync(this.fd);
+      throw err;
+    }
+    this.fileHash.update(headBytes);
+    this.fileBytes += headBytes.length;
     this.timer = setInterval(() => this.flush(), this.o.flushIntervalMs);
     this.timer.unref();
   }
@@ -90,7 +108,8 @@ export class AsciicastWriter {
 
   private push(code: string, data: string): void {
     if (this.closed) return;
-    const line = `${JSON.stringify([this.elapsed(), code, data])}\n`;
+    this.lastTime = this.elapsed();
+    const line = `${JSON.stringify([this.lastTime, code, data])}\n`;
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (this.pendingBytes >= this.o.flushBytes) this.flush();
@@ -131,18 +150,36 @@ export class AsciicastWriter {
     this.push('m', label);
   }
 
-  /** Writes what is pending; errors are kept and reported by close() (recording is mandatory). */
+  /**
+   * Writes what is pending, links it into the hash chain and signs a checkpoint when one is due.
+   * After the first failed write nothing more is written: bytes past the last checkpoint stay
+   * unverified rather than being signed. Errors are reported once (recording is mandatory).
+   */
   flush(): void {
-    if (this.pending.length === 0 || this.fd < 0) return;
-    const chunk = this.pending.join('');
+    if (this.fd < 0 || this.writeError) return;
+    if (this.pending.length === 0) {
+      this.safely(() => this.chain?.maybeCheckpoint());
+      return;
+    }
+    const lines = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    try {
-      const data = Buffer.from(chunk);
+    this.safely(() => {
+      const data = Buffer.from(lines.join(''));
       let off = 0;
       while (off < data.length) off += fs.writeSync(this.fd, data, off);
       this.fileHash.update(data);
       this.fileBytes += data.length;
+      if (this.chain) {
+        this.chain.link(lines, data.length, this.lastTime);
+        this.chain.maybeCheckpoint();
+      }
+    });
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
     } catch (err) {
       if (!this.writeError) {
         this.writeError = err as Error;
@@ -167,7 +204,9 @@ export class AsciicastWriter {
       }
       if (this.dropped > 0) this.push('m', `output limit reached: ${this.dropped} more bytes were not recorded (auth_service.max_exec_recording_size)`);
       this.flush();
+      if (!this.writeError) this.safely(() => this.chain?.checkpoint('complete'));
       this.closed = true;
+      this.chain?.close();
       clearInterval(this.timer);
       try {
         fs.fsyncSync(this.fd);

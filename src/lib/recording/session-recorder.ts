@@ -4,7 +4,11 @@ import path from 'node:path';
 import type { Clock } from '../clock.js';
 import { unavailable } from '../errors.js';
 import type { SessionKind, SessionRecord, Store } from '../store/types.js';
+import { fingerprint } from '../ca/keys.js';
+import type { Logger } from '../log.js';
 import { AsciicastWriter } from './asciicast-writer.js';
+import { sigPath, type RecordingSigner } from './integrity.js';
+import { closeInterruptedRecording } from './recover.js';
 
 export type AuditFn = (event: string, user: string | null, fields: Record<string, unknown>) => Promise<unknown>;
 
@@ -29,8 +33,11 @@ export interface RecordingServiceOptions {
   clock: Clock;
   maxExecRecordingSize: number;
   recordInput: boolean;
-  /** Signs a finished recording given the SHA-512 of its bytes; returns the `.sig` file's text. */
-  sign?: (sha512: Buffer) => string;
+  /** The cluster's recording key: signed checkpoints while a session runs, a detached SSHSIG when it ends. */
+  signer?: RecordingSigner;
+  /** How often a running recording gets a signed checkpoint (at most 5 s: a crash loses at most that much evidence). */
+  checkpointIntervalMs?: number;
+  log?: Logger;
 }
 
 export interface SessionEnd {
@@ -86,10 +93,10 @@ export class ActiveRecording {
     this.ended = true;
     const totals = this.writer.close();
     const endedAt = this.o.clock.now().getTime();
-    if (this.o.sign && !this.failure) {
+    if (this.o.signer && !this.failure && !this.writer.error) {
       // Beside the .cast, never inside it: the recording stays plain asciicast v2.
       try {
-        fs.writeFileSync(`${this.writer.file}.sig`, this.o.sign(totals.file.sha512), { mode: 0o644 });
+        fs.writeFileSync(sigPath(this.writer.file), this.o.signer.signSshsig(totals.file.sha512), { mode: 0o644 });
       } catch {
         // A missing signature reads as "not verified"; the session index still records the end.
       }
@@ -157,6 +164,9 @@ export class RecordingService {
           maxOutputBytes: meta.kind === 'exec' && !meta.pty ? this.o.maxExecRecordingSize : 0,
           recordInput: this.o.recordInput,
           onError: (err) => (active ? active.fail(err) : (early = err)),
+          ...(this.o.signer
+            ? { integrity: { session: id, signer: this.o.signer, fingerprint: fingerprint(this.o.signer.publicBlob), checkpointIntervalMs: this.o.checkpointIntervalMs ?? 2000 } }
+            : {}),
         },
       );
     } catch (err) {
@@ -193,5 +203,38 @@ export class RecordingService {
     active = new ActiveRecording(id, meta, writer, this.o);
     if (early) active.fail(early);
     return active;
+  }
+
+  /**
+   * Closes the sessions a crash left open (DESIGN.md: one daemon per data dir, so every open
+   * session here is this daemon's own): each recording is signed as far as its last checkpoint
+   * and the session ends as `interrupted`, with its `session.end` event.
+   */
+  async closeInterrupted(): Promise<number> {
+    let closed = 0;
+    for (let round = 0; round < 1000; round++) {
+      const open = await this.o.store.listSessions({ open: true, limit: 100 });
+      if (open.length === 0) break;
+      for (const s of open) {
+        let verifiedUntil = 0;
+        let note = 'no recording file';
+        const file = path.join(this.o.dir, s.recording);
+        if (fs.existsSync(file) && this.o.signer) {
+          try {
+            const r = await closeInterruptedRecording(file, s.id, this.o.signer);
+            verifiedUntil = r.verifiedUntil;
+            note = r.summary;
+          } catch (err) {
+            note = `cannot sign the recording: ${(err as Error).message}`;
+          }
+        }
+        const endedAt = s.startedAt + Math.round(verifiedUntil * 1000);
+        await this.o.store.endSession(s.id, { endedAt, exitStatus: null, exitSignal: null, bytesIn: s.bytesIn, bytesOut: s.bytesOut, sha256In: null, sha256Out: null, endReason: 'interrupted' });
+        await this.o.audit('session.end', s.user, { sid: s.id, login: s.login, node: s.node, reason: 'interrupted', verified_until: verifiedUntil, integrity: note });
+        this.o.log?.warn('closed a session the last run left open', { component: 'recording', sid: s.id, user: s.user, integrity: note });
+        closed++;
+      }
+    }
+    return closed;
   }
 }

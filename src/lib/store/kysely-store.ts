@@ -347,6 +347,7 @@ export class KyselyStore implements Store {
     if (q.user !== undefined) query = query.where('user_name', '=', q.user);
     if (q.since !== undefined) query = query.where('started_at', '>=', q.since);
     if (q.until !== undefined) query = query.where('started_at', '<', q.until);
+    if (q.open) query = query.where('ended_at', 'is', null);
     const rows = await query.orderBy('started_at', 'desc').orderBy('id').limit(q.limit ?? 100).execute();
     return rows.map(toSession);
   }

@@ -103,6 +103,8 @@ export interface SessionQuery {
   user?: string;
   since?: number;
   until?: number;
+  /** Only sessions that have not ended (what a crash leaves behind). */
+  open?: boolean;
   limit?: number;
 }
 

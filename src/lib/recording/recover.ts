@@ -1,0 +1,29 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { chainPath, checkpointLine, signCheckpoint, sigPath, type RecordingSigner } from './integrity.js';
+import { verifyRecording, type VerifyResult } from './verify.js';
+
+/**
+ * Closes a recording a crash left open: signs an `interrupted` end record and a detached
+ * signature over exactly the prefix its last valid checkpoint covers. Bytes after that prefix
+ * (written after the last checkpoint, or appended since) stay unverified: nothing is signed that
+ * no checkpoint covered. A recording that does not match its own checkpoints is left unsigned.
+ */
+export async function closeInterruptedRecording(castFile: string, session: string, signer: RecordingSigner): Promise<VerifyResult> {
+  const result = await verifyRecording({ castFile, session, publicBlob: signer.publicBlob, namespace: signer.namespace });
+  const last = result.lastCheckpoint;
+  if (result.verdict !== 'incomplete' || !last || result.endRecord) return result;
+  const chainFile = chainPath(castFile);
+  // A crash can leave the sidecar's last line half written: cut it before appending.
+  const text = fs.readFileSync(chainFile, 'utf8');
+  const keep = Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1));
+  fs.truncateSync(chainFile, keep);
+  const end = signCheckpoint(signer, session, { kind: 'interrupted', n: 0, events: last.events, bytes: last.bytes, time: last.time, chain: last.chain });
+  fs.appendFileSync(chainFile, checkpointLine(end));
+  const sha512 = crypto.createHash('sha512');
+  if (last.bytes > 0) {
+    for await (const chunk of fs.createReadStream(castFile, { start: 0, end: last.bytes - 1 }) as AsyncIterable<Buffer>) sha512.update(chunk);
+  }
+  fs.writeFileSync(sigPath(castFile), signer.signSshsig(sha512.digest()), { mode: 0o644 });
+  return verifyRecording({ castFile, session, publicBlob: signer.publicBlob, namespace: signer.namespace });
+}

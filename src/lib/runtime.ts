@@ -18,7 +18,7 @@ import { nodeHostKeyCheck } from './proxy/node-host-keys.js';
 import { startSshProxy } from './proxy/proxy-server.js';
 import { TargetPolicy } from './proxy/targets.js';
 import { UpstreamConnector } from './proxy/upstream.js';
-import { RecordingService } from './recording/session-recorder.js';
+import { RECORDINGS_DIR, RecordingService } from './recording/session-recorder.js';
 import { startWebServer } from './web/web-server.js';
 
 /*
@@ -27,7 +27,6 @@ import { startWebServer } from './web/web-server.js';
  */
 
 export const STORE_FILE = 'tollgate.db';
-export const RECORDINGS_DIR = 'recordings';
 
 export interface Daemon {
   readonly config: Config;

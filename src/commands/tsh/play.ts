@@ -1,14 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../lib/cli/base-command.js';
-import { loadConfig } from '../../lib/config/load.js';
-import type { Readable } from 'node:stream';
-import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
-import { parseProxyAddress } from '../../lib/client/proxy-address.js';
-import { WebClient } from '../../lib/client/web-client.js';
-import { isTollgateError, notFound } from '../../lib/errors.js';
+import { openRecording } from '../../lib/cli/recording-target.js';
 import { PlaybackControl, playJson, playText, playTimed } from '../../lib/recording/player.js';
+import { VERDICT_EXIT_CODES } from '../../lib/recording/verify.js';
 
 /** stdout with backpressure: resolves when the data is accepted, so a 1 GiB replay stays small in memory. */
 function writeOut(text: string): void | Promise<void> {
@@ -28,6 +22,8 @@ export default class Play extends BaseCommand {
     format: Flags.string({ description: 'pty: replay with timing; text: the output at once; json: the events', options: ['pty', 'text', 'json'], default: 'pty' }),
     config: Flags.string({ char: 'c', description: 'teleport.yaml of the local auth service (to find its data dir)', helpGroup: 'GLOBAL' }),
     'data-dir': Flags.string({ description: 'data dir of the local auth service', helpGroup: 'GLOBAL' }),
+    verify: Flags.boolean({ description: 'check the recording\'s signatures first; exit 0 verified, 4 altered, 5 incomplete, 6 unsigned', default: false }),
+    'allowed-signers': Flags.string({ description: 'recording key to verify with (the line from tctl auth export --type=recording); default: the one pinned at tsh login' }),
   };
 
   async run(): Promise<void> {
@@ -37,7 +33,20 @@ export default class Play extends BaseCommand {
       const { badParameter } = await import('../../lib/errors.js');
       throw badParameter(`--speed ${flags.speed} is out of range`, 'use a number from 0.25 to 16');
     }
-    const file = await this.resolve(args.session, flags);
+    const target = await openRecording(args.session, flags, { local: flags.verify });
+    try {
+      if (flags.verify) {
+        const r = await target.verify();
+        process.stderr.write(`${r.verdict === 'verified' ? '' : 'WARNING: '}recording ${r.summary}\n`);
+        process.exitCode = VERDICT_EXIT_CODES[r.verdict];
+      }
+      await this.play(target.source, flags, speed);
+    } finally {
+      target.cleanup();
+    }
+  }
+
+  private async play(file: string | import('node:stream').Readable, flags: { format: string; 'skip-idle-time': boolean }, speed: number): Promise<void> {
     const warn = (m: string) => process.stderr.write(`\r\nWARNING: ${m}\n`);
     if (flags.format === 'text') return playText(file, writeOut, warn);
     if (flags.format === 'json') return playJson(file, writeOut, warn);
@@ -67,33 +76,6 @@ export default class Play extends BaseCommand {
       restore();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-    }
-  }
-
-  /** A local file, a session id in the local data dir (auth host), else the proxy's API. */
-  private async resolve(session: string, flags: { config?: string; 'data-dir'?: string }): Promise<string | Readable> {
-    if (session.endsWith('.cast') || session.includes('/')) {
-      if (!fs.existsSync(session)) throw notFound(`no recording file ${session}`);
-      return session;
-    }
-    if (!/^[0-9a-f-]{36}$/.test(session)) throw notFound(`no recording with id ${session} (see tsh recordings ls)`);
-    if (flags['data-dir'] || flags.config) {
-      const file = path.join(loadConfig({ configFile: flags.config, dataDir: flags['data-dir'] }).dataDir, 'recordings', `${session}.cast`);
-      if (fs.existsSync(file)) return file;
-      throw notFound(`no recording with id ${session} (see tsh recordings ls)`);
-    }
-    const profile = new ProfileStore(profileDirFromEnv(process.env)).load();
-    if (!profile) {
-      const local = path.join(loadConfig({}).dataDir, 'recordings', `${session}.cast`);
-      if (fs.existsSync(local)) return local;
-      throw notFound(`no recording with id ${session}`, 'log in with tsh login to replay through the proxy');
-    }
-    const web = new WebClient(parseProxyAddress(profile.web_proxy_addr), profile.insecure, profile.token);
-    try {
-      return await web.stream(`/webapi/sessions/${session}/stream`);
-    } catch (err) {
-      if (isTollgateError(err) && err.kind === 'not-found') throw notFound(`no recording with id ${session} (see tsh recordings ls)`);
-      throw err;
     }
   }
 }

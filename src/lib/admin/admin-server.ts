@@ -7,11 +7,13 @@ import { z } from 'zod';
 import type { AuthService } from '../auth/auth-service.js';
 import { certificateLine } from '../ca/certificate.js';
 import { fingerprint } from '../ca/keys.js';
-import { badParameter, httpStatusFor, isTollgateError, TollgateError, unavailable } from '../errors.js';
+import { badParameter, httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } from '../errors.js';
 import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
 import type { AuditEvent, Store } from '../store/types.js';
 import { sessionToJson } from '../recording/session-json.js';
+import { verifyRecording, verifyResultToJson } from '../recording/verify.js';
+import { recordingFile } from '../recording/session-recorder.js';
 import type { CertResponse, EventJson, InviteResponse, StatusResponse } from './protocol.js';
 
 export interface AdminServerOptions {
@@ -127,6 +129,22 @@ export function createAdminApp(o: AdminServerOptions): Hono {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw badParameter('limit must be between 1 and 10000');
     const rows = await o.store.listSessions({ limit, user: c.req.query('user') });
     return c.json(rows.map(sessionToJson));
+  });
+
+  app.get('/v1/sessions/:id', async (c) => {
+    const s = await o.store.getSession(c.req.param('id'));
+    if (!s) throw notFound(`no session with id ${c.req.param('id')}`, 'see tctl sessions ls');
+    return c.json(sessionToJson(s));
+  });
+
+  app.get('/v1/recordings/:id/verify', async (c) => {
+    const id = c.req.param('id');
+    const s = await o.store.getSession(id);
+    if (!s) throw notFound(`no session with id ${id}`, 'see tctl sessions ls');
+    const castFile = recordingFile(o.dataDir, s.recording);
+    if (!fs.existsSync(castFile)) throw notFound(`the recording of session ${id} is missing from storage`);
+    const signer = auth.recordingSigner;
+    return c.json(verifyResultToJson(await verifyRecording({ castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace })));
   });
 
   app.get('/v1/events', async (c) => {

@@ -7,7 +7,7 @@ import { formatHostPort, type HostPort } from '../config/address.js';
 import { formatDuration } from '../duration.js';
 import { badParameter, notFound, TollgateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RecordingSigner } from '../recording/integrity.js';
+import { RECORDING_NAMESPACE, type RecordingSigner } from '../recording/integrity.js';
 import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/types.js';
 import { parseHostNames, parseLogins, parseRoles, validateUserName } from './validate.js';
 
@@ -24,7 +24,7 @@ export interface AuthServiceOptions {
 }
 
 export const SIGNUP_TTL_DEFAULT_MS = 3_600_000;
-export const RECORDING_NAMESPACE = 'tollgate-recording';
+export { RECORDING_NAMESPACE } from '../recording/integrity.js';
 /** Teleport caps invitations at 48h: a signup link is a password-setting credential. */
 export const SIGNUP_TTL_MAX_MS = 48 * 3_600_000;
 export const USER_CERT_TTL_DEFAULT_MS = 12 * 3_600_000;

@@ -107,6 +107,7 @@ export async function login(req: LoginRequest): Promise<LoginResult> {
     key_file: paths.key,
     cert_file: paths.cert,
     agent_socket: agent.added ? agent.socket : null,
+    ...(ping.recording_signers ? { recording_signers: ping.recording_signers } : {}),
   };
   req.profiles.save(profile);
   return { profile, agent, extensions: Object.keys(cert.extensions).sort() };

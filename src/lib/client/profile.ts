@@ -24,6 +24,8 @@ export interface Profile {
   cert_file: string;
   /** Whether tsh added the key to an ssh-agent, and which. */
   agent_socket: string | null;
+  /** The cluster's recording key (`allowed_signers` line), pinned at login for tsh play --verify. */
+  recording_signers?: string;
 }
 
 /** TELEPORT_HOME, else ~/.tsh (the environment is passed in by the command, the edge). */

@@ -19,6 +19,8 @@ export interface PingResponse {
   auth: { type: string; second_factor: 'off' | 'otp' };
   proxy: { ssh: { listen_addr: string; public_addr?: string } };
   host_ca: string;
+  /** The recording key as an `allowed_signers` line (absent from older proxies). */
+  recording_signers?: string;
 }
 
 export interface CertsResponse {

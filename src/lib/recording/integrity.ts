@@ -15,6 +15,8 @@ import fs from 'node:fs';
  * The truncated per-event hashes are not trusted on their own (they are unsigned): they only let
  * the verifier name the first altered event inside a checkpoint interval the signature rejected.
  */
+/** The SSHSIG namespace of recording signatures (`ssh-keygen -Y verify -n`). */
+export const RECORDING_NAMESPACE = 'tollgate-recording';
 export const CHAIN_VERSION = 1;
 export const EVENT_HASH_BYTES = 8;
 

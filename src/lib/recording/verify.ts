@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { publicKeyFromBlob } from '../ca/keys.js';
+import { badParameter } from '../errors.js';
 import { verifySshsig } from '../ca/sshsig.js';
 import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, chainSeed, checkpointMessage, linkChain, shortHash } from './integrity.js';
 
@@ -232,4 +233,38 @@ async function verifyWholeFile(input: VerifyInput, sigText: string | null, base:
   return ok
     ? { ...base, verdict: 'verified', signature: true, verifiedBytes: base.fileBytes, unverifiedBytes: 0, summary: `verified: ${base.fileBytes} bytes, detached signature matches (no checkpoints beside it)` }
     : { ...base, verdict: 'altered', signature: false, summary: 'altered: the detached signature does not match the file (no checkpoints to name the event)' };
+}
+
+/** Exit codes of `tctl recordings verify` and `tsh play --verify`: one per verdict, so scripts can tell them apart. */
+export const VERDICT_EXIT_CODES: Readonly<Record<Verdict, number>> = Object.freeze({ verified: 0, altered: 4, incomplete: 5, unsigned: 6 });
+
+export interface VerifyJson {
+  verdict: Verdict;
+  summary: string;
+  verified_until: number;
+  verified_bytes: number;
+  unverified_bytes: number;
+  file_bytes: number;
+  altered_event: AlteredEvent | null;
+  signature: boolean | null;
+}
+
+export function verifyResultToJson(r: VerifyResult): VerifyJson {
+  return {
+    verdict: r.verdict,
+    summary: r.summary,
+    verified_until: r.verifiedUntil,
+    verified_bytes: r.verifiedBytes,
+    unverified_bytes: r.unverifiedBytes,
+    file_bytes: r.fileBytes,
+    altered_event: r.event ?? null,
+    signature: r.signature,
+  };
+}
+
+/** The recording key's blob from an `allowed_signers` line (`IDENTITY [options] ssh-ed25519 BASE64`). */
+export function blobFromAllowedSigners(text: string): Buffer {
+  const m = /(?:^|\s)ssh-ed25519\s+([A-Za-z0-9+/=]+)/.exec(text);
+  if (!m) throw badParameter('no ssh-ed25519 key in the allowed signers text', 'use the line printed by "tctl auth export --type=recording"');
+  return Buffer.from(m[1]!, 'base64');
 }

@@ -1,11 +1,15 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import { sessionToJson } from '../recording/session-json.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { LoginService } from '../auth/login-service.js';
 import { accessDenied, badParameter, notFound } from '../errors.js';
+import { exportMeta } from '../recording/export-meta.js';
+import { writeHtmlExport } from '../recording/html-export.js';
+import { chainPath, sigPath } from '../recording/integrity.js';
+import { verifyRecording } from '../recording/verify.js';
 import type { RecordingService } from '../recording/session-recorder.js';
 import type { SessionRecord, Store, UserRecord } from '../store/types.js';
 import { cookieToken } from './ui.js';
@@ -83,6 +87,41 @@ export function mountSessionsApi(app: Hono<Env>, o: SessionsApiOptions): void {
       headers: {
         'content-type': 'application/x-asciicast',
         'content-disposition': `attachment; filename="${s.id}.cast"`,
+        'cache-control': 'no-store',
+      },
+    });
+  });
+
+  // The integrity data beside the recording (hash chain + signed checkpoints, detached SSHSIG), so
+  // tsh verifies what it downloaded with the recording key it pinned at login.
+  app.get('/webapi/sessions/:id/integrity', async (c) => {
+    const user = await o.login.userForToken(bearer(c));
+    const s = await visible(c, user, c.req.param('id'));
+    const file = o.recordings.pathFor(s.id);
+    const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : null);
+    c.header('cache-control', 'no-store');
+    return c.json({ chain: read(chainPath(file)), sig: read(sigPath(file)) });
+  });
+
+  // One self-contained HTML file (player, recording and verification result inline) for people
+  // without an account; verified here, at export time, with the cluster's recording key.
+  app.get('/webapi/sessions/:id/export.html', async (c) => {
+    const user = await o.login.userForToken(bearer(c));
+    const s = await visible(c, user, c.req.param('id'));
+    const file = o.recordings.pathFor(s.id);
+    if (!fs.existsSync(file)) throw notFound(`the recording of session ${s.id} is missing from storage`);
+    const signer = o.auth.recordingSigner;
+    const verification = await verifyRecording({ castFile: file, session: s.id, publicBlob: signer.publicBlob, namespace: signer.namespace });
+    await o.auth.audit('session.export', user.name, { sid: s.id, owner: s.user, addr: addr(c), format: 'html', verdict: verification.verdict });
+    const out = new PassThrough();
+    writeHtmlExport(fs.createReadStream(file), out, exportMeta(s.id, file, sessionToJson(s), verification, Date.now())).then(
+      () => out.end(),
+      (err: Error) => out.destroy(err),
+    );
+    return new Response(Readable.toWeb(out) as ReadableStream, {
+      headers: {
+        'content-type': 'text/html; charset=utf-8',
+        'content-disposition': `attachment; filename="tollgate-${s.id}.html"`,
         'cache-control': 'no-store',
       },
     });

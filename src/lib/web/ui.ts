@@ -155,7 +155,7 @@ ${auditor ? html`<label for="f-user">User</label><input id="f-user" name="user" 
 </form>
 <table id="sessions"><thead><tr><th>Started</th><th>User</th><th>Login</th><th>Node</th><th>Kind</th><th>Duration</th><th>Exit</th></tr></thead><tbody>
 ${rows.map(
-  (r) => html`<tr><td><a href="/web/sessions/${r.id}">${r.started_at}</a></td><td>${r.user}</td><td>${r.login}</td><td>${r.node}</td><td>${r.kind}${r.command ? html`: <code>${r.command}</code>` : ''}</td><td>${r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running'}</td><td>${r.exit_status ?? r.exit_signal ?? ''}</td></tr>`,
+  (r) => html`<tr><td><a href="/web/sessions/${r.id}">${r.started_at}</a></td><td>${r.user}</td><td>${r.login}</td><td>${r.node}</td><td>${r.kind}${r.command ? html`: <code>${r.command}</code>` : ''}</td><td>${r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running'}</td><td>${r.end_reason === 'interrupted' ? 'interrupted' : (r.exit_status ?? r.exit_signal ?? '')}</td></tr>`,
 )}
 </tbody></table>`,
       ),
@@ -175,7 +175,7 @@ ${rows.map(
         `Session ${s.id}`,
         html`<link rel="stylesheet" href="/web/assets/asciinema-player.css">
 ${nav(c, user)}<h1>${s.user} as ${s.login}@${s.node}</h1>
-<p class="muted">${new Date(s.startedAt).toISOString()} · ${s.kind}${s.command ? html` · <code>${s.command}</code>` : ''} · <a id="download" href="/webapi/sessions/${s.id}/stream" download="${s.id}.cast">download .cast</a></p>
+<p class="muted">${new Date(s.startedAt).toISOString()} · ${s.kind}${s.command ? html` · <code>${s.command}</code>` : ''} · <a id="download" href="/webapi/sessions/${s.id}/stream" download="${s.id}.cast">download .cast</a> · <a id="download-html" href="/webapi/sessions/${s.id}/export.html" download="tollgate-${s.id}.html">download as HTML</a></p>
 <p><label for="speed">Speed</label> <select id="speed"><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="2">2×</option><option value="4">4×</option><option value="8">8×</option></select></p>
 <div id="player" data-src="/webapi/sessions/${s.id}/stream" data-cols="80" data-rows="24"></div>
 <script src="/web/assets/asciinema-player.min.js"></script>

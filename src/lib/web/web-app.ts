@@ -104,6 +104,7 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
       auth: { type: 'local', second_factor: login.secondFactor },
       proxy: { ssh: { listen_addr: o.sshListenAddr, public_addr: o.sshPublicAddr } },
       host_ca: auth.exportCA('host', 'known-hosts', '*'),
+      recording_signers: auth.exportRecordingKey(),
     }),
   );
 

@@ -34,7 +34,7 @@ export default class SessionsLs extends AdminCommand {
           r.node,
           r.started_at,
           r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running',
-          r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status),
+          r.end_reason === 'interrupted' ? 'interrupted' : r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status),
           r.kind,
           size(r.bytes_out),
         ]),

@@ -29,7 +29,7 @@ export default class RecordingsLs extends BaseCommand {
     this.out(
       renderTable(
         ['ID', 'User', 'Login', 'Node', 'Started', 'Duration', 'Exit', 'Kind', 'Bytes'],
-        rows.map((r) => [r.id, r.user, r.login, r.node, r.started_at, r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running', r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status), r.kind, String(r.bytes_out)]),
+        rows.map((r) => [r.id, r.user, r.login, r.node, r.started_at, r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running', r.end_reason === 'interrupted' ? 'interrupted' : r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status), r.kind, String(r.bytes_out)]),
       ),
     );
   }

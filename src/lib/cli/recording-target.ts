@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { AdminClient } from '../admin/admin-client.js';
+import { ADMIN_SOCKET } from '../admin/protocol.js';
+import { profileDirFromEnv, ProfileStore, type Profile } from '../client/profile.js';
+import { parseProxyAddress } from '../client/proxy-address.js';
+import { downloadRecording, recordingKey } from '../client/recording-fetch.js';
+import { WebClient } from '../client/web-client.js';
+import { loadConfig } from '../config/load.js';
+import { isTollgateError, notFound } from '../errors.js';
+import { RECORDING_NAMESPACE } from '../recording/integrity.js';
+import type { SessionJson } from '../recording/session-json.js';
+import { RECORDINGS_DIR } from '../recording/session-recorder.js';
+import { blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../recording/verify.js';
+
+export interface RecordingFlags {
+  config?: string;
+  'data-dir'?: string;
+  'allowed-signers'?: string;
+}
+
+/** A recording tsh can replay, verify and export, wherever it lives. */
+export interface RecordingTarget {
+  /** What to read the events from: a local file, or the proxy's stream when no local copy is needed. */
+  source: string | Readable;
+  /** The session's index row, when known (data dir or proxy). */
+  session: SessionJson | undefined;
+  verify(): Promise<VerifyResult>;
+  cleanup(): void;
+}
+
+const SESSION_ID = /^[0-9a-f-]{36}$/;
+
+/**
+ * Finds a recording: a `.cast` file path; a session id in the local data dir (auth host, with
+ * -c/--data-dir); else a session id through the proxy with the tsh login. With `local: true`
+ * a proxied recording is downloaded first (with its integrity data) so it can be verified.
+ */
+export async function openRecording(target: string, flags: RecordingFlags, o: { local: boolean }): Promise<RecordingTarget> {
+  const none = () => {};
+  if (target.endsWith('.cast') || target.includes('/')) {
+    if (!fs.existsSync(target)) throw notFound(`no recording file ${target}`);
+    const profile = new ProfileStore(profileDirFromEnv(process.env)).load();
+    return { source: target, session: undefined, verify: () => verifyFile(target, recordingKey(flags['allowed-signers'], profile)), cleanup: none };
+  }
+  if (!SESSION_ID.test(target)) throw notFound(`no recording with id ${target} (see tsh recordings ls)`);
+  const profile = flags['data-dir'] || flags.config ? undefined : new ProfileStore(profileDirFromEnv(process.env)).load();
+  if (!profile) return openLocal(target, flags, Boolean(flags['data-dir'] || flags.config));
+  return openProxied(target, profile, flags, o.local);
+}
+
+function verifyFile(castFile: string, publicBlob: Buffer, session?: string): Promise<VerifyResult> {
+  return verifyRecording({ castFile, publicBlob, namespace: RECORDING_NAMESPACE, ...(session ? { session } : {}) });
+}
+
+async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): Promise<RecordingTarget> {
+  const config = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'] });
+  const file = path.join(config.dataDir, RECORDINGS_DIR, `${id}.cast`);
+  if (!fs.existsSync(file)) {
+    throw notFound(`no recording with id ${id}`, explicit ? 'see tctl sessions ls' : 'log in with tsh login to replay through the proxy');
+  }
+  const admin = new AdminClient(path.join(config.dataDir, ADMIN_SOCKET));
+  let session: SessionJson | undefined;
+  try {
+    session = await admin.request<SessionJson>('GET', `/v1/sessions/${id}`);
+  } catch {
+    session = undefined; // the daemon may be stopped: the recording still plays
+  }
+  const key = async () => {
+    if (flags['allowed-signers']) return recordingKey(flags['allowed-signers'], undefined);
+    return blobFromAllowedSigners((await admin.request<{ line: string }>('GET', '/v1/cas/recording')).line);
+  };
+  return { source: file, session, verify: async () => verifyFile(file, await key(), id), cleanup: () => {} };
+}
+
+async function openProxied(id: string, profile: Profile, flags: RecordingFlags, local: boolean): Promise<RecordingTarget> {
+  const web = new WebClient(parseProxyAddress(profile.web_proxy_addr), profile.insecure, profile.token);
+  try {
+    if (!local) {
+      const source = await web.stream(`/webapi/sessions/${id}/stream`);
+      return { source, session: undefined, verify: () => Promise.reject(new Error('not downloaded')), cleanup: () => source.destroy() };
+    }
+    const d = await downloadRecording(web, id);
+    return { source: d.castFile, session: d.session, verify: () => verifyFile(d.castFile, recordingKey(flags['allowed-signers'], profile), id), cleanup: d.cleanup };
+  } catch (err) {
+    if (isTollgateError(err) && err.kind === 'not-found') throw notFound(`no recording with id ${id} (see tsh recordings ls)`);
+    throw err;
+  }
+}

@@ -64,6 +64,7 @@ describe('interactive tsh ssh', () => {
       const dir = path.join(c.daemon.dataDir, 'recordings');
       const file = fs
         .readdirSync(dir)
+        .filter((f) => f.endsWith('.cast'))
         .map((f) => path.join(dir, f))
         .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]!;
       expect(before.has(path.basename(file, '.cast'))).toBe(true);

@@ -58,7 +58,8 @@ async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): 
   const config = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'] });
   const file = path.join(config.dataDir, RECORDINGS_DIR, `${id}.cast`);
   if (!fs.existsSync(file)) {
-    throw notFound(`no recording with id ${id}`, explicit ? 'see tctl sessions ls' : 'log in with tsh login to replay through the proxy');
+    if (explicit) throw notFound(`no recording with id ${id} (see tsh recordings ls)`);
+    throw notFound(`no recording with id ${id}`, 'log in with tsh login to replay through the proxy');
   }
   const admin = new AdminClient(path.join(config.dataDir, ADMIN_SOCKET));
   let session: SessionJson | undefined;

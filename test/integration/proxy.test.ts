@@ -129,7 +129,7 @@ describe('recording proxy', () => {
   it('every finished recording has a detached SSHSIG signature that stock ssh-keygen -Y verify checks', async () => {
     const s = (await sessions(c.daemon)).find((x) => x.command === 'echo hello; exit 3')!;
     const line = (await c.daemon.tctl(['auth', 'export', '--type=recording'])).stdout;
-    expect(line).toMatch(/^tollgate-recording@example\.test namespaces="tollgate-recording" ssh-ed25519 AAAA\S+\n$/);
+    expect(line).toMatch(/^tollgate-recording@example\.test namespaces="tollgate-recording,tollgate-recording-interrupted" ssh-ed25519 AAAA\S+\n$/);
     const signers = path.join(work, 'allowed_signers');
     fs.writeFileSync(signers, line);
     const file = path.join(c.daemon.dataDir, 'recordings', `${s.id}.cast`);

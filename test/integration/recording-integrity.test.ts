@@ -28,8 +28,8 @@ describe('recording integrity through the proxy', () => {
 
   const daemon = () => restarted ?? c.daemon;
   const castOf = (id: string) => path.join(daemon().dataDir, 'recordings', `${id}.cast`);
-  const keygenVerify = (file: string, data = file) =>
-    run('bash', ['-c', `ssh-keygen -Y verify -f ${signers} -I tollgate-recording@example.test -n tollgate-recording -s ${file}.sig < ${data}`]);
+  const keygenVerify = (file: string, data = file, ns = 'tollgate-recording') =>
+    run('bash', ['-c', `ssh-keygen -Y verify -f ${signers} -I tollgate-recording@example.test -n ${ns} -s ${file}.sig < ${data}`]);
 
   it('ssh-keygen -Y verify accepts an intact recording and rejects one changed byte; tctl recordings verify names the altered event', async () => {
     const r = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo first-line; sleep 0.3; echo evidence-line; sleep 0.3; echo last-line']);
@@ -141,10 +141,11 @@ describe('recording integrity through the proxy', () => {
       const j = JSON.parse(v.stdout) as { verdict: string; verified_until: number; verified_bytes: number; unverified_bytes: number };
       expect(j.verdict).toBe('incomplete');
       expect(s.startedAt + j.verified_until * 1000).toBeGreaterThan(killedAt - 10_000);
-      // the detached signature covers exactly the checkpointed prefix
+      // the detached signature covers exactly the checkpointed prefix, as an interrupted recording
       const prefix = path.join(work, 'prefix.cast');
       fs.writeFileSync(prefix, fs.readFileSync(castOf(s.id)).subarray(0, j.verified_bytes));
-      expect((await keygenVerify(castOf(s.id), prefix)).code).toBe(0);
+      expect((await keygenVerify(castOf(s.id), prefix, 'tollgate-recording-interrupted')).code).toBe(0);
+      expect((await keygenVerify(castOf(s.id), prefix)).code).not.toBe(0);
 
       fs.appendFileSync(castOf(s.id), '[99.0, "o", "forged after the crash\\r\\n"]\n');
       const after = await restarted.tctl(['recordings', 'verify', s.id, '--format=json']);

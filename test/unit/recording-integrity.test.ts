@@ -19,7 +19,7 @@ function makeSigner(): RecordingSigner {
     identity: 'tollgate-recording@test',
     namespace: NS,
     sign: (m) => crypto.sign(null, m, k.privateKey),
-    signSshsig: (h) => signSshsig(k.privateKey, k.publicBlob, NS, h),
+    signSshsig: (h, ns = NS) => signSshsig(k.privateKey, k.publicBlob, ns, h),
   };
 }
 const signer = makeSigner();
@@ -52,10 +52,10 @@ function record(file: string, n: number, opts: { close?: boolean; snapshotAt?: n
 
 const verify = (castFile: string) => verifyRecording({ castFile, session: SID, publicBlob: signer.publicBlob, namespace: NS });
 
-function sshKeygenVerify(d: string, file: string, data?: Buffer): boolean {
+function sshKeygenVerify(d: string, file: string, data?: Buffer, ns = NS): boolean {
   const signers = path.join(d, 'allowed_signers');
-  fs.writeFileSync(signers, `${allowedSignersLine(signer.identity, NS, publicKeyLine(signer.publicBlob))}\n`);
-  const r = spawnSync('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', signer.identity, '-n', NS, '-s', `${file}.sig`], { input: data ?? fs.readFileSync(file) });
+  fs.writeFileSync(signers, `${allowedSignersLine(signer.identity, `${NS},${NS}-interrupted`, publicKeyLine(signer.publicBlob))}\n`);
+  const r = spawnSync('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', signer.identity, '-n', ns, '-s', `${file}.sig`], { input: data ?? fs.readFileSync(file) });
   return r.status === 0;
 }
 
@@ -133,10 +133,12 @@ describe('recording integrity', () => {
     expect(closed.verifiedUntil).toBe(6);
     expect(closed.signature).toBe(true);
     expect(closed.summary).toMatch(/interrupted/);
-    // the .sig covers exactly the checkpointed prefix: ssh-keygen accepts the prefix, not the whole file
+    // the .sig covers exactly the checkpointed prefix, in its own namespace: ssh-keygen accepts the
+    // prefix as an interrupted recording, never as a complete one, and never the whole file
     const prefix = fs.readFileSync(f).subarray(0, closed.verifiedBytes);
-    expect(sshKeygenVerify(d, f, prefix)).toBe(true);
-    expect(sshKeygenVerify(d, f)).toBe(false);
+    expect(sshKeygenVerify(d, f, prefix, `${NS}-interrupted`)).toBe(true);
+    expect(sshKeygenVerify(d, f, prefix)).toBe(false);
+    expect(sshKeygenVerify(d, f, undefined, `${NS}-interrupted`)).toBe(false);
 
     fs.appendFileSync(f, 'x');
     const after = await verify(f);
@@ -157,5 +159,72 @@ describe('recording integrity', () => {
     expect((await verify(f)).verdict).toBe('altered');
     fs.rmSync(`${f}.sig`);
     expect((await verify(f)).verdict).toBe('unsigned');
+  });
+
+  describe('attacks from the review (write access to storage, no key)', () => {
+    it('deleting the sidecar is altered when the index says the recording has one; a prefix signature never passes for a whole recording', async () => {
+      const d = dir();
+      const f = path.join(d, 'a.cast');
+      record(f, 3);
+      fs.rmSync(`${f}.chain`);
+      expect((await verifyRecording({ castFile: f, session: SID, publicBlob: signer.publicBlob, namespace: NS, expectIntegrity: true })).verdict).toBe('altered');
+
+      const live = path.join(d, 'live.cast');
+      record(live, 8, { close: false, snapshotAt: 7, snapshotDir: d });
+      const c = path.join(d, 'crash.cast');
+      const closed = await closeInterruptedRecording(c, SID, signer);
+      fs.writeFileSync(c, fs.readFileSync(c).subarray(0, closed.verifiedBytes));
+      fs.rmSync(`${c}.chain`);
+      expect((await verify(c)).verdict).toBe('altered');
+    });
+
+    it('a finished recording cut back to a checkpoint with its end record removed is altered, not a crash', async () => {
+      const d = dir();
+      const f = path.join(d, 'a.cast');
+      record(f, 7);
+      const side = fs.readFileSync(`${f}.chain`, 'utf8').split('\n');
+      // everything after checkpoint 1 removed from the sidecar, as a careful attacker would
+      const cut = `${side.slice(0, side.findIndex((l) => l.includes('"cp":1')) + 1).join('\n')}\n`;
+      const cp1 = JSON.parse(side.find((l) => l.includes('"cp":1'))!) as { bytes: number };
+      const endRec = JSON.parse(side.find((l) => l.includes('"end"'))!) as { bytes: number; chain: string };
+      fs.writeFileSync(`${f}.chain`, cut);
+      fs.truncateSync(f, cp1.bytes);
+      // the .sig is still there: a signature without a signed end is tampering
+      expect((await verify(f)).verdict).toBe('altered');
+      fs.rmSync(`${f}.sig`);
+      // without the .sig only the index can tell: it keeps where the recording was sealed
+      expect((await verify(f)).verdict).toBe('incomplete');
+      const sealed = await verifyRecording({ castFile: f, session: SID, publicBlob: signer.publicBlob, namespace: NS, sealed: { bytes: endRec.bytes, chain: endRec.chain } });
+      expect(sealed.verdict).toBe('altered');
+      expect(sealed.summary).toMatch(/sealed at/);
+      // an emptied sidecar
+      fs.writeFileSync(`${f}.chain`, '\n');
+      expect((await verify(f)).verdict).toBe('altered');
+    });
+
+    it('a huge line after the last checkpoint is not read; per-event hashes before a good checkpoint cannot shift the blame', async () => {
+      const d = dir();
+      const f = path.join(d, 'a.cast');
+      record(f, 9);
+      const before = fs.statSync(f).size;
+      const big = Buffer.alloc(64 << 20, 0x61);
+      fs.appendFileSync(f, big);
+      const t = performance.now();
+      const r = await verify(f);
+      expect(r.verdict).toBe('altered');
+      expect(r.verifiedBytes).toBe(before);
+      expect(performance.now() - t).toBeLessThan(5000);
+      fs.truncateSync(f, before);
+
+      const side = fs.readFileSync(`${f}.chain`, 'utf8');
+      const text = fs.readFileSync(f, 'utf8');
+      const o = text.indexOf('line 8');
+      fs.writeFileSync(f, `${text.slice(0, o)}LINE 8${text.slice(o + 6)}`);
+      // forge the unsigned hash of event 2 (covered by a good checkpoint)
+      fs.writeFileSync(`${f}.chain`, side.replace(/"h":\["[^"]+"/, (m) => m.replace(/"h":\["[^"]+"/, '"h":["AAAAAAAAAAA"')));
+      const r2 = await verify(f);
+      expect(r2.verdict).toBe('altered');
+      expect(r2.event?.index).toBe(8);
+    });
   });
 });

@@ -7,7 +7,7 @@ import { formatHostPort, type HostPort } from '../config/address.js';
 import { formatDuration } from '../duration.js';
 import { badParameter, notFound, TollgateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { RECORDING_NAMESPACE, type RecordingSigner } from '../recording/integrity.js';
+import { RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type RecordingSigner } from '../recording/integrity.js';
 import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/types.js';
 import { parseHostNames, parseLogins, parseRoles, validateUserName } from './validate.js';
 
@@ -108,7 +108,7 @@ export class AuthService {
         identity: `tollgate-recording@${this.o.clusterName}`,
         namespace: RECORDING_NAMESPACE,
         sign: (message) => crypto.sign(null, message, key),
-        signSshsig: (sha512) => signSshsig(key, ca.publicBlob, RECORDING_NAMESPACE, sha512),
+        signSshsig: (sha512, namespace = RECORDING_NAMESPACE) => signSshsig(key, ca.publicBlob, namespace, sha512),
       };
     }
     return this.signer;
@@ -116,7 +116,7 @@ export class AuthService {
 
   /** The recording key as an `allowed_signers` line. */
   exportRecordingKey(): string {
-    return allowedSignersLine(this.recordingSigner.identity, RECORDING_NAMESPACE, this.recordingKey!.publicKeyLine());
+    return allowedSignersLine(this.recordingSigner.identity, `${RECORDING_NAMESPACE},${RECORDING_INTERRUPTED_NAMESPACE}`, this.recordingKey!.publicKeyLine());
   }
 
   ca(type: CAType): CertAuthority {

@@ -17,6 +17,11 @@ import fs from 'node:fs';
  */
 /** The SSHSIG namespace of recording signatures (`ssh-keygen -Y verify -n`). */
 export const RECORDING_NAMESPACE = 'tollgate-recording';
+/**
+ * The namespace of the signature over an interrupted recording's checkpointed prefix: different,
+ * so a prefix signature can never pass for the signature of a complete recording.
+ */
+export const RECORDING_INTERRUPTED_NAMESPACE = 'tollgate-recording-interrupted';
 export const CHAIN_VERSION = 1;
 export const EVENT_HASH_BYTES = 8;
 
@@ -41,8 +46,8 @@ export interface RecordingSigner {
   readonly namespace: string;
   /** Raw ed25519 signature (checkpoints). */
   sign(message: Buffer): Buffer;
-  /** Armored SSHSIG over a message given its SHA-512 (the final `.sig`). */
-  signSshsig(sha512: Buffer): string;
+  /** Armored SSHSIG over a message given its SHA-512 (the final `.sig`); namespace defaults to RECORDING_NAMESPACE. */
+  signSshsig(sha512: Buffer, namespace?: string): string;
 }
 
 export function chainSeed(session: string): Buffer {
@@ -100,7 +105,8 @@ export class ChainWriter {
     private readonly now: () => number,
     fingerprint: string,
   ) {
-    this.fd = fs.openSync(file, 'wx', 0o644);
+    // Append-only and exclusive: a second writer (or a recovery racing this one) cannot interleave at an offset.
+    this.fd = fs.openSync(file, 'ax', 0o644);
     this.chain = chainSeed(session);
     this.lastCheckpointAt = now();
     fs.writeSync(this.fd, `${JSON.stringify({ tollgate_chain: CHAIN_VERSION, session, hash: 'sha256', key: fingerprint })}\n`);

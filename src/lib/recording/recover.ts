@@ -1,6 +1,5 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { chainPath, checkpointLine, signCheckpoint, sigPath, type RecordingSigner } from './integrity.js';
+import { chainPath, checkpointLine, RECORDING_INTERRUPTED_NAMESPACE, signCheckpoint, sigPath, type RecordingSigner } from './integrity.js';
 import { verifyRecording, type VerifyResult } from './verify.js';
 
 /**
@@ -12,7 +11,8 @@ import { verifyRecording, type VerifyResult } from './verify.js';
 export async function closeInterruptedRecording(castFile: string, session: string, signer: RecordingSigner): Promise<VerifyResult> {
   const result = await verifyRecording({ castFile, session, publicBlob: signer.publicBlob, namespace: signer.namespace });
   const last = result.lastCheckpoint;
-  if (result.verdict !== 'incomplete' || !last || result.endRecord) return result;
+  const digest = result.prefixSha512;
+  if (result.verdict !== 'incomplete' || !last || !digest || result.endRecord) return result;
   const chainFile = chainPath(castFile);
   // A crash can leave the sidecar's last line half written: cut it before appending.
   const text = fs.readFileSync(chainFile, 'utf8');
@@ -20,10 +20,7 @@ export async function closeInterruptedRecording(castFile: string, session: strin
   fs.truncateSync(chainFile, keep);
   const end = signCheckpoint(signer, session, { kind: 'interrupted', n: 0, events: last.events, bytes: last.bytes, time: last.time, chain: last.chain });
   fs.appendFileSync(chainFile, checkpointLine(end));
-  const sha512 = crypto.createHash('sha512');
-  if (last.bytes > 0) {
-    for await (const chunk of fs.createReadStream(castFile, { start: 0, end: last.bytes - 1 }) as AsyncIterable<Buffer>) sha512.update(chunk);
-  }
-  fs.writeFileSync(sigPath(castFile), signer.signSshsig(sha512.digest()), { mode: 0o644 });
+  // The digest of the bytes as they were checked, never a second read (the file could change between).
+  fs.writeFileSync(sigPath(castFile), signer.signSshsig(digest, RECORDING_INTERRUPTED_NAMESPACE), { mode: 0o644 });
   return verifyRecording({ castFile, session, publicBlob: signer.publicBlob, namespace: signer.namespace });
 }

@@ -1,9 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { publicKeyFromBlob } from '../ca/keys.js';
 import { badParameter } from '../errors.js';
 import { verifySshsig } from '../ca/sshsig.js';
-import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, chainSeed, checkpointMessage, linkChain, shortHash } from './integrity.js';
+import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, chainSeed, checkpointMessage, linkChain, RECORDING_INTERRUPTED_NAMESPACE, shortHash } from './integrity.js';
 
 /*
  * Verifies a recording against its sidecar (integrity.ts) and detached signature. The verdicts:
@@ -41,6 +42,8 @@ export interface VerifyResult {
   /** The last signed checkpoint the file matches, and the end record if there is one. */
   lastCheckpoint?: Checkpoint;
   endRecord?: Checkpoint;
+  /** SHA-512 of exactly the bytes the last good checkpoint covers, as they were checked (recovery signs this). */
+  prefixSha512?: Buffer;
 }
 
 export interface VerifyInput {
@@ -51,6 +54,15 @@ export interface VerifyInput {
   session?: string;
   publicBlob: Buffer;
   namespace: string;
+  /**
+   * What the session index says about the recording. `expectIntegrity`: it was recorded with a
+   * sidecar (every recording the daemon makes is), so a missing sidecar is tampering, not age.
+   * `sealed`: the signed end (bytes and chain head) the index kept when the session ended, so a
+   * recording cut back to an earlier checkpoint with its end record removed reads as altered,
+   * not as a crash.
+   */
+  expectIntegrity?: boolean;
+  sealed?: { bytes: number; chain: string } | null;
 }
 
 interface Sidecar {
@@ -61,9 +73,16 @@ interface Sidecar {
   problem: string | undefined;
 }
 
+/** A sidecar larger than this is not read (it would be about 1 GiB of events). */
+const MAX_SIDECAR_BYTES = 256 << 20;
+
 function parseSidecar(text: string, publicBlob: Buffer, expectedSession: string | undefined): Sidecar {
   const key = publicKeyFromBlob(publicBlob);
   const out: Sidecar = { session: '', hashes: [], checkpoints: [], end: undefined, problem: undefined };
+  if (text.length > MAX_SIDECAR_BYTES) {
+    out.problem = 'the integrity file is implausibly large';
+    return out;
+  }
   const lines = text.split('\n');
   // A crash can leave the last line half written; it is ignored, never trusted.
   if (lines.length && lines[lines.length - 1] !== '') lines.pop();
@@ -93,11 +112,11 @@ function parseSidecar(text: string, publicBlob: Buffer, expectedSession: string 
       continue;
     }
     const kind: CheckpointKind | undefined = typeof rec.cp === 'number' ? 'cp' : rec.end === 'complete' || rec.end === 'interrupted' ? rec.end : undefined;
-    if (!kind || typeof rec.events !== 'number' || typeof rec.bytes !== 'number' || typeof rec.time !== 'number' || typeof rec.chain !== 'string' || typeof rec.sig !== 'string') {
+    if (!kind || !Number.isSafeInteger(rec.events) || !Number.isSafeInteger(rec.bytes) || typeof rec.time !== 'number' || typeof rec.chain !== 'string' || typeof rec.sig !== 'string') {
       out.problem = `the integrity file is malformed at line ${i + 1}`;
       return out;
     }
-    const c: Checkpoint = { kind, n: kind === 'cp' ? (rec.cp as number) : 0, events: rec.events, bytes: rec.bytes, time: rec.time, chain: rec.chain, sig: rec.sig };
+    const c: Checkpoint = { kind, n: kind === 'cp' ? (rec.cp as number) : 0, events: rec.events as number, bytes: rec.bytes as number, time: rec.time, chain: rec.chain, sig: rec.sig };
     if (!crypto.verify(null, checkpointMessage(out.session, c), key, Buffer.from(c.sig, 'base64'))) {
       out.problem = `checkpoint ${kind === 'cp' ? c.n : kind} in the integrity file is not signed by the recording key`;
       return out;
@@ -110,42 +129,85 @@ function parseSidecar(text: string, publicBlob: Buffer, expectedSession: string 
     out.checkpoints.push(c);
     if (kind !== 'cp') out.end = c;
   }
+  // The writer signs a checkpoint right after the header: a sidecar without one was emptied.
+  if (!out.problem && out.checkpoints.length === 0) out.problem = 'the integrity file has no signed checkpoint';
   return out;
 }
 
-function eventTime(line: Buffer): number | null {
-  try {
-    const v = JSON.parse(line.toString('utf8')) as unknown;
-    return Array.isArray(v) && typeof v[0] === 'number' ? v[0] : null;
-  } catch {
-    return null;
-  }
+function eventTime(head: Buffer): number | null {
+  // The time is the first element: `[12.345, "o", ...`; the head holds at least that much.
+  const m = /^\[\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*,/.exec(head.toString('latin1'));
+  return m ? Number(m[1]) : null;
 }
 
 function fmtTime(s: number): string {
   return `${s.toFixed(1)}s`;
 }
 
-async function* lines(file: string): AsyncGenerator<Buffer> {
-  let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    let buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-    let start = 0;
-    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
-      yield buf.subarray(start, nl + 1);
-      start = nl + 1;
+const LINE_HEAD_BYTES = 64;
+
+/** One line of the file, hashed as it streams past (lines can be huge; they are never held whole). */
+interface LineDigest {
+  hash: Buffer;
+  head: Buffer;
+  offset: number;
+  length: number;
+  complete: boolean;
+}
+
+/**
+ * Streams the file's lines as SHA-256 digests, feeding `onBytes` every byte in order; stops
+ * when `want()` says no more lines are needed.
+ */
+async function digestLines(file: string, want: () => boolean, onBytes: (b: Buffer) => void, onLine: (l: LineDigest) => boolean): Promise<void> {
+  let hash = crypto.createHash('sha256');
+  let head: Buffer[] = [];
+  let headLen = 0;
+  let lineStart = 0;
+  let pos = 0;
+  const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      while (start < chunk.length) {
+        if (!want()) return;
+        const nl = chunk.indexOf(10, start);
+        const end = nl === -1 ? chunk.length : nl + 1;
+        const piece = chunk.subarray(start, end);
+        hash.update(piece);
+        onBytes(piece);
+        if (headLen < LINE_HEAD_BYTES) {
+          head.push(piece.subarray(0, LINE_HEAD_BYTES - headLen));
+          headLen += Math.min(piece.length, LINE_HEAD_BYTES - headLen);
+        }
+        pos += piece.length;
+        start = end;
+        if (nl !== -1) {
+          const keepGoing = onLine({ hash: hash.digest(), head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: true });
+          hash = crypto.createHash('sha256');
+          head = [];
+          headLen = 0;
+          lineStart = pos;
+          if (!keepGoing) return;
+        }
+      }
     }
-    rest = Buffer.from(buf.subarray(start));
-    buf = rest;
+    if (pos > lineStart && want()) onLine({ hash: hash.digest(), head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: false });
+  } finally {
+    stream.destroy();
   }
-  if (rest.length) yield rest;
 }
 
 export async function verifyRecording(input: VerifyInput): Promise<VerifyResult> {
   const fileBytes = fs.statSync(input.castFile).size;
+  let tooLarge = false;
   const readOpt = (text: string | null | undefined, file: string): string | null => {
     if (text !== undefined) return text;
     try {
+      if (fs.statSync(file).size > MAX_SIDECAR_BYTES) {
+        tooLarge = true;
+        return '';
+      }
       return fs.readFileSync(file, 'utf8');
     } catch {
       return null;
@@ -154,8 +216,12 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   const chainText = readOpt(input.chainText, `${input.castFile}.chain`);
   const sigText = readOpt(input.sigText, `${input.castFile}.sig`);
   const base = { verifiedUntil: 0, verifiedBytes: 0, unverifiedBytes: fileBytes, fileBytes, signature: null as boolean | null };
+  if (tooLarge) return { ...base, verdict: 'altered', summary: 'altered: the integrity or signature file is implausibly large' };
 
-  if (chainText === null) return verifyWholeFile(input, sigText, base);
+  if (chainText === null) {
+    if (input.expectIntegrity || input.sealed) return { ...base, verdict: 'altered', summary: `altered: the integrity file (${path.basename(input.castFile)}.chain) is missing` };
+    return verifyWholeFile(input, sigText, base);
+  }
   const side = parseSidecar(chainText, input.publicBlob, input.session);
   if (side.problem) return { ...base, verdict: 'altered', summary: `altered: ${side.problem}` };
 
@@ -164,40 +230,54 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   let offset = 0;
   let cpi = 0;
   let good: Checkpoint | undefined;
+  let goodDigest: Buffer | undefined;
   let firstMismatch: AlteredEvent | undefined;
+  let failed: VerifyResult | undefined;
   const sha512 = crypto.createHash('sha512');
-  const sha256 = crypto.createHash('sha256');
-  let prefixDigests: { sha512: Buffer; sha256: Buffer } | undefined;
   const end = side.end;
   const altered = (c: Checkpoint, why: string): VerifyResult => {
-    const at = firstMismatch ?? { index: (good?.events ?? 0), time: good?.time ?? 0, offset: good?.bytes ?? 0 };
-    const where = firstMismatch ? `event ${at.index} at ${at.time === null ? 'an unreadable time' : fmtTime(at.time)} (byte ${at.offset})` : `between byte ${good?.bytes ?? 0} and byte ${c.bytes} (events ${(good?.events ?? 0) + 1}–${c.events})`;
-    return { ...base, verdict: 'altered', event: at, verifiedUntil: good?.time ?? 0, verifiedBytes: good?.bytes ?? 0, unverifiedBytes: fileBytes - (good?.bytes ?? 0), summary: `altered: ${why}; the first altered event is ${where}; verified up to ${fmtTime(good?.time ?? 0)}` };
+    const from = good?.bytes ?? 0;
+    const at = firstMismatch ?? { index: good?.events ?? 0, time: good?.time ?? 0, offset: from };
+    // The per-event hashes are unsigned: they place the change, they do not prove it.
+    const where = firstMismatch
+      ? `the first altered event is event ${at.index} at ${at.time === null ? 'an unreadable time' : fmtTime(at.time)} (byte ${at.offset})`
+      : `the change is between byte ${from} and byte ${c.bytes} (events ${(good?.events ?? 0) + 1}–${c.events})`;
+    return { ...base, verdict: 'altered', event: at, verifiedUntil: good?.time ?? 0, verifiedBytes: from, unverifiedBytes: fileBytes - from, summary: `altered: ${why}; ${where}; verified up to ${fmtTime(good?.time ?? 0)}` };
   };
 
-  for await (const line of lines(input.castFile)) {
-    const cp = side.checkpoints[cpi];
-    if (!cp) break;
-    const complete = line[line.length - 1] === 10;
-    const h = crypto.createHash('sha256').update(line).digest();
-    if (!firstMismatch && (!complete || (side.hashes[index] !== undefined && side.hashes[index] !== shortHash(h)))) {
-      firstMismatch = { index, time: index === 0 ? 0 : eventTime(line), offset };
-    }
-    if (!complete) break;
-    chain = linkChain(chain, h);
-    sha512.update(line);
-    sha256.update(line);
-    index++;
-    offset += line.length;
-    while (side.checkpoints[cpi] && index === side.checkpoints[cpi]!.events) {
-      const c = side.checkpoints[cpi]!;
-      if (offset !== c.bytes || chain.toString('hex') !== c.chain) return altered(c, `checkpoint ${c.kind === 'cp' ? c.n : c.kind} does not match`);
-      good = c;
-      if (c === end) prefixDigests = { sha512: sha512.copy().digest(), sha256: sha256.copy().digest() };
-      cpi++;
-    }
-    if (side.checkpoints[cpi] && index > side.checkpoints[cpi]!.events) return altered(side.checkpoints[cpi]!, 'the file has more events than a checkpoint covers');
-  }
+  await digestLines(
+    input.castFile,
+    () => cpi < side.checkpoints.length,
+    (b) => sha512.update(b),
+    (line) => {
+      const expected = side.hashes[index];
+      if (!firstMismatch && (!line.complete || (expected !== undefined && expected !== shortHash(line.hash)))) {
+        firstMismatch = { index, time: index === 0 ? 0 : eventTime(line.head), offset: line.offset };
+      }
+      if (!line.complete) return false;
+      chain = linkChain(chain, line.hash);
+      index++;
+      offset += line.length;
+      while (side.checkpoints[cpi] && index === side.checkpoints[cpi]!.events) {
+        const c = side.checkpoints[cpi]!;
+        if (offset !== c.bytes || chain.toString('hex') !== c.chain) {
+          failed = altered(c, `checkpoint ${c.kind === 'cp' ? c.n : c.kind} does not match`);
+          return false;
+        }
+        good = c;
+        goodDigest = sha512.copy().digest();
+        // Mismatches before a good checkpoint were in the unsigned hashes, not the file.
+        firstMismatch = undefined;
+        cpi++;
+      }
+      if (side.checkpoints[cpi] && index > side.checkpoints[cpi]!.events) {
+        failed = altered(side.checkpoints[cpi]!, 'the file has more events than a checkpoint covers');
+        return false;
+      }
+      return true;
+    },
+  );
+  if (failed) return failed;
   const pending = side.checkpoints[cpi];
   if (pending) {
     // The file ends before a signed checkpoint: it was cut after it was signed.
@@ -207,20 +287,26 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   const verifiedBytes = good?.bytes ?? 0;
   const verifiedUntil = good?.time ?? 0;
   const tail = fileBytes - verifiedBytes;
-  const signature = sigText === null || !prefixDigests ? null : verifySshsig(sigText, input.publicBlob, input.namespace, prefixDigests);
-  const result = { ...base, verifiedBytes, verifiedUntil, unverifiedBytes: tail, signature, lastCheckpoint: good, endRecord: end };
-  if (end && signature === false) return { ...result, verdict: 'altered', summary: `altered: the detached signature (${input.castFile}.sig) does not match the signed recording` };
+  const ns = end?.kind === 'interrupted' ? RECORDING_INTERRUPTED_NAMESPACE : input.namespace;
+  const signature = sigText === null ? null : end && goodDigest ? verifySshsig(sigText, input.publicBlob, ns, { sha512: goodDigest }) : false;
+  const result = { ...base, verifiedBytes, verifiedUntil, unverifiedBytes: tail, signature, lastCheckpoint: good, endRecord: end, ...(goodDigest ? { prefixSha512: goodDigest } : {}) };
+  if (signature === false) {
+    return { ...result, verdict: 'altered', summary: `altered: the detached signature (${path.basename(input.castFile)}.sig) does not match ${end ? 'the signed recording' : 'a recording without a signed end'}` };
+  }
+  if (input.sealed && (!end || end.bytes !== input.sealed.bytes || end.chain !== input.sealed.chain)) {
+    return { ...result, verdict: 'altered', event: { index, time: null, offset: verifiedBytes }, summary: `altered: the session index says the recording was sealed at ${input.sealed.bytes} bytes, but its signed end ${end ? `covers ${end.bytes}` : 'was removed'}; verified up to ${fmtTime(verifiedUntil)}` };
+  }
   if (end?.kind === 'complete') {
     if (tail > 0) {
       return { ...result, verdict: 'altered', event: { index, time: null, offset: verifiedBytes }, summary: `altered: ${tail} bytes were added after the signed end (at byte ${verifiedBytes})` };
     }
-    return { ...result, verdict: 'verified', summary: `verified: ${index - 1} events, ${fmtTime(verifiedUntil)}, ${fileBytes} bytes signed by the recording key${signature ? ' (detached signature matches)' : ''}` };
+    return { ...result, verdict: 'verified', summary: `verified: session ${side.session}, ${index - 1} events, ${fmtTime(verifiedUntil)}, ${fileBytes} bytes signed by the recording key${signature ? ' (detached signature matches)' : ''}` };
   }
   const cut = end?.kind === 'interrupted' ? 'the session was interrupted' : 'the recording has no end record (still running, or cut off by a crash)';
-  return { ...result, verdict: 'incomplete', summary: `incomplete: verified up to ${fmtTime(verifiedUntil)} (${verifiedBytes} bytes); ${cut}${tail > 0 ? `; the ${tail} bytes after that are unverified` : ''}` };
+  return { ...result, verdict: 'incomplete', summary: `incomplete: session ${side.session} verified up to ${fmtTime(verifiedUntil)} (${verifiedBytes} bytes); ${cut}${tail > 0 ? `; the ${tail} bytes after that are unverified` : ''}` };
 }
 
-/** No sidecar (a recording from before checkpoints, or one whose sidecar was removed): only the .sig can speak. */
+/** No sidecar, and none expected (a bare copy): only a complete-recording .sig can speak, and it names no session. */
 async function verifyWholeFile(input: VerifyInput, sigText: string | null, base: Omit<VerifyResult, 'verdict' | 'summary'>): Promise<VerifyResult> {
   if (sigText === null) return { ...base, verdict: 'unsigned', summary: 'unsigned: there is no integrity file or signature beside the recording' };
   const sha512 = crypto.createHash('sha512');
@@ -229,10 +315,11 @@ async function verifyWholeFile(input: VerifyInput, sigText: string | null, base:
     sha512.update(chunk);
     sha256.update(chunk);
   }
+  // Only the complete-recording namespace: an interrupted prefix's signature never verifies a whole file.
   const ok = verifySshsig(sigText, input.publicBlob, input.namespace, { sha512: sha512.digest(), sha256: sha256.digest() });
   return ok
-    ? { ...base, verdict: 'verified', signature: true, verifiedBytes: base.fileBytes, unverifiedBytes: 0, summary: `verified: ${base.fileBytes} bytes, detached signature matches (no checkpoints beside it)` }
-    : { ...base, verdict: 'altered', signature: false, summary: 'altered: the detached signature does not match the file (no checkpoints to name the event)' };
+    ? { ...base, verdict: 'verified', signature: true, verifiedBytes: base.fileBytes, unverifiedBytes: 0, summary: `verified: ${base.fileBytes} bytes, the detached signature matches a complete recording (no integrity file: the session it belongs to is not checked)` }
+    : { ...base, verdict: 'altered', signature: false, summary: 'altered: the detached signature does not match the file (no integrity file to name the event)' };
 }
 
 /** Exit codes of `tctl recordings verify` and `tsh play --verify`: one per verdict, so scripts can tell them apart. */

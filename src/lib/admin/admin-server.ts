@@ -144,7 +144,7 @@ export function createAdminApp(o: AdminServerOptions): Hono {
     const castFile = recordingFile(o.dataDir, s.recording);
     if (!fs.existsSync(castFile)) throw notFound(`the recording of session ${id} is missing from storage`);
     const signer = auth.recordingSigner;
-    return c.json(verifyResultToJson(await verifyRecording({ castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace })));
+    return c.json(verifyResultToJson(await verifyRecording({ castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true })));
   });
 
   app.get('/v1/events', async (c) => {

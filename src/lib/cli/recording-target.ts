@@ -50,8 +50,9 @@ export async function openRecording(target: string, flags: RecordingFlags, o: { 
   return openProxied(target, profile, flags, o.local);
 }
 
+/** With a session id the recording came from the daemon's storage, where every recording has its sidecar. */
 function verifyFile(castFile: string, publicBlob: Buffer, session?: string): Promise<VerifyResult> {
-  return verifyRecording({ castFile, publicBlob, namespace: RECORDING_NAMESPACE, ...(session ? { session } : {}) });
+  return verifyRecording({ castFile, publicBlob, namespace: RECORDING_NAMESPACE, ...(session ? { session, expectIntegrity: true } : {}) });
 }
 
 async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): Promise<RecordingTarget> {

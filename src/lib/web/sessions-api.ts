@@ -111,7 +111,7 @@ export function mountSessionsApi(app: Hono<Env>, o: SessionsApiOptions): void {
     const file = o.recordings.pathFor(s.id);
     if (!fs.existsSync(file)) throw notFound(`the recording of session ${s.id} is missing from storage`);
     const signer = o.auth.recordingSigner;
-    const verification = await verifyRecording({ castFile: file, session: s.id, publicBlob: signer.publicBlob, namespace: signer.namespace });
+    const verification = await verifyRecording({ castFile: file, session: s.id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true });
     await o.auth.audit('session.export', user.name, { sid: s.id, owner: s.user, addr: addr(c), format: 'html', verdict: verification.verdict });
     const out = new PassThrough();
     writeHtmlExport(fs.createReadStream(file), out, exportMeta(s.id, file, sessionToJson(s), verification, Date.now())).then(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real programs the integration tests run (OpenSSH server and client, tmux to drive
-# prompts, Chromium for the web pages) when they are
+# prompts, Chromium for the web pages, a PostgreSQL server for the store contract) when they are
 # missing, on Debian as root; elsewhere says what to install. Run by `npm test` and by .ci/run.
 set -euo pipefail
 need=()
@@ -10,6 +10,8 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v asciinema >/dev/null 2>&1 || need+=(asciinema)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# test/helpers/postgres.ts runs initdb and postgres from Debian's /usr/lib/postgresql/<version>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies: ${need[*]}" >&2

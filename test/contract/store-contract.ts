@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { Store, UserRecord } from '../../src/lib/store/types.js';
 
+export interface StoreContractOptions {
+  /**
+   * Two stores on one new, empty, not yet migrated database, each with its own connections and
+   * event loop, as two processes sharing the database would have them.
+   */
+  twoStores(): Promise<[Store, Store]>;
+}
+
 /**
- * The one behaviour suite every Store backend must pass (SQLite now, PostgreSQL later): call it
- * with a factory that returns a fresh, migrated, empty store.
+ * The one behaviour suite every Store backend must pass (SQLite, PostgreSQL): call it with a
+ * factory that returns a fresh, migrated, empty store, and one that opens two stores on one fresh
+ * database for the races between processes.
  */
-export function storeContract(name: string, makeStore: () => Promise<Store>): void {
+export function storeContract(name: string, makeStore: () => Promise<Store>, options: StoreContractOptions): void {
   const user = (n: string): UserRecord => ({ name: n, logins: ['root'], roles: ['access'], passwordHash: null, otpSecret: null, createdAt: 1, lockedUntil: null });
   const token = (hash: string, u: string, expiresAt = 10_000) => ({ tokenHash: hash, user: u, createdAt: 1, expiresAt, usedAt: null });
 
@@ -135,6 +144,107 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       await s.recordIssuedCert({ serial: '18446744073709551615', type: 'user', keyId: 'joe', principals: ['root'], validAfter: 1, validBefore: 2, fingerprint: 'SHA256:x', createdAt: 3 });
       expect(await s.listIssuedCerts()).toEqual([{ serial: '18446744073709551615', type: 'user', keyId: 'joe', principals: ['root'], validAfter: 1, validBefore: 2, fingerprint: 'SHA256:x', createdAt: 3 }]);
       await s.close();
+    });
+  });
+
+  describe(`store contract: ${name}, two processes racing on one database`, () => {
+    const twoMigrated = async (): Promise<[Store, Store]> => {
+      const [a, b] = await options.twoStores();
+      await a.migrate();
+      await b.migrate();
+      return [a, b];
+    };
+    const closeBoth = async (a: Store, b: Store) => {
+      await Promise.all([a.close(), b.close()]);
+    };
+
+    it('concurrent migrate on an empty database runs each migration once; both stores work', async () => {
+      // Unserialised, the loser fails about half the time ("table already exists"): a few rounds.
+      for (let round = 0; round < 5; round++) {
+        const [a, b] = await options.twoStores();
+        await Promise.all([a.migrate(), b.migrate()]);
+        await a.createUser(user('joe'), undefined);
+        expect((await b.getUser('joe'))?.name).toBe('joe');
+        await Promise.all([a.migrate(), b.migrate()]);
+        await closeBoth(a, b);
+      }
+    });
+
+    it('concurrent createCertAuthorityIfAbsent with different keys: one wins, both return it', async () => {
+      const [a, b] = await twoMigrated();
+      for (const type of ['user', 'host', 'recording'] as const) {
+        const [ra, rb] = await Promise.all([
+          a.createCertAuthorityIfAbsent({ type, privateKeyPem: `A-${type}`, publicKey: 'a', createdAt: 1 }),
+          b.createCertAuthorityIfAbsent({ type, privateKeyPem: `B-${type}`, publicKey: 'b', createdAt: 2 }),
+        ]);
+        expect(ra).toEqual(rb);
+        expect([`A-${type}`, `B-${type}`]).toContain(ra.privateKeyPem);
+        expect(await a.getCertAuthority(type)).toEqual(ra);
+        expect(await b.getCertAuthority(type)).toEqual(ra);
+      }
+      await closeBoth(a, b);
+    });
+
+    it('a signup token redeemed from both at once is consumed exactly once', async () => {
+      const [a, b] = await twoMigrated();
+      const n = 20;
+      for (let i = 0; i < n; i++) await a.createUser(user(`u${i}`), token(`t${i}`, `u${i}`));
+      const consumed = await Promise.all(Array.from({ length: n }, (_, i) => Promise.all([a.consumeSignupToken(`t${i}`, 10), b.consumeSignupToken(`t${i}`, 10)])));
+      for (const pair of consumed) expect(pair.filter(Boolean)).toHaveLength(1);
+      const completed = await Promise.all(
+        Array.from({ length: n }, (_, i) => i).map(async (i) => {
+          await a.replaceSignupToken(token(`s${i}`, `u${i}`));
+          return Promise.all([a.completeSignup(`s${i}`, 10, 'hash-a', null), b.completeSignup(`s${i}`, 10, 'hash-b', null)]);
+        }),
+      );
+      for (const [i, pair] of completed.entries()) {
+        expect(pair.filter(Boolean)).toHaveLength(1);
+        expect((await b.getUser(`u${i}`))!.passwordHash).toBe(pair[0] ? 'hash-a' : 'hash-b');
+      }
+      await closeBoth(a, b);
+    });
+
+    it('concurrent login failures from both are each counted: the counts are 1..n', async () => {
+      const [a, b] = await twoMigrated();
+      await a.createUser(user('joe'), undefined);
+      const n = 12;
+      const counts = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? a : b).recordLoginFailure('joe', 100 + i, 'wrong password', 0)));
+      expect([...counts].sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      expect(await b.recordLoginFailure('joe', 1000, 'wrong password', 0)).toBe(n + 1);
+      await closeBoth(a, b);
+    });
+
+    it('an OTP step claimed from both at once is granted once', async () => {
+      const [a, b] = await twoMigrated();
+      await a.createUser(user('joe'), undefined);
+      for (let step = 1; step <= 20; step++) {
+        const r = await Promise.all([a.claimOtpStep('joe', step), b.claimOtpStep('joe', step)]);
+        expect(r.filter(Boolean)).toHaveLength(1);
+      }
+      await closeBoth(a, b);
+    });
+
+    it('concurrent resets leave exactly one signup token', async () => {
+      const [a, b] = await twoMigrated();
+      const n = 10;
+      for (let i = 0; i < n; i++) await a.createUser(user(`u${i}`), token(`old${i}`, `u${i}`));
+      await Promise.all(Array.from({ length: n }, (_, i) => Promise.all([a.replaceSignupToken(token(`a${i}`, `u${i}`)), b.replaceSignupToken(token(`b${i}`, `u${i}`))])));
+      for (let i = 0; i < n; i++) {
+        const left = await Promise.all([`old${i}`, `a${i}`, `b${i}`].map((h) => a.getSignupToken(h)));
+        expect(left.filter(Boolean)).toHaveLength(1);
+        expect(left[0]).toBeUndefined();
+      }
+      await closeBoth(a, b);
+    });
+
+    it('audit events appended from both are all kept, newest first, each once', async () => {
+      const [a, b] = await twoMigrated();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).appendEvent({ id: `e${i}`, event: 'user.login', time: 100, user: 'joe', fields: { i } })));
+      const ids = (await a.listEvents({ limit: 100 })).map((e) => e.id);
+      expect([...ids].sort()).toEqual(Array.from({ length: 20 }, (_, i) => `e${i}`).sort());
+      await a.appendEvent({ id: 'last', event: 'user.login', time: 100, user: 'joe', fields: {} });
+      expect((await b.listEvents({ limit: 1 }))[0]!.id).toBe('last');
+      await closeBoth(a, b);
     });
   });
 }

@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Selectable } from 'kysely';
+import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { alreadyExists, unavailable } from '../errors.js';
 import { migrationProvider, type Dialect } from './migrations.js';
 import type { Database } from './schema.js';
@@ -86,23 +86,85 @@ function isUniqueViolation(err: unknown): boolean {
   return e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505';
 }
 
+/** First key of the PostgreSQL advisory locks that serialise one user's writes ("toll" in ASCII). */
+const USER_LOCK_SPACE = 0x746f6c6c;
+
+export interface KyselyStoreOptions {
+  /**
+   * Runs the whole migration while holding a lock that every process sharing the database
+   * respects (postgres.ts: a session advisory lock). SQLite uses its write lock instead.
+   */
+  serialiseMigrations?: <T>(run: () => Promise<T>) => Promise<T>;
+}
+
 /**
  * The Store over Kysely: the same queries run on SQLite and PostgreSQL. Backends differ only in how
  * they open the connection (sqlite.ts, postgres.ts).
+ *
+ * Several processes may share one database (daemon and tctl on a SQLite file; several auth and
+ * proxy processes on PostgreSQL), so no method may read and then write on the strength of what it
+ * read unless a lock makes that safe. Single conditional statements (UPDATE ... WHERE used_at IS
+ * NULL, INSERT ... ON CONFLICT DO NOTHING) are atomic on both engines: PostgreSQL re-checks the
+ * WHERE clause against the row a concurrent writer committed. Multi-statement transactions are
+ * serialised per user with `lockUser`.
  */
 export class KyselyStore implements Store {
   constructor(
     protected readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
+    private readonly options: KyselyStoreOptions = {},
   ) {}
 
+  /** Migrates to the latest schema; of processes starting together one migrates, the rest wait. */
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-      throw unavailable(`database migration ${failed ?? ''} failed: ${(error as Error).message}`.replace('  ', ' '), undefined, error);
+    const run = async () => {
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+        throw unavailable(`database migration ${failed ?? ''} failed: ${(error as Error).message}`.replace('  ', ' '), undefined, error);
+      }
+    };
+    if (this.options.serialiseMigrations) return this.options.serialiseMigrations(run);
+    if (this.dialect !== 'sqlite') return run();
+    // Up to date (every start but the first after an upgrade): only read, as before, so a
+    // read-only store file still opens and a busy daemon's write lock is not waited for.
+    if ((await migrator.getMigrations()).every((m) => m.executedAt !== undefined)) return;
+    return this.inSqliteWriteTransaction(run);
+  }
+
+  /**
+   * Kysely takes no migration lock on SQLite and runs each migration outside a transaction, so two
+   * processes opening a new file together both ran 0001 and one failed ("table already exists").
+   * BEGIN IMMEDIATE takes SQLite's one write lock up front (waiting up to busy_timeout): the
+   * Migrator's statements run on this same connection inside it, so the second process waits,
+   * then finds every migration done. It also makes the migration all-or-nothing.
+   */
+  private async inSqliteWriteTransaction(run: () => Promise<void>): Promise<void> {
+    try {
+      await sql`begin immediate`.execute(this.db);
+    } catch (err) {
+      throw unavailable(`cannot lock the store to migrate it: ${(err as Error).message}`, 'another tollgate process is holding the database; try again', err);
     }
+    try {
+      await run();
+      await sql`commit`.execute(this.db);
+    } catch (err) {
+      // SQLite may have rolled back already (it does on some errors); the migration error is the news.
+      await sql`rollback`.execute(this.db).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Serialises transactions that touch one user's rows (login failures, signup tokens, deletion)
+   * across processes. PostgreSQL: a transaction-scoped advisory lock on the user name's hash (a
+   * collision only serialises two users). SQLite: nothing to do, because each such transaction
+   * starts with a write, which takes the database's single write lock (waiting up to busy_timeout)
+   * before anything is read; keep it that way, since a read first would fail with SQLITE_BUSY.
+   */
+  private async lockUser(tx: Transaction<Database>, user: string): Promise<void> {
+    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${sql.lit(USER_LOCK_SPACE)}, hashtext(${user}))`.execute(tx);
   }
 
   async close(): Promise<void> {
@@ -158,6 +220,8 @@ export class KyselyStore implements Store {
 
   async deleteUser(name: string): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
+      // Not interleaved with a reset or a failed login, which could leave rows for a deleted user.
+      await this.lockUser(tx, name);
       await tx.deleteFrom('signup_tokens').where('user_name', '=', name).execute();
       await tx.deleteFrom('web_sessions').where('user_name', '=', name).execute();
       await tx.deleteFrom('login_failures').where('user_name', '=', name).execute();
@@ -180,6 +244,9 @@ export class KyselyStore implements Store {
 
   async replaceSignupToken(token: SignupTokenRecord): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
+      // Without it, on PostgreSQL two concurrent resets each delete only the tokens committed
+      // before they began and insert their own: both new links would stay valid.
+      await this.lockUser(tx, token.user);
       await tx.deleteFrom('signup_tokens').where('user_name', '=', token.user).execute();
       await tx.insertInto('signup_tokens').values(tokenRow(token)).execute();
     });
@@ -227,6 +294,9 @@ export class KyselyStore implements Store {
 
   async recordLoginFailure(user: string, now: number, reason: string, since: number): Promise<number> {
     return this.db.transaction().execute(async (tx) => {
+      // Without it, on PostgreSQL concurrent failures each count only their own uncommitted row
+      // plus the committed ones, so n parallel guesses could all see a count below the lockout.
+      await this.lockUser(tx, user);
       await tx.insertInto('login_failures').values({ user_name: user, time: now, reason }).execute();
       // Old failures are no longer counted; drop them so the table stays small.
       await tx.deleteFrom('login_failures').where('user_name', '=', user).where('time', '<', since).execute();

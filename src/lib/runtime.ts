@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
@@ -19,6 +20,7 @@ import { startSshProxy } from './proxy/proxy-server.js';
 import { TargetPolicy } from './proxy/targets.js';
 import { UpstreamConnector } from './proxy/upstream.js';
 import { RECORDINGS_DIR, RecordingService } from './recording/session-recorder.js';
+import { LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/storage.js';
 import { startWebServer } from './web/web-server.js';
 
 /*
@@ -57,13 +59,41 @@ export function ensureDataDir(dir: string, log: Logger): void {
 }
 
 /** Opens the store the config names (embedded SQLite unless told otherwise) and migrates it. */
-export async function openStore(config: Config): Promise<Store> {
+export async function openStore(config: Config, log?: Logger): Promise<Store> {
   if (config.storage.type === 'postgres') {
-    throw badParameter('teleport.storage type postgres is not built yet', 'use the embedded sqlite store (remove teleport.storage)');
+    const { createPostgresStore } = await import('./store/postgres.js');
+    const store = await createPostgresStore(config.storage.connString, { logger: log });
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw err;
+    }
+    return store;
   }
   const store = await createSqliteStore(path.join(config.dataDir, STORE_FILE));
   await store.migrate();
   return store;
+}
+
+/** Recording storage: the data dir (embedded), or the shared store with the data dir as its spool. */
+function openRecordingStorage(config: Config, store: Store, log: Logger): RecordingStorage {
+  const dir = path.join(config.dataDir, RECORDINGS_DIR);
+  return config.storage.type === 'postgres' ? new SharedStoreStorage(dir, store, log) : new LocalDirStorage(dir);
+}
+
+/** This daemon's id in the shared session index, created once per data dir. */
+function serverId(dataDir: string): string {
+  const file = path.join(dataDir, 'server_id');
+  try {
+    const id = fs.readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+  } catch {
+    // first start
+  }
+  const id = crypto.randomUUID();
+  fs.writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
 }
 
 export function adminSocketPath(config: Config): string {
@@ -81,8 +111,9 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
   // Everything the daemon creates (store, WAL files, keys, sockets) is private to its user.
   process.umask(0o077);
   ensureDataDir(config.dataDir, log);
-  const store = await openStore(config);
+  const store = await openStore(config, log);
   const closers: Array<() => Promise<void>> = [() => store.close()];
+  const storage = openRecordingStorage(config, store, log);
   try {
     const auth = new AuthService({
       store,
@@ -105,6 +136,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
       certSourceAddresses: config.auth.certSourceAddresses,
       startedAt: clock.now(),
+      recordings: storage,
     });
     closers.unshift(() => admin.close());
 
@@ -120,7 +152,8 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       const login = new LoginService({ auth, store, clock, log, secondFactor: config.auth.secondFactor, maxSessionTtlMs: config.auth.maxSessionTtlMs });
       const recordings = new RecordingService({
         store,
-        dir: path.join(config.dataDir, RECORDINGS_DIR),
+        storage,
+        serverId: serverId(config.dataDir),
         audit: (e, u, f) => auth.audit(e, u, f),
         clock,
         maxExecRecordingSize: config.auth.maxExecRecordingSize,
@@ -129,6 +162,11 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         log,
       });
       await recordings.closeInterrupted();
+      storage.start();
+      closers.unshift(async () => {
+        await recordings.close();
+        await storage.stop();
+      });
       const tls = await loadOrCreateTls(config, log);
       const web = await startWebServer(config.proxy.webListenAddr, tls, {
         auth,

@@ -128,6 +128,28 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
       await s.close();
     });
 
+    it('sessions: owner and sealed end; recording chunks append idempotently and read in pages', async () => {
+      const s = await makeStore();
+      const base = { kind: 'exec' as const, login: 'root', node: 'n:22', clientAddr: '127.0.0.1', command: 'x', pty: false, endedAt: null, exitStatus: null, exitSignal: null, bytesIn: 0, bytesOut: 0, sha256In: null, sha256Out: null, endReason: null, user: 'joe' };
+      await s.createSession({ ...base, id: 'mine', startedAt: 1, recording: 'mine.cast', serverId: 'A' });
+      await s.createSession({ ...base, id: 'theirs', startedAt: 2, recording: 'theirs.cast', serverId: 'B' });
+      await s.createSession({ ...base, id: 'old', startedAt: 3, recording: 'old.cast' });
+      expect((await s.listSessions({ open: true, serverId: 'A' })).map((x) => x.id).sort()).toEqual(['mine', 'old']);
+      await s.endSession('mine', { endedAt: 5, exitStatus: 0, exitSignal: null, bytesIn: 0, bytesOut: 0, sha256In: null, sha256Out: null, endReason: 'exit', recordingBytes: 2 ** 33, recordingChain: 'ab' });
+      expect(await s.getSession('mine')).toMatchObject({ serverId: 'A', recordingBytes: 2 ** 33, recordingChain: 'ab' });
+      expect(await s.recordingPartSize('mine', 'cast')).toBe(0);
+      await s.appendRecordingChunk('mine', 'cast', 0, Buffer.from('hello '));
+      await s.appendRecordingChunk('mine', 'cast', 6, Buffer.from([0, 255, 10]));
+      await s.appendRecordingChunk('mine', 'cast', 6, Buffer.from('retry'));
+      await s.appendRecordingChunk('mine', 'chain', 0, Buffer.from('c'));
+      expect(await s.recordingPartSize('mine', 'cast')).toBe(9);
+      const page1 = await s.readRecordingChunks('mine', 'cast', 0, 1);
+      expect(page1).toEqual([{ offset: 0, data: Buffer.from('hello ') }]);
+      expect(await s.readRecordingChunks('mine', 'cast', 6, 10)).toEqual([{ offset: 6, data: Buffer.from([0, 255, 10]) }]);
+      expect(await s.readRecordingChunks('theirs', 'cast', 0, 10)).toEqual([]);
+      await s.close();
+    });
+
     it('OTP steps can be claimed once, and only forward', async () => {
       const s = await makeStore();
       await s.createUser(user('joe'), undefined);

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { AuditEvent, Store } from '../store/types.js';
 import { sessionToJson } from '../recording/session-json.js';
 import { verifyRecording, verifyResultToJson } from '../recording/verify.js';
-import { recordingFile } from '../recording/session-recorder.js';
+import type { RecordingStorage } from '../recording/storage.js';
 import type { CertResponse, EventJson, InviteResponse, StatusResponse } from './protocol.js';
 
 export interface AdminServerOptions {
@@ -26,6 +26,8 @@ export interface AdminServerOptions {
   publicWebAddr: string;
   certSourceAddresses: readonly string[];
   startedAt: Date;
+  /** Where recordings are read from (local dir or shared store). */
+  recordings: RecordingStorage;
 }
 
 const ttl = z.number().int().positive().optional();
@@ -141,10 +143,15 @@ export function createAdminApp(o: AdminServerOptions): Hono {
     const id = c.req.param('id');
     const s = await o.store.getSession(id);
     if (!s) throw notFound(`no session with id ${id}`, 'see tctl sessions ls');
-    const castFile = recordingFile(o.dataDir, s.recording);
-    if (!fs.existsSync(castFile)) throw notFound(`the recording of session ${id} is missing from storage`);
-    const signer = auth.recordingSigner;
-    return c.json(verifyResultToJson(await verifyRecording({ castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true })));
+    const local = await o.recordings.materialize(id);
+    if (!local) throw notFound(`the recording of session ${id} is missing from storage`);
+    try {
+      const signer = auth.recordingSigner;
+      const sealed = s.recordingBytes != null && s.recordingChain ? { bytes: s.recordingBytes, chain: s.recordingChain } : null;
+      return c.json(verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed })));
+    } finally {
+      local.cleanup();
+    }
   });
 
   app.get('/v1/events', async (c) => {

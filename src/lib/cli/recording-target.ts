@@ -50,9 +50,13 @@ export async function openRecording(target: string, flags: RecordingFlags, o: { 
   return openProxied(target, profile, flags, o.local);
 }
 
-/** With a session id the recording came from the daemon's storage, where every recording has its sidecar. */
-function verifyFile(castFile: string, publicBlob: Buffer, session?: string): Promise<VerifyResult> {
-  return verifyRecording({ castFile, publicBlob, namespace: RECORDING_NAMESPACE, ...(session ? { session, expectIntegrity: true } : {}) });
+/**
+ * With a session id the recording came from the daemon's storage, where every recording has its
+ * sidecar; the index row, when known, says where it was sealed.
+ */
+function verifyFile(castFile: string, publicBlob: Buffer, session?: string, row?: SessionJson): Promise<VerifyResult> {
+  const sealed = row?.recording_bytes != null && row.recording_chain ? { bytes: row.recording_bytes, chain: row.recording_chain } : null;
+  return verifyRecording({ castFile, publicBlob, namespace: RECORDING_NAMESPACE, ...(session ? { session, expectIntegrity: true, sealed } : {}) });
 }
 
 async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): Promise<RecordingTarget> {
@@ -73,7 +77,7 @@ async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): 
     if (flags['allowed-signers']) return recordingKey(flags['allowed-signers'], undefined);
     return blobFromAllowedSigners((await admin.request<{ line: string }>('GET', '/v1/cas/recording')).line);
   };
-  return { source: file, session, verify: async () => verifyFile(file, await key(), id), cleanup: () => {} };
+  return { source: file, session, verify: async () => verifyFile(file, await key(), id, session), cleanup: () => {} };
 }
 
 async function openProxied(id: string, profile: Profile, flags: RecordingFlags, local: boolean): Promise<RecordingTarget> {
@@ -84,7 +88,7 @@ async function openProxied(id: string, profile: Profile, flags: RecordingFlags, 
       return { source, session: undefined, verify: () => Promise.reject(new Error('not downloaded')), cleanup: () => source.destroy() };
     }
     const d = await downloadRecording(web, id);
-    return { source: d.castFile, session: d.session, verify: () => verifyFile(d.castFile, recordingKey(flags['allowed-signers'], profile), id), cleanup: d.cleanup };
+    return { source: d.castFile, session: d.session, verify: () => verifyFile(d.castFile, recordingKey(flags['allowed-signers'], profile), id, d.session), cleanup: d.cleanup };
   } catch (err) {
     if (isTollgateError(err) && err.kind === 'not-found') throw notFound(`no recording with id ${id} (see tsh recordings ls)`);
     throw err;

@@ -194,7 +194,7 @@ export class AsciicastWriter {
   }
 
   /** Ends the recording: flushes decoders and pending events, fsyncs, closes. Returns exact totals. */
-  close(): { out: StreamTotals; in: StreamTotals; droppedOutput: number; file: { bytes: number; sha512: Buffer } } {
+  close(): { out: StreamTotals; in: StreamTotals; droppedOutput: number; file: { bytes: number; sha512: Buffer }; sealed: { bytes: number; chain: string } | undefined } {
     if (!this.closed) {
       const tailOut = this.out.end();
       if (tailOut) this.push('o', tailOut);
@@ -221,6 +221,7 @@ export class AsciicastWriter {
       in: { bytes: this.bytesIn, sha256: this.hashIn.copy().digest('hex') },
       droppedOutput: this.dropped,
       file: { bytes: this.fileBytes, sha512: this.fileHash.copy().digest() },
+      sealed: this.chain?.sealed,
     };
   }
 }

@@ -136,6 +136,9 @@ export class ChainWriter {
     this.checkpoint('cp');
   }
 
+  /** The signed end (bytes and chain head), once the `complete` record is written. */
+  sealed: { bytes: number; chain: string } | undefined;
+
   checkpoint(kind: CheckpointKind): void {
     const c = signCheckpoint(this.signer, this.session, {
       kind,
@@ -146,6 +149,7 @@ export class ChainWriter {
       chain: this.chain.toString('hex'),
     });
     this.write(checkpointLine(c));
+    if (kind !== 'cp') this.sealed = { bytes: c.bytes, chain: c.chain };
     this.lastCheckpointEvents = this.events;
     this.lastCheckpointAt = this.now();
   }

@@ -16,6 +16,9 @@ export interface SessionJson {
   bytes_out: number;
   client_addr: string;
   end_reason: string | null;
+  /** Where the recording was sealed (its signed end), for verifiers that fetch the recording. */
+  recording_bytes: number | null;
+  recording_chain: string | null;
 }
 
 /** A session index row as the listings print it (DESIGN.md: snake_case, `id` first). */
@@ -35,6 +38,8 @@ export function sessionToJson(x: SessionRecord): SessionJson {
     bytes_out: x.bytesOut,
     client_addr: x.clientAddr,
     end_reason: x.endReason,
+    recording_bytes: x.recordingBytes ?? null,
+    recording_chain: x.recordingChain ?? null,
   };
 }
 

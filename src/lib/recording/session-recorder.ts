@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { AsciicastWriter } from './asciicast-writer.js';
 import { sigPath, type RecordingSigner } from './integrity.js';
 import { closeInterruptedRecording } from './recover.js';
+import type { RecordingStorage } from './storage.js';
 
 /** Where the data dir keeps recordings (the local-dir storage, the embedded default). */
 export const RECORDINGS_DIR = 'recordings';
@@ -34,8 +35,10 @@ export interface SessionMeta {
 
 export interface RecordingServiceOptions {
   store: Store;
-  /** Directory the `.cast` files go to (created 0700). */
-  dir: string;
+  /** Where recordings are written (the local dir or spool, created 0700) and read from. */
+  storage: RecordingStorage;
+  /** This daemon's id in the session index (only it closes its own sessions after a crash). */
+  serverId: string;
   audit: AuditFn;
   clock: Clock;
   maxExecRecordingSize: number;
@@ -64,6 +67,7 @@ export class ActiveRecording {
     readonly meta: SessionMeta,
     private readonly writer: AsciicastWriter,
     private readonly o: RecordingServiceOptions,
+    private readonly service: RecordingService,
   ) {}
 
   output(data: Buffer): void {
@@ -108,8 +112,7 @@ export class ActiveRecording {
         // A missing signature reads as "not verified"; the session index still records the end.
       }
     }
-    try {
-      await this.o.store.endSession(this.id, {
+    const end = {
       endedAt,
       exitStatus: e.exitStatus,
       exitSignal: e.exitSignal,
@@ -118,10 +121,10 @@ export class ActiveRecording {
       sha256In: totals.in.sha256,
       sha256Out: totals.out.sha256,
       endReason: e.reason,
-      });
-    } finally {
-      // The audit event is written even when the index update failed.
-      await this.o.audit('session.end', this.meta.user, {
+      recordingBytes: totals.sealed?.bytes ?? null,
+      recordingChain: totals.sealed?.chain ?? null,
+    };
+    const audit = {
       sid: this.id,
       login: this.meta.login,
       node: this.meta.node,
@@ -130,23 +133,90 @@ export class ActiveRecording {
       reason: e.reason,
       bytes_in: totals.in.bytes,
       bytes_out: totals.out.bytes,
-      });
-    }
+      recording_bytes: end.recordingBytes ?? undefined,
+      recording_chain: end.recordingChain ?? undefined,
+    };
+    await this.service.recordEnd({ id: this.id, user: this.meta.user, end, audit });
   }
+}
+
+interface PendingEnd {
+  id: string;
+  user: string;
+  end: Parameters<Store['endSession']>[1];
+  audit: Record<string, unknown>;
+  indexed?: boolean;
 }
 
 /** Starts recordings: a `.cast` file, a row in the session index, and the audit events. */
 export class RecordingService {
+  private readonly pending: PendingEnd[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+
   constructor(private readonly o: RecordingServiceOptions) {}
 
   get dir(): string {
-    return this.o.dir;
+    return this.o.storage.dir;
   }
 
-  /** Where a recording's file is, from its id (ids are UUIDs; nothing else is accepted). */
+  get storage(): RecordingStorage {
+    return this.o.storage;
+  }
+
+  /** Where a recording's local file is, from its id (ids are UUIDs; nothing else is accepted). */
   pathFor(id: string): string {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw unavailable(`invalid session id ${id}`);
-    return path.join(this.o.dir, `${id}.cast`);
+    return this.o.storage.localPath(id);
+  }
+
+  /**
+   * Writes a session's end to the index and the audit log. When the store is unreachable (the
+   * shared database is down) the end is kept and retried, so the session still ends cleanly for
+   * the user and the index catches up when the store is back.
+   */
+  async recordEnd(p: PendingEnd): Promise<void> {
+    try {
+      await this.writeEnd(p);
+    } catch (err) {
+      this.o.log?.error('cannot write the session end to the store; will retry', { component: 'recording', sid: p.id, error: (err as Error).message.split('\n')[0] });
+      this.pending.push(p);
+      this.retryTimer ??= setInterval(() => void this.retryEnds(), 2000);
+      this.retryTimer.unref();
+    }
+  }
+
+  private async writeEnd(p: PendingEnd): Promise<void> {
+    if (!p.indexed) {
+      await this.o.store.endSession(p.id, p.end);
+      p.indexed = true;
+    }
+    await this.o.audit('session.end', p.user, p.audit);
+  }
+
+  private retrying = false;
+  private async retryEnds(): Promise<void> {
+    if (this.retrying) return;
+    this.retrying = true;
+    try {
+      while (this.pending.length > 0) {
+        await this.writeEnd(this.pending[0]!);
+        this.pending.shift();
+        this.o.log?.info('wrote a delayed session end', { component: 'recording', remaining: this.pending.length });
+      }
+      clearInterval(this.retryTimer);
+      this.retryTimer = undefined;
+    } catch {
+      // still down: the next tick tries again
+    } finally {
+      this.retrying = false;
+    }
+  }
+
+  /** Stops retrying; one last attempt for what is pending (shutdown). */
+  async close(): Promise<void> {
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.retryEnds().catch(() => {});
   }
 
   async start(meta: SessionMeta): Promise<ActiveRecording> {
@@ -156,7 +226,7 @@ export class RecordingService {
     let active: ActiveRecording | undefined;
     let early: Error | undefined;
     try {
-      fs.mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
+      fs.mkdirSync(this.o.storage.dir, { recursive: true, mode: 0o700 });
       writer = new AsciicastWriter(
         this.pathFor(id),
         {
@@ -198,6 +268,7 @@ export class RecordingService {
       sha256Out: null,
       recording: `${id}.cast`,
       endReason: null,
+      serverId: this.o.serverId,
     };
     try {
       await this.o.store.createSession(rec);
@@ -207,7 +278,7 @@ export class RecordingService {
       writer.close();
       throw unavailable(`cannot start the session recording: ${(err as Error).message}`, 'recording is mandatory; check the store', err);
     }
-    active = new ActiveRecording(id, meta, writer, this.o);
+    active = new ActiveRecording(id, meta, writer, this.o, this);
     if (early) active.fail(early);
     return active;
   }
@@ -220,23 +291,25 @@ export class RecordingService {
   async closeInterrupted(): Promise<number> {
     let closed = 0;
     for (let round = 0; round < 1000; round++) {
-      const open = await this.o.store.listSessions({ open: true, limit: 100 });
+      const open = await this.o.store.listSessions({ open: true, serverId: this.o.serverId, limit: 100 });
       if (open.length === 0) break;
       for (const s of open) {
         let verifiedUntil = 0;
         let note = 'no recording file';
-        const file = path.join(this.o.dir, s.recording);
+        const file = this.o.storage.localPath(s.id);
+        let sealed: { bytes: number; chain: string } | null = null;
         if (fs.existsSync(file) && this.o.signer) {
           try {
             const r = await closeInterruptedRecording(file, s.id, this.o.signer);
             verifiedUntil = r.verifiedUntil;
             note = r.summary;
+            if (r.endRecord) sealed = { bytes: r.endRecord.bytes, chain: r.endRecord.chain };
           } catch (err) {
             note = `cannot sign the recording: ${(err as Error).message}`;
           }
         }
         const endedAt = s.startedAt + Math.round(verifiedUntil * 1000);
-        await this.o.store.endSession(s.id, { endedAt, exitStatus: null, exitSignal: null, bytesIn: s.bytesIn, bytesOut: s.bytesOut, sha256In: null, sha256Out: null, endReason: 'interrupted' });
+        await this.o.store.endSession(s.id, { endedAt, exitStatus: null, exitSignal: null, bytesIn: s.bytesIn, bytesOut: s.bytesOut, sha256In: null, sha256Out: null, endReason: 'interrupted', recordingBytes: sealed?.bytes ?? null, recordingChain: sealed?.chain ?? null });
         await this.o.audit('session.end', s.user, { sid: s.id, login: s.login, node: s.node, reason: 'interrupted', verified_until: verifiedUntil, integrity: note });
         this.o.log?.warn('closed a session the last run left open', { component: 'recording', sid: s.id, user: s.user, integrity: note });
         closed++;

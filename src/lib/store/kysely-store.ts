@@ -9,6 +9,8 @@ import type {
   SessionQuery,
   SessionRecord,
   IssuedCertRecord,
+  RecordingChunk,
+  RecordingPart,
   SignupTokenRecord,
   Store,
   UserRecord,
@@ -62,6 +64,9 @@ function toSession(r: Selectable<Database['sessions']>): SessionRecord {
     sha256Out: r.sha256_out,
     recording: r.recording,
     endReason: r.end_reason,
+    serverId: r.server_id,
+    recordingBytes: numOrNull(r.recording_bytes),
+    recordingChain: r.recording_chain,
   };
 }
 
@@ -386,6 +391,9 @@ export class KyselyStore implements Store {
         sha256_out: x.sha256Out,
         recording: x.recording,
         end_reason: x.endReason,
+        server_id: x.serverId ?? null,
+        recording_bytes: x.recordingBytes ?? null,
+        recording_chain: x.recordingChain ?? null,
       })
       .execute();
   }
@@ -402,9 +410,42 @@ export class KyselyStore implements Store {
         sha256_in: e.sha256In,
         sha256_out: e.sha256Out,
         end_reason: e.endReason,
+        recording_bytes: e.recordingBytes ?? null,
+        recording_chain: e.recordingChain ?? null,
       })
       .where('id', '=', id)
       .execute();
+  }
+
+  async appendRecordingChunk(sessionId: string, part: RecordingPart, offset: number, data: Buffer): Promise<void> {
+    await this.db
+      .insertInto('recording_chunks')
+      .values({ session_id: sessionId, part, offset, data })
+      .onConflict((oc) => oc.columns(['session_id', 'part', 'offset']).doNothing())
+      .execute();
+  }
+
+  async readRecordingChunks(sessionId: string, part: RecordingPart, fromOffset: number, limit: number): Promise<RecordingChunk[]> {
+    const rows = await this.db
+      .selectFrom('recording_chunks')
+      .select(['offset', 'data'])
+      .where('session_id', '=', sessionId)
+      .where('part', '=', part)
+      .where('offset', '>=', fromOffset)
+      .orderBy('offset')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ offset: num(r.offset), data: Buffer.from(r.data) }));
+  }
+
+  async recordingPartSize(sessionId: string, part: RecordingPart): Promise<number> {
+    const r = await this.db
+      .selectFrom('recording_chunks')
+      .select(sql<number>`max(${sql.ref('offset')} + length(${sql.ref('data')}))`.as('size'))
+      .where('session_id', '=', sessionId)
+      .where('part', '=', part)
+      .executeTakeFirst();
+    return r?.size === null || r?.size === undefined ? 0 : num(r.size);
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -418,6 +459,7 @@ export class KyselyStore implements Store {
     if (q.since !== undefined) query = query.where('started_at', '>=', q.since);
     if (q.until !== undefined) query = query.where('started_at', '<', q.until);
     if (q.open) query = query.where('ended_at', 'is', null);
+    if (q.serverId !== undefined) query = query.where((eb) => eb.or([eb('server_id', '=', q.serverId!), eb('server_id', 'is', null)]));
     const rows = await query.orderBy('started_at', 'desc').orderBy('id').limit(q.limit ?? 100).execute();
     return rows.map(toSession);
   }

@@ -114,6 +114,24 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
       await db.schema.alterTable('users').addColumn('otp_last_step', 'bigint').execute();
     },
   },
+  '0005_shared_recordings': {
+    async up(db: Kysely<unknown>) {
+      // Which daemon recorded the session (only it may close the session as interrupted after a
+      // crash), and where its recording was sealed (signed end: bytes and chain head).
+      await db.schema.alterTable('sessions').addColumn('server_id', 'text').execute();
+      await db.schema.alterTable('sessions').addColumn('recording_bytes', 'bigint').execute();
+      await db.schema.alterTable('sessions').addColumn('recording_chain', 'text').execute();
+      // Recordings shipped to the shared store, as append-only chunks by byte offset.
+      await db.schema
+        .createTable('recording_chunks')
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('part', 'text', (c) => c.notNull())
+        .addColumn('offset', 'bigint', (c) => c.notNull())
+        .addColumn('data', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+        .addPrimaryKeyConstraint('recording_chunks_pk', ['session_id', 'part', 'offset'])
+        .execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -45,6 +45,10 @@ export interface Database {
     sha256_out: string | null;
     recording: string;
     end_reason: string | null;
+    server_id: string | null;
+    recording_bytes: number | null;
+    recording_chain: string | null;
   };
+  recording_chunks: { session_id: string; part: string; offset: number; data: Buffer };
   audit_events: { seq: Generated<number>; id: string; event: string; time: number; user_name: string | null; fields: string };
 }

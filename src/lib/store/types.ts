@@ -97,6 +97,18 @@ export interface SessionRecord {
   /** Recording file name, relative to the recordings directory. */
   recording: string;
   endReason: string | null;
+  /** The daemon that recorded it (null before 0005): only it closes the session after a crash. */
+  serverId?: string | null;
+  /** Where the recording was sealed (its signed end record), so a recording cut back later reads as altered. */
+  recordingBytes?: number | null;
+  recordingChain?: string | null;
+}
+
+export type RecordingPart = 'cast' | 'chain' | 'sig';
+
+export interface RecordingChunk {
+  offset: number;
+  data: Buffer;
 }
 
 export interface SessionQuery {
@@ -105,6 +117,8 @@ export interface SessionQuery {
   until?: number;
   /** Only sessions that have not ended (what a crash leaves behind). */
   open?: boolean;
+  /** Only sessions this daemon recorded (and those from before daemons had ids). */
+  serverId?: string;
   limit?: number;
 }
 
@@ -162,7 +176,13 @@ export interface Store {
   listIssuedCerts(limit?: number): Promise<IssuedCertRecord[]>;
 
   createSession(session: SessionRecord): Promise<void>;
-  endSession(id: string, end: Pick<SessionRecord, 'endedAt' | 'exitStatus' | 'exitSignal' | 'bytesIn' | 'bytesOut' | 'sha256In' | 'sha256Out' | 'endReason'>): Promise<void>;
+  endSession(id: string, end: Pick<SessionRecord, 'endedAt' | 'exitStatus' | 'exitSignal' | 'bytesIn' | 'bytesOut' | 'sha256In' | 'sha256Out' | 'endReason' | 'recordingBytes' | 'recordingChain'>): Promise<void>;
+  /** Appends a chunk of a shipped recording; a chunk already stored at that offset is kept (retries are safe). */
+  appendRecordingChunk(sessionId: string, part: RecordingPart, offset: number, data: Buffer): Promise<void>;
+  /** Chunks from `fromOffset` on, in order, at most `limit` of them (read page by page). */
+  readRecordingChunks(sessionId: string, part: RecordingPart, fromOffset: number, limit: number): Promise<RecordingChunk[]>;
+  /** Bytes stored for the part (the next offset to append at); 0 when none. */
+  recordingPartSize(sessionId: string, part: RecordingPart): Promise<number>;
   getSession(id: string): Promise<SessionRecord | undefined>;
   /** Newest first. */
   listSessions(query?: SessionQuery): Promise<SessionRecord[]>;

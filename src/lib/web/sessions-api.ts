@@ -8,7 +8,6 @@ import type { LoginService } from '../auth/login-service.js';
 import { accessDenied, badParameter, notFound } from '../errors.js';
 import { exportMeta } from '../recording/export-meta.js';
 import { writeHtmlExport } from '../recording/html-export.js';
-import { chainPath, sigPath } from '../recording/integrity.js';
 import { verifyRecording } from '../recording/verify.js';
 import type { RecordingService } from '../recording/session-recorder.js';
 import type { SessionRecord, Store, UserRecord } from '../store/types.js';
@@ -78,11 +77,11 @@ export function mountSessionsApi(app: Hono<Env>, o: SessionsApiOptions): void {
   app.get('/webapi/sessions/:id/stream', async (c) => {
     const user = await o.login.userForToken(bearer(c));
     const s = await visible(c, user, c.req.param('id'));
-    const file = o.recordings.pathFor(s.id);
-    if (!fs.existsSync(file)) throw notFound(`the recording of session ${s.id} is missing from storage`);
+    const cast = await o.recordings.storage.open(s.id, 'cast');
+    if (!cast) throw notFound(`the recording of session ${s.id} is missing from storage`);
     await o.auth.audit('session.replay', user.name, { sid: s.id, owner: s.user, addr: addr(c) });
-    // Streamed from disk: a 1 GiB recording is never held in memory.
-    const body = Readable.toWeb(fs.createReadStream(file)) as ReadableStream;
+    // Streamed from storage: a 1 GiB recording is never held in memory.
+    const body = Readable.toWeb(cast) as ReadableStream;
     return new Response(body, {
       headers: {
         'content-type': 'application/x-asciicast',
@@ -97,10 +96,15 @@ export function mountSessionsApi(app: Hono<Env>, o: SessionsApiOptions): void {
   app.get('/webapi/sessions/:id/integrity', async (c) => {
     const user = await o.login.userForToken(bearer(c));
     const s = await visible(c, user, c.req.param('id'));
-    const file = o.recordings.pathFor(s.id);
-    const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : null);
+    const read = async (part: 'chain' | 'sig'): Promise<string | null> => {
+      const src = await o.recordings.storage.open(s.id, part);
+      if (!src) return null;
+      const chunks: Buffer[] = [];
+      for await (const chunk of src) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    };
     c.header('cache-control', 'no-store');
-    return c.json({ chain: read(chainPath(file)), sig: read(sigPath(file)) });
+    return c.json({ chain: await read('chain'), sig: await read('sig') });
   });
 
   // One self-contained HTML file (player, recording and verification result inline) for people
@@ -108,16 +112,29 @@ export function mountSessionsApi(app: Hono<Env>, o: SessionsApiOptions): void {
   app.get('/webapi/sessions/:id/export.html', async (c) => {
     const user = await o.login.userForToken(bearer(c));
     const s = await visible(c, user, c.req.param('id'));
-    const file = o.recordings.pathFor(s.id);
-    if (!fs.existsSync(file)) throw notFound(`the recording of session ${s.id} is missing from storage`);
-    const signer = o.auth.recordingSigner;
-    const verification = await verifyRecording({ castFile: file, session: s.id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true });
-    await o.auth.audit('session.export', user.name, { sid: s.id, owner: s.user, addr: addr(c), format: 'html', verdict: verification.verdict });
+    const local = await o.recordings.storage.materialize(s.id);
+    if (!local) throw notFound(`the recording of session ${s.id} is missing from storage`);
+    const file = local.castFile;
     const out = new PassThrough();
-    writeHtmlExport(fs.createReadStream(file), out, exportMeta(s.id, file, sessionToJson(s), verification, Date.now())).then(
-      () => out.end(),
-      (err: Error) => out.destroy(err),
-    );
+    try {
+      const signer = o.auth.recordingSigner;
+      const sealed = s.recordingBytes != null && s.recordingChain ? { bytes: s.recordingBytes, chain: s.recordingChain } : null;
+      const verification = await verifyRecording({ castFile: file, session: s.id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed });
+      await o.auth.audit('session.export', user.name, { sid: s.id, owner: s.user, addr: addr(c), format: 'html', verdict: verification.verdict });
+      writeHtmlExport(fs.createReadStream(file), out, exportMeta(s.id, file, sessionToJson(s), verification, Date.now())).then(
+        () => {
+          out.end();
+          local.cleanup();
+        },
+        (err: Error) => {
+          out.destroy(err);
+          local.cleanup();
+        },
+      );
+    } catch (err) {
+      local.cleanup();
+      throw err;
+    }
     return new Response(Readable.toWeb(out) as ReadableStream, {
       headers: {
         'content-type': 'text/html; charset=utf-8',

@@ -76,6 +76,25 @@ export async function startCluster(opts: { authYaml?: string; proxyYaml?: string
   };
 }
 
+/**
+ * A real `tsh login` at its password prompt (in tmux) into the profile dir `home`, against the web
+ * proxy on `webPort`; fails the test unless tsh exits 0. second_factor must be off.
+ */
+export async function tshLogin(o: { webPort: number; home: string; user: string; password?: string; agentSocket?: string }): Promise<void> {
+  const agent = o.agentSocket ? ` SSH_AUTH_SOCK=${shq(o.agentSocket)}` : '';
+  const login = await TmuxSession.start(
+    `cd ${shq(ROOT)} && env TELEPORT_HOME=${shq(o.home)}${agent} ${shq(process.execPath)} bin/tsh login --proxy=127.0.0.1:${o.webPort} --insecure --user=${shq(o.user)}`,
+  );
+  try {
+    await login.waitFor('Enter password');
+    await login.type(o.password ?? PASSWORD);
+    const { code, screen } = await login.exit();
+    expect(code, screen).toBe(0);
+  } finally {
+    await login.kill();
+  }
+}
+
 /** Reads the session index straight from the daemon's store. */
 export async function sessions(daemon: TestDaemon): Promise<SessionRecord[]> {
   const { createSqliteStore } = await import('../../src/lib/store/sqlite.js');

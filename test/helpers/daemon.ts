@@ -27,12 +27,22 @@ export interface TestDaemon {
 }
 
 /** Starts `teleport start` on a temp data dir with a test config; waits until it serves tctl. */
-export async function startDaemon(opts: { yaml?: string; dataDir?: string; extraArgs?: string[]; proxy?: boolean } = {}): Promise<TestDaemon> {
+export async function startDaemon(
+  opts: {
+    yaml?: string;
+    dataDir?: string;
+    extraArgs?: string[];
+    proxy?: boolean;
+    /** Called with the process as soon as it is spawned, so a caller can stop it even if start-up fails or times out. */
+    onSpawn?: (proc: Background) => void;
+  } = {},
+): Promise<TestDaemon> {
   const dataDir = opts.dataDir ?? path.join(tmpDir('tollgate-daemon-'), 'data');
   const configFile = path.join(path.dirname(dataDir), 'teleport.yaml');
   fs.writeFileSync(configFile, opts.yaml ?? 'auth_service:\n  cluster_name: example.test\n');
   const roles = opts.proxy ? 'auth,proxy' : 'auth';
   const proc = spawnBackground(process.execPath, [path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(opts.extraArgs ?? [])], { cwd: ROOT });
+  opts.onSpawn?.(proc);
   await proc.waitForOutput('auth service started');
   let webPort = 0;
   if (opts.proxy) {

@@ -8,6 +8,13 @@ export interface TestPostgres {
   connString(db?: string): string;
   /** Creates an empty database and returns its connection string. */
   createDatabase(name: string): Promise<string>;
+  /**
+   * Stops the server but keeps its data dir and port (fast shutdown: open connections are
+   * terminated, as when a database goes away under its clients); `startServer()` brings it back.
+   */
+  stopServer(): Promise<void>;
+  /** Starts a server stopped by `stopServer()` again on the same data dir and port. */
+  startServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -94,9 +101,8 @@ export async function startPostgres(): Promise<TestPostgres> {
     throw err;
   };
 
-  // Another process can take the free port between freePort() and bind: try a few.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
+  /** Spawns the postmaster on `port` and waits until it answers a query. */
+  const launch = async () => {
     const [cmd, args] = user.wrap(path.join(bin, 'postgres'), [
       '-D', data, '-k', sock, '-p', String(port),
       '-c', 'listen_addresses=127.0.0.1',
@@ -104,29 +110,49 @@ export async function startPostgres(): Promise<TestPostgres> {
       '-c', 'shared_buffers=32MB', '-c', 'max_connections=200',
     ]);
     server = spawnBackground(cmd, args, { cwd: dir });
+    await waitFor(async () => {
+      if (!server!.running) throw new Error(`postgres exited (${server!.exitCode}) before accepting connections:\n${server!.output}`);
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1_000 });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        await c.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await c.end().catch(() => {});
+      }
+    }, `PostgreSQL on 127.0.0.1:${port}`, 30_000);
+    postmasterPid = readPid();
+  };
+
+  // Another process can take the free port between freePort() and bind: try a few.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
     try {
-      await waitFor(async () => {
-        if (!server!.running) throw new Error(`postgres exited (${server!.exitCode}) before accepting connections:\n${server!.output}`);
-        const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1_000 });
-        c.on('error', () => {});
-        try {
-          await c.connect();
-          await c.query('SELECT 1');
-          return true;
-        } catch {
-          return false;
-        } finally {
-          await c.end().catch(() => {});
-        }
-      }, `PostgreSQL on 127.0.0.1:${port}`, 30_000);
-      postmasterPid = readPid();
+      await launch();
       break;
     } catch (err) {
-      const bindFailure = /could not (bind|create listen socket)/i.test(server.output);
-      if (bindFailure && attempt < 3 && !server.running) continue;
+      const bindFailure = /could not (bind|create listen socket)/i.test(server!.output);
+      if (bindFailure && attempt < 3 && !server!.running) continue;
       return fail(err as Error);
     }
   }
+
+  let down = false;
+  /** Fast shutdown (SIGINT: roll back open transactions, disconnect, exit), SIGKILL if it hangs. */
+  const shutdown = async () => {
+    if (down) return;
+    down = true;
+    kill('SIGINT');
+    await server!.waitForExit(10_000);
+    if (server!.running) {
+      kill('SIGKILL');
+      await server!.waitForExit(5_000);
+    }
+    postmasterPid = undefined;
+  };
 
   const connString = (db = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${db}`;
   let stopped = false;
@@ -143,16 +169,36 @@ export async function startPostgres(): Promise<TestPostgres> {
       }
       return connString(name);
     },
+    async stopServer() {
+      if (stopped) throw new Error('PostgreSQL test cluster already removed');
+      await shutdown();
+    },
+    async startServer() {
+      if (stopped) throw new Error('PostgreSQL test cluster already removed');
+      if (!down) return;
+      // The same port: clients hold connection strings naming it. Right after a shutdown the
+      // port can linger briefly, so a bind failure is retried for a few seconds.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await launch();
+          down = false;
+          return;
+        } catch (err) {
+          const bindFailure = /could not (bind|create listen socket)/i.test(server!.output);
+          if (!bindFailure || server!.running || Date.now() > deadline) {
+            kill('SIGKILL');
+            await server?.waitForExit(5_000);
+            throw err;
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
-      // SIGINT is PostgreSQL's fast shutdown: roll back open transactions, disconnect, exit.
-      kill('SIGINT');
-      await server!.waitForExit(10_000);
-      if (server!.running) {
-        kill('SIGKILL');
-        await server!.waitForExit(5_000);
-      }
+      await shutdown();
       process.removeListener('exit', onExit);
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -9,7 +9,7 @@ const tmp = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-cast
 const lines = (f: string) => fs.readFileSync(f, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
 
 describe('AsciicastWriter', () => {
-  it('writes a v2 header and o/r/m events with times, file 0600', () => {
+  it('writes a v2 header and o/r/m events with times, file 0600', async () => {
     let t = 1_000_000;
     const f = tmp();
     const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 1700000000, env: { TERM: 'xterm' } }, { now: () => t });
@@ -18,7 +18,7 @@ describe('AsciicastWriter', () => {
     t += 250;
     w.resize(100, 30);
     w.marker('note');
-    const totals = w.close();
+    const totals = await w.close();
     const [head, ...events] = lines(f);
     expect(head).toEqual({ version: 2, width: 80, height: 24, timestamp: 1700000000, env: { TERM: 'xterm' } });
     expect(events).toEqual([[1.5, 'o', 'hello\r\n'], [1.75, 'r', '100x30'], [1.75, 'm', 'note']]);
@@ -26,36 +26,36 @@ describe('AsciicastWriter', () => {
     expect(fs.statSync(f).mode & 0o777).toBe(0o600);
   });
 
-  it('keeps UTF-8 characters split across chunks whole', () => {
+  it('keeps UTF-8 characters split across chunks whole', async () => {
     const f = tmp();
     const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 0 });
     const euro = Buffer.from('€');
     w.output(euro.subarray(0, 1));
     w.output(Buffer.concat([euro.subarray(1), Buffer.from('!')]));
-    w.close();
+    await w.close();
     const text = lines(f).slice(1).map((e) => (e as [number, string, string])[2]).join('');
     expect(text).toBe('€!');
   });
 
-  it('records input only when asked, but always counts it', () => {
+  it('records input only when asked, but always counts it', async () => {
     const f = tmp();
     const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 0 });
     w.input(Buffer.from('secret'));
-    expect(w.close().in.bytes).toBe(6);
+    expect((await w.close()).in.bytes).toBe(6);
     expect(fs.readFileSync(f, 'utf8')).not.toContain('secret');
     const g = tmp();
     const w2 = new AsciicastWriter(g, { width: 80, height: 24, timestamp: 0 }, { recordInput: true });
     w2.input(Buffer.from('ls\r'));
-    w2.close();
+    await w2.close();
     expect(lines(g)[1]).toEqual([expect.any(Number), 'i', 'ls\r']);
   });
 
-  it('stops recording output at the limit and says how much was left out', () => {
+  it('stops recording output at the limit and says how much was left out', async () => {
     const f = tmp();
     const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 0 }, { maxOutputBytes: 10 });
     w.output(Buffer.from('0123456789abcdef'));
     w.output(Buffer.from('ghij'));
-    const totals = w.close();
+    const totals = await w.close();
     expect(totals.out.bytes).toBe(20);
     expect(totals.droppedOutput).toBe(10);
     const events = lines(f).slice(1) as [number, string, string][];
@@ -70,6 +70,6 @@ describe('AsciicastWriter', () => {
     w.output(Buffer.from('early'));
     await new Promise((r) => setTimeout(r, 200));
     expect(fs.readFileSync(f, 'utf8')).toContain('early');
-    w.close();
+    await w.close();
   });
 });

@@ -108,7 +108,7 @@ export class AuthService {
         identity: `tollgate-recording@${this.o.clusterName}`,
         namespace: RECORDING_NAMESPACE,
         sign: (message) => crypto.sign(null, message, key),
-        signSshsig: (sha512, namespace = RECORDING_NAMESPACE) => signSshsig(key, ca.publicBlob, namespace, sha512),
+        signSshsig: (sha256, namespace = RECORDING_NAMESPACE) => signSshsig(key, ca.publicBlob, namespace, sha256, 'sha256'),
       };
     }
     return this.signer;

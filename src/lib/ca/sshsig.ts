@@ -19,10 +19,10 @@ function signedData(namespace: string, hashAlgorithm: string, digest: Buffer): B
   return Buffer.concat([MAGIC, new WireWriter().string(namespace).string('').string(hashAlgorithm).string(digest).toBuffer()]);
 }
 
-/** Signs a message given its SHA-512 digest (computed as the message was written). */
-export function signSshsig(privateKey: KeyObject, publicBlob: Buffer, namespace: string, sha512: Buffer): string {
-  const sig = new WireWriter().string(ED25519).string(crypto.sign(null, signedData(namespace, 'sha512', sha512), privateKey)).toBuffer();
-  const blob = Buffer.concat([MAGIC, new WireWriter().uint32(1).string(publicBlob).string(namespace).string('').string('sha512').string(sig).toBuffer()]);
+/** Signs a message given its digest (computed as the message was written); sha256 or sha512, as PROTOCOL.sshsig allows. */
+export function signSshsig(privateKey: KeyObject, publicBlob: Buffer, namespace: string, digest: Buffer, hashAlgorithm: 'sha256' | 'sha512' = 'sha512'): string {
+  const sig = new WireWriter().string(ED25519).string(crypto.sign(null, signedData(namespace, hashAlgorithm, digest), privateKey)).toBuffer();
+  const blob = Buffer.concat([MAGIC, new WireWriter().uint32(1).string(publicBlob).string(namespace).string('').string(hashAlgorithm).string(sig).toBuffer()]);
   const b64 = blob.toString('base64').replace(/(.{70})/g, '$1\n').replace(/\n$/, '');
   return `${BEGIN}\n${b64}\n${END}\n`;
 }
@@ -55,7 +55,7 @@ export function parseSshsig(armored: string): ParsedSshsig {
  * Checks an armored SSHSIG made by `publicBlob` in `namespace` over a message whose digests are given
  * (the caller hashes the message as it streams it). False for any mismatch or malformed signature.
  */
-export function verifySshsig(armored: string, publicBlob: Buffer, namespace: string, digests: { sha512: Buffer; sha256?: Buffer }): boolean {
+export function verifySshsig(armored: string, publicBlob: Buffer, namespace: string, digests: { sha512?: Buffer; sha256?: Buffer }): boolean {
   let p: ParsedSshsig;
   try {
     p = parseSshsig(armored);

@@ -10,12 +10,17 @@ import type { Logger } from '../log.js';
 import type { RecordingService } from '../recording/session-recorder.js';
 import { openForwardedAgent, verifyUserCertAuth } from '../ssh/ssh2-certs.js';
 import type { Store } from '../store/types.js';
+import { EventTally, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
 import { handleSession, type ConnectionContext, type Identity, type RelayDeps } from './session-relay.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
 
-/** Unauthenticated connections are closed after this long (OpenSSH's LoginGraceTime is 120 s). */
+/**
+ * Unauthenticated connections are closed this long after the TCP accept (OpenSSH's LoginGraceTime
+ * is 120 s). One deadline, not an idle timeout: a client that trickles a byte every few seconds
+ * (before its banner, in the middle of a packet, between auth attempts) is closed all the same.
+ */
 export const LOGIN_GRACE_MS = 30_000;
 /** Failed authentication attempts allowed per connection (OpenSSH's MaxAuthTries is 6). */
 export const MAX_AUTH_TRIES = 6;
@@ -42,6 +47,12 @@ export interface SshProxy {
 }
 
 type AuthMode = { kind: 'outer' } | { kind: 'inner'; outerUser: string };
+/** Authentication attempts so far on one connection. */
+interface AuthGuard {
+  failures: number;
+  nones: number;
+  conn: Ssh2.Connection;
+}
 
 /**
  * The SSH recording proxy. Outer connections authenticate with a user certificate; sessions name
@@ -67,10 +78,25 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   };
   const userCaBlob = () => o.auth.ca('user').publicBlob;
   const conns = new Set<Ssh2.Connection>();
+  const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE });
+  /** Sockets not yet authenticated, by `ip|port`, so the ssh2 connection handler can find its own. */
+  const unauthenticated = new Map<string, { socket: net.Socket; authenticated: () => void }>();
+  // A flood is a few lines and audit events per window, not one per connection.
+  const refused = new EventTally((r) => {
+    const reason = `too many unauthenticated connections (limits: ${MAX_UNAUTHENTICATED} in all, ${MAX_UNAUTHENTICATED_PER_SOURCE} per source)`;
+    log.warn('refused SSH connections', { count: r.count, reason, sources: r.summary });
+    void o.auth.audit('session.rejected', null, { reason, count: r.count, sources: r.top }).catch((err: Error) => log.warn('cannot audit refused connections', { error: err.message }));
+  });
+  const graceExpired = new EventTally((r) => log.info('closed SSH connections that did not authenticate in time', { count: r.count, grace_s: LOGIN_GRACE_MS / 1000, sources: r.summary }));
 
   /** Shared by outer and inner connections: certificate, signature, user still exists and is not locked. */
-  function authenticate(ctx: Ssh2.AuthContext, addr: string, mode: AuthMode, onIdentity: (id: Identity, username: string) => void, guard: { failures: number; conn: Ssh2.Connection }): void {
-    if (ctx.method === 'none') return ctx.reject(['publickey']);
+  function authenticate(ctx: Ssh2.AuthContext, addr: string, mode: AuthMode, onIdentity: (id: Identity, username: string) => void, guard: AuthGuard): void {
+    // As OpenSSH: the first "none" (a client asking which methods exist) is free, later ones count.
+    if (ctx.method === 'none') {
+      ctx.reject(['publickey']);
+      if (guard.nones++ > 0 && ++guard.failures >= MAX_AUTH_TRIES) guard.conn.end();
+      return;
+    }
     const fail = (reason: string) => {
       void o.auth.audit('auth', ctx.username, { reason, method: ctx.method, addr, hop: mode.kind }).catch(() => {});
       ctx.reject(['publickey']);
@@ -111,7 +137,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     conns.add(conn);
     let identity: Identity | undefined;
     let login = '';
-    const guard = { failures: 0, conn };
+    const guard: AuthGuard = { failures: 0, nones: 0, conn };
     conn.on('authentication', (ctx) =>
       authenticate(
         ctx,
@@ -147,16 +173,11 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       conns.add(conn);
       const addr = info.ip;
       let identity: Identity | undefined;
-      // Unauthenticated connections do not get to hold resources for long.
-      const grace = setTimeout(() => {
-        log.info('closing a connection that did not authenticate in time', { addr });
-        conn.end();
-      }, LOGIN_GRACE_MS);
-      grace.unref();
-      const guard = { failures: 0, conn };
+      const pending = unauthenticated.get(`${info.ip}|${info.port}`);
+      const guard: AuthGuard = { failures: 0, nones: 0, conn };
       conn.on('authentication', (ctx) => authenticate(ctx, addr, { kind: 'outer' }, (id) => (identity = id), guard));
       conn.on('ready', () => {
-        clearTimeout(grace);
+        pending?.authenticated();
         const id = identity!;
         const cctx: ConnectionContext = { identity: id, target: undefined, agentRequested: false, openAgent: () => openForwardedAgent(conn) as Promise<Duplex> };
         serveSessions(conn, cctx);
@@ -183,28 +204,61 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
         });
       });
       conn.on('error', (err) => log.debug('client connection error', { error: err.message, addr }));
-      conn.on('close', () => {
-        clearTimeout(grace);
-        conns.delete(conn);
-      });
+      conn.on('close', () => conns.delete(conn));
     },
   );
+
+  /**
+   * The TCP listener is ours, not ssh2's, so the limits and the grace period start at the accept:
+   * ssh2 calls its connection handler only once the client's banner line has arrived, and a
+   * client that never finishes that line would otherwise hold its socket forever.
+   */
+  const listener = net.createServer((socket) => {
+    const ip = socket.remoteAddress;
+    if (!ip) {
+      socket.destroy();
+      return;
+    }
+    const slot = limiter.admit(ip);
+    if (!slot.ok) {
+      refused.note(sourceKey(ip));
+      socket.destroy();
+      return;
+    }
+    const key = `${ip}|${socket.remotePort}`;
+    const grace = setTimeout(() => {
+      graceExpired.note(sourceKey(ip));
+      socket.destroy();
+    }, LOGIN_GRACE_MS);
+    grace.unref();
+    const authenticated = () => {
+      clearTimeout(grace);
+      slot.release();
+      unauthenticated.delete(key);
+    };
+    unauthenticated.set(key, { socket, authenticated });
+    socket.once('close', authenticated);
+    server.injectSocket(socket);
+  });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
+    listener.once('error', (err: NodeJS.ErrnoException) =>
       reject(unavailable(`cannot listen on ${formatHostPort(o.listen)} (proxy_service.listen_addr): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, 'stop whatever uses that port or pick another listen_addr', err)),
     );
-    server.listen(o.listen.port, o.listen.host, () => resolve());
+    listener.listen(o.listen.port, o.listen.host, () => resolve());
   });
   // After start-up, accept errors (EMFILE, ...) are logged; an unheard 'error' would end the daemon.
-  server.on('error', (err: Error) => log.error('ssh listener error', { error: err.message }));
-  const a = server.address() as net.AddressInfo;
+  listener.on('error', (err: Error) => log.error('ssh listener error', { error: err.message }));
+  const a = listener.address() as net.AddressInfo;
   return {
     address: { host: a.address, port: a.port },
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of conns) c.end();
+        for (const { socket } of unauthenticated.values()) socket.destroy();
+        refused.close();
+        graceExpired.close();
         o.hostCerts.close();
-        server.close(() => resolve());
+        listener.close(() => resolve());
       }),
   };
 }

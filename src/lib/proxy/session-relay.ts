@@ -221,25 +221,26 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
       void finish(`recording failed: ${code}`);
     });
 
-    // Node → client, recorded. Backpressure: pause whichever node stream fed a slow client sink.
-    const toClient = (src: NodeJS.ReadableStream, sink: NodeJS.WritableStream) =>
+    // Backpressure: a source pauses while its sink or the recording's disk writes are behind,
+    // and resumes when both have caught up (memory stays bounded per stream).
+    const relay = (src: NodeJS.ReadableStream, sink: NodeJS.WritableStream, record: (d: Buffer) => boolean) =>
       src.on('data', (data: Buffer) => {
-        rec.output(data);
-        if (!sink.write(data)) {
-          src.pause();
-          sink.once('drain', () => src.resume());
-        }
+        const recOk = record(data);
+        const sinkOk = sink.write(data);
+        if (recOk && sinkOk) return;
+        src.pause();
+        let waits = (recOk ? 0 : 1) + (sinkOk ? 0 : 1);
+        const done = () => {
+          if (--waits === 0) src.resume();
+        };
+        if (!sinkOk) sink.once('drain', done);
+        if (!recOk) rec.onceDrained(done);
       });
-    toClient(stream, channel);
-    toClient(stream.stderr, channel.stderr);
+    // Node → client, recorded.
+    relay(stream, channel, (d) => rec.output(d));
+    relay(stream.stderr, channel.stderr, (d) => rec.output(d));
     // Client → node, counted (and recorded with record_input).
-    channel.on('data', (d: Buffer) => {
-      rec.input(d);
-      if (!stream.write(d)) {
-        channel.pause();
-        stream.once('drain', () => channel.resume());
-      }
-    });
+    relay(channel, stream, (d) => rec.input(d));
     channel.on('end', () => stream.end());
     stream.on('close', () => {
       const exit = exitOf();

@@ -12,8 +12,8 @@ import { ChainWriter, chainPath, type RecordingSigner } from './integrity.js';
  * counts, which the session index keeps.
  *
  * Writes are batched off the relay's hot path: events are appended to an in-memory buffer and
- * written with one `fs.write` when it is large or a flush timer fires, so a crash loses at most
- * `flushIntervalMs` of a session.
+ * written with one async `fs.write` when it is large or a flush timer fires, so a crash loses at
+ * most `flushIntervalMs` of a session (plus what the write queue holds, bounded by highWaterBytes).
  */
 export interface AsciicastHeader {
   width: number;
@@ -36,6 +36,8 @@ export interface WriterOptions {
   onError?: (err: Error) => void;
   /** Keeps the hash chain and signed checkpoints in `FILE.chain` (see integrity.ts). */
   integrity?: { session: string; signer: RecordingSigner; fingerprint: string; checkpointIntervalMs?: number };
+  /** Bytes written but not yet on disk above which output() asks the relay to pause. */
+  highWaterBytes?: number;
 }
 
 export interface StreamTotals {
@@ -43,8 +45,23 @@ export interface StreamTotals {
   sha256: string;
 }
 
+export interface WriterTotals {
+  out: StreamTotals;
+  in: StreamTotals;
+  droppedOutput: number;
+  /** Bytes of the file and their SHA-256 (the detached signature's message hash), when integrity is on. */
+  file: { bytes: number; sha256: Buffer | undefined };
+  sealed: { bytes: number; chain: string } | undefined;
+}
+
+/**
+ * Writes go through one ordered queue of async writes (the syscalls run on libuv's threads, not
+ * the relay's): the `.cast` bytes of a flush first, then the sidecar records covering them, so a
+ * checkpoint never covers bytes that are not in the file yet.
+ */
 export class AsciicastWriter {
-  private fd: number;
+  private readonly fd: number;
+  private readonly chainFd: number;
   private pending: string[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout;
@@ -53,8 +70,6 @@ export class AsciicastWriter {
   private readonly inp = new StringDecoder('utf8');
   private readonly hashOut = crypto.createHash('sha256');
   private readonly hashIn = crypto.createHash('sha256');
-  /** SHA-512 of every byte written to the file, for its detached signature (PROTOCOL.sshsig). */
-  private readonly fileHash = crypto.createHash('sha512');
   private fileBytes = 0;
   private bytesOut = 0;
   private bytesIn = 0;
@@ -64,6 +79,11 @@ export class AsciicastWriter {
   private writeError: Error | undefined;
   private lastTime = 0;
   private readonly chain: ChainWriter | undefined;
+  /** The tail of the write queue, and how many bytes are queued in it. */
+  private queue: Promise<void> = Promise.resolve();
+  private queuedBytes = 0;
+  private drainWaiters: Array<() => void> = [];
+  private closing: Promise<WriterTotals> | undefined;
   private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'integrity'>> & { now: () => number; onError?: (err: Error) => void };
 
   constructor(readonly file: string, header: AsciicastHeader, options: WriterOptions = {}) {
@@ -72,11 +92,13 @@ export class AsciicastWriter {
       flushBytes: options.flushBytes ?? 64 * 1024,
       maxOutputBytes: options.maxOutputBytes ?? 0,
       recordInput: options.recordInput ?? false,
+      highWaterBytes: options.highWaterBytes ?? 8 * 1024 * 1024,
       now: options.now ?? (() => performance.timeOrigin + performance.now()),
       onError: options.onError,
     };
     this.start = this.o.now();
     this.fd = fs.openSync(file, 'wx', 0o600);
+    this.chainFd = -1;
     const head: Record<string, unknown> = { version: 2, width: header.width, height: header.height, timestamp: header.timestamp };
     if (header.title) head.title = header.title;
     if (header.command) head.command = header.command;
@@ -87,16 +109,18 @@ export class AsciicastWriter {
       fs.writeSync(this.fd, headBytes);
       if (options.integrity) {
         const i = options.integrity;
-        this.chain = new ChainWriter(chainPath(file), i.session, i.signer, i.checkpointIntervalMs ?? 2000, this.o.now, i.fingerprint);
-        this.chain.link([headLine], headBytes.length, 0);
+        // Append-only and exclusive: a second writer (or a recovery racing this one) cannot interleave.
+        this.chainFd = fs.openSync(chainPath(file), 'ax', 0o644);
+        this.chain = new ChainWriter(i.session, i.signer, i.checkpointIntervalMs ?? 2000, this.o.now);
         // Signed at once, so even a session that crashes in its first second names its header.
-        this.chain.checkpoint('cp');
+        const side = ChainWriter.header(i.session, i.fingerprint) + this.chain.link([headLine], headBytes, 0) + this.chain.checkpoint('cp');
+        fs.writeSync(this.chainFd, side);
       }
     } catch (err) {
       fs.closeSync(this.fd);
+      if (this.chainFd >= 0) fs.closeSync(this.chainFd);
       throw err;
     }
-    this.fileHash.update(headBytes);
     this.fileBytes += headBytes.length;
     this.timer = setInterval(() => this.flush(), this.o.flushIntervalMs);
     this.timer.unref();
@@ -115,8 +139,11 @@ export class AsciicastWriter {
     if (this.pendingBytes >= this.o.flushBytes) this.flush();
   }
 
-  /** Bytes the remote side wrote to the terminal (always counted and hashed; recorded up to the limit). */
-  output(data: Buffer): void {
+  /**
+   * Bytes the remote side wrote to the terminal (always counted and hashed; recorded up to the
+   * limit). Returns false when the disk is behind: pause the source until onceDrained().
+   */
+  output(data: Buffer): boolean {
     this.hashOut.update(data);
     this.bytesOut += data.length;
     let recorded = data;
@@ -127,19 +154,29 @@ export class AsciicastWriter {
         recorded = data.subarray(0, room);
       }
     }
-    if (recorded.length === 0) return;
-    this.recordedOut += recorded.length;
-    const text = this.out.write(recorded);
-    if (text) this.push('o', text);
+    if (recorded.length > 0) {
+      this.recordedOut += recorded.length;
+      const text = this.out.write(recorded);
+      if (text) this.push('o', text);
+    }
+    return this.queuedBytes < this.o.highWaterBytes;
   }
 
   /** Bytes the user typed; recorded only with record_input, always counted and hashed. */
-  input(data: Buffer): void {
+  input(data: Buffer): boolean {
     this.hashIn.update(data);
     this.bytesIn += data.length;
-    if (!this.o.recordInput) return;
-    const text = this.inp.write(data);
-    if (text) this.push('i', text);
+    if (this.o.recordInput) {
+      const text = this.inp.write(data);
+      if (text) this.push('i', text);
+    }
+    return this.queuedBytes < this.o.highWaterBytes;
+  }
+
+  /** Calls back once the write queue is below half the high-water mark (or at once). */
+  onceDrained(cb: () => void): void {
+    if (this.queuedBytes < this.o.highWaterBytes / 2 || this.writeError || this.closed) cb();
+    else this.drainWaiters.push(cb);
   }
 
   resize(cols: number, rows: number): void {
@@ -151,41 +188,54 @@ export class AsciicastWriter {
   }
 
   /**
-   * Writes what is pending, links it into the hash chain and signs a checkpoint when one is due.
+   * Queues what is pending, linked into the hash chain, with a signed checkpoint when one is due.
    * After the first failed write nothing more is written: bytes past the last checkpoint stay
    * unverified rather than being signed. Errors are reported once (recording is mandatory).
    */
   flush(): void {
-    if (this.fd < 0 || this.writeError) return;
+    if (this.writeError || this.closed) return;
     if (this.pending.length === 0) {
-      this.safely(() => this.chain?.maybeCheckpoint());
+      const cp = this.chain?.maybeCheckpoint();
+      if (cp) this.enqueue(undefined, cp);
       return;
     }
     const lines = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    this.safely(() => {
-      const data = Buffer.from(lines.join(''));
-      let off = 0;
-      while (off < data.length) off += fs.writeSync(this.fd, data, off);
-      this.fileHash.update(data);
-      this.fileBytes += data.length;
-      if (this.chain) {
-        this.chain.link(lines, data.length, this.lastTime);
-        this.chain.maybeCheckpoint();
+    const data = Buffer.from(lines.join(''));
+    this.fileBytes += data.length;
+    const side = this.chain ? this.chain.link(lines, data, this.lastTime) + this.chain.maybeCheckpoint() : undefined;
+    this.enqueue(data, side);
+  }
+
+  private enqueue(data: Buffer | undefined, side: string | undefined): void {
+    const size = (data?.length ?? 0) + (side?.length ?? 0);
+    this.queuedBytes += size;
+    this.queue = this.queue.then(async () => {
+      if (this.writeError) return;
+      try {
+        if (data) await writeAll(this.fd, data);
+        if (side) await writeAll(this.chainFd, Buffer.from(side));
+      } catch (err) {
+        this.fail(err as Error);
+      } finally {
+        this.queuedBytes -= size;
+        if (this.queuedBytes < this.o.highWaterBytes / 2 && this.drainWaiters.length) this.wakeDrainWaiters();
       }
     });
   }
 
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (!this.writeError) {
-        this.writeError = err as Error;
-        this.o.onError?.(err as Error);
-      }
-    }
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private fail(err: Error): void {
+    if (this.writeError) return;
+    this.writeError = err;
+    this.wakeDrainWaiters();
+    this.o.onError?.(err);
   }
 
   /** A write failure so far (disk full, ...), if any. */
@@ -193,35 +243,56 @@ export class AsciicastWriter {
     return this.writeError;
   }
 
-  /** Ends the recording: flushes decoders and pending events, fsyncs, closes. Returns exact totals. */
-  close(): { out: StreamTotals; in: StreamTotals; droppedOutput: number; file: { bytes: number; sha512: Buffer }; sealed: { bytes: number; chain: string } | undefined } {
-    if (!this.closed) {
-      const tailOut = this.out.end();
-      if (tailOut) this.push('o', tailOut);
-      if (this.o.recordInput) {
-        const tailIn = this.inp.end();
-        if (tailIn) this.push('i', tailIn);
-      }
-      if (this.dropped > 0) this.push('m', `output limit reached: ${this.dropped} more bytes were not recorded (auth_service.max_exec_recording_size)`);
-      this.flush();
-      if (!this.writeError) this.safely(() => this.chain?.checkpoint('complete'));
-      this.closed = true;
-      this.chain?.close();
-      clearInterval(this.timer);
-      try {
-        fs.fsyncSync(this.fd);
-      } catch {
-        // fsync is best effort (some filesystems refuse it)
-      }
-      fs.closeSync(this.fd);
-      this.fd = -1;
+  /** Everything queued so far is on disk (or failed). */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  /** Ends the recording: flushes decoders and pending events, seals, fsyncs, closes. Returns exact totals. */
+  close(): Promise<WriterTotals> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<WriterTotals> {
+    const tailOut = this.out.end();
+    if (tailOut) this.push('o', tailOut);
+    if (this.o.recordInput) {
+      const tailIn = this.inp.end();
+      if (tailIn) this.push('i', tailIn);
+    }
+    if (this.dropped > 0) this.push('m', `output limit reached: ${this.dropped} more bytes were not recorded (auth_service.max_exec_recording_size)`);
+    this.flush();
+    if (this.chain && !this.writeError) this.enqueue(undefined, this.chain.checkpoint('complete'));
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.queue;
+    for (const fd of [this.fd, this.chainFd]) {
+      if (fd < 0) continue;
+      // fsync is best effort (some filesystems refuse it); async, so other sessions do not wait.
+      await new Promise<void>((resolve) => fs.fsync(fd, () => resolve()));
+      await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
     }
     return {
       out: { bytes: this.bytesOut, sha256: this.hashOut.copy().digest('hex') },
       in: { bytes: this.bytesIn, sha256: this.hashIn.copy().digest('hex') },
       droppedOutput: this.dropped,
-      file: { bytes: this.fileBytes, sha512: this.fileHash.copy().digest() },
-      sealed: this.chain?.sealed,
+      file: { bytes: this.fileBytes, sha256: this.chain?.digest() },
+      sealed: this.writeError ? undefined : this.chain?.sealed,
     };
   }
+}
+
+/** One positional-free write of a whole buffer on libuv's pool (loops on short writes). */
+function writeAll(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number) => {
+      fs.write(fd, data, off, data.length - off, null, (err, n) => {
+        if (err) return reject(err);
+        if (off + n < data.length) step(off + n);
+        else resolve();
+      });
+    };
+    step(0);
+  });
 }

@@ -1,19 +1,21 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
+import zlib from 'node:zlib';
 
 /*
  * Integrity beside the `.cast` (DESIGN.md, Recording), in `ID.cast.chain`, newline-delimited JSON:
- *   {"tollgate_chain":1,"session":ID,"hash":"sha256","key":"SHA256:..."}     header
- *   {"h":["<11 chars>",...]}                                                    per flush: each new event line's hash, truncated
+ *   {"tollgate_chain":2,"session":ID,"hash":"sha256","key":"SHA256:..."}      header
+ *   {"h":["<8 hex>",...]}                                                       per flush: each new event line's CRC-32
  *   {"cp":N,"events":E,"bytes":L,"time":T,"chain":HEX,"sig":B64}                signed checkpoint
  *   {"end":"complete"|"interrupted","events":E,"bytes":L,"time":T,"chain":HEX,"sig":B64}
  * An "event" is one line of the .cast including its newline; the header line is event 0.
- *   chain_0 = SHA-256("tollgate-chain-v1\0" || session id)
- *   chain_i = SHA-256(chain_{i-1} || SHA-256(line_i))
- * A checkpoint signs (session, kind, E, L, T, chain_E) with the cluster's recording key (raw
+ * The chain is SHA-256 itself, run over the file as it is written: its state after each block
+ * is a function of the state before and the block, and `chain` at a checkpoint is the digest of
+ * the first L bytes. One pass of one hash serves the checkpoints and the final detached SSHSIG
+ * (whose message hash is that same digest), so recording pays for hashing once.
+ * A checkpoint signs (session, kind, E, L, T, chain) with the cluster's recording key (raw
  * ed25519 over `checkpointMessage`), so a recording cut short verifies up to its last checkpoint.
- * The truncated per-event hashes are not trusted on their own (they are unsigned): they only let
- * the verifier name the first altered event inside a checkpoint interval the signature rejected.
+ * The per-event CRC-32s are unsigned and not trusted: they only let the verifier name the first
+ * altered event inside a checkpoint interval that the signature rejected.
  */
 /** The SSHSIG namespace of recording signatures (`ssh-keygen -Y verify -n`). */
 export const RECORDING_NAMESPACE = 'tollgate-recording';
@@ -22,8 +24,7 @@ export const RECORDING_NAMESPACE = 'tollgate-recording';
  * so a prefix signature can never pass for the signature of a complete recording.
  */
 export const RECORDING_INTERRUPTED_NAMESPACE = 'tollgate-recording-interrupted';
-export const CHAIN_VERSION = 1;
-export const EVENT_HASH_BYTES = 8;
+export const CHAIN_VERSION = 2;
 
 export type CheckpointKind = 'cp' | 'complete' | 'interrupted';
 
@@ -46,20 +47,17 @@ export interface RecordingSigner {
   readonly namespace: string;
   /** Raw ed25519 signature (checkpoints). */
   sign(message: Buffer): Buffer;
-  /** Armored SSHSIG over a message given its SHA-512 (the final `.sig`); namespace defaults to RECORDING_NAMESPACE. */
-  signSshsig(sha512: Buffer, namespace?: string): string;
+  /** Armored SSHSIG over a message given its SHA-256 (the final `.sig`); namespace defaults to RECORDING_NAMESPACE. */
+  signSshsig(sha256: Buffer, namespace?: string): string;
 }
 
-export function chainSeed(session: string): Buffer {
-  return crypto.createHash('sha256').update(`tollgate-chain-v1\0${session}`).digest();
+/** The unsigned per-event locator: CRC-32 of the line, as 8 hex digits (zlib's, native). */
+export function eventCrc(line: Buffer | string, previous?: number): number {
+  return zlib.crc32(line, previous);
 }
 
-export function linkChain(chain: Buffer, eventHash: Buffer): Buffer {
-  return crypto.createHash('sha256').update(chain).update(eventHash).digest();
-}
-
-export function shortHash(eventHash: Buffer): string {
-  return eventHash.subarray(0, EVENT_HASH_BYTES).toString('base64url');
+export function crcHex(crc: number): string {
+  return (crc >>> 0).toString(16).padStart(8, '0');
 }
 
 export function checkpointMessage(session: string, c: Omit<Checkpoint, 'sig' | 'n'>): Buffer {
@@ -84,90 +82,76 @@ export function sigPath(castFile: string): string {
 }
 
 /**
- * The writer's side: links each event line into the chain as it is flushed and appends the
- * sidecar records. Everything here runs at flush time (every 250 ms or 64 KiB), never per chunk.
+ * The writer's side: hashes what was just written to the `.cast` and returns the sidecar text to
+ * append after it (the caller writes both, cast first, so a checkpoint never covers bytes that
+ * are not on disk yet). Runs at flush time (every 250 ms or 64 KiB), never per relayed chunk.
  */
 export class ChainWriter {
-  private fd: number;
-  private chain: Buffer;
+  private readonly hash = crypto.createHash('sha256');
   private events = 0;
   private bytes = 0;
   private time = 0;
   private seq = 0;
   private lastCheckpointEvents = 0;
   private lastCheckpointAt: number;
+  /** The signed end (bytes and chain head), once the `complete` record is made. */
+  sealed: { bytes: number; chain: string } | undefined;
 
   constructor(
-    readonly file: string,
     private readonly session: string,
     private readonly signer: RecordingSigner,
     private readonly intervalMs: number,
     private readonly now: () => number,
-    fingerprint: string,
   ) {
-    // Append-only and exclusive: a second writer (or a recovery racing this one) cannot interleave at an offset.
-    this.fd = fs.openSync(file, 'ax', 0o644);
-    this.chain = chainSeed(session);
     this.lastCheckpointAt = now();
-    fs.writeSync(this.fd, `${JSON.stringify({ tollgate_chain: CHAIN_VERSION, session, hash: 'sha256', key: fingerprint })}\n`);
   }
 
-  /**
-   * Links lines that were just written to the `.cast` (each ends with "\n") and returns the
-   * sidecar text to append; `time` is the asciicast time of the last of them.
-   */
-  link(lines: string[], byteLength: number, time: number): void {
-    const short: string[] = new Array(lines.length);
+  static header(session: string, fingerprint: string): string {
+    return `${JSON.stringify({ tollgate_chain: CHAIN_VERSION, session, hash: 'sha256', key: fingerprint })}\n`;
+  }
+
+  /** Links lines just written (each ends with "\n", `data` is exactly their bytes); returns sidecar text. */
+  link(lines: readonly string[], data: Buffer, time: number): string {
+    this.hash.update(data);
+    // CRCs of the encoded bytes, line by line (no second UTF-8 encoding of the strings).
+    const crcs: string[] = new Array(lines.length);
+    let start = 0;
     for (let i = 0; i < lines.length; i++) {
-      const h = crypto.createHash('sha256').update(lines[i]!).digest();
-      this.chain = linkChain(this.chain, h);
-      short[i] = shortHash(h);
+      const nl = data.indexOf(10, start);
+      const end = nl === -1 ? data.length : nl + 1;
+      crcs[i] = crcHex(eventCrc(data.subarray(start, end)));
+      start = end;
     }
     this.events += lines.length;
-    this.bytes += byteLength;
+    this.bytes += data.length;
     this.time = time;
-    this.write(`${JSON.stringify({ h: short })}\n`);
+    return `${JSON.stringify({ h: crcs })}\n`;
   }
 
-  /** Signs a checkpoint when the interval has passed and something new was linked. */
-  maybeCheckpoint(): void {
-    if (this.events === this.lastCheckpointEvents) return;
-    if (this.now() - this.lastCheckpointAt < this.intervalMs) return;
-    this.checkpoint('cp');
+  /** A signed checkpoint when the interval has passed and something new was linked; else ''. */
+  maybeCheckpoint(): string {
+    if (this.events === this.lastCheckpointEvents) return '';
+    if (this.now() - this.lastCheckpointAt < this.intervalMs) return '';
+    return this.checkpoint('cp');
   }
 
-  /** The signed end (bytes and chain head), once the `complete` record is written. */
-  sealed: { bytes: number; chain: string } | undefined;
-
-  checkpoint(kind: CheckpointKind): void {
+  checkpoint(kind: CheckpointKind): string {
     const c = signCheckpoint(this.signer, this.session, {
       kind,
       n: kind === 'cp' ? ++this.seq : 0,
       events: this.events,
       bytes: this.bytes,
       time: this.time,
-      chain: this.chain.toString('hex'),
+      chain: this.hash.copy().digest('hex'),
     });
-    this.write(checkpointLine(c));
     if (kind !== 'cp') this.sealed = { bytes: c.bytes, chain: c.chain };
     this.lastCheckpointEvents = this.events;
     this.lastCheckpointAt = this.now();
+    return checkpointLine(c);
   }
 
-  private write(text: string): void {
-    const data = Buffer.from(text);
-    let off = 0;
-    while (off < data.length) off += fs.writeSync(this.fd, data, off);
-  }
-
-  close(): void {
-    if (this.fd < 0) return;
-    try {
-      fs.fsyncSync(this.fd);
-    } catch {
-      // best effort, as for the .cast
-    }
-    fs.closeSync(this.fd);
-    this.fd = -1;
+  /** SHA-256 of everything linked so far (the final SSHSIG's message hash). */
+  digest(): Buffer {
+    return this.hash.copy().digest();
   }
 }

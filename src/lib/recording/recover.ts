@@ -11,7 +11,7 @@ import { verifyRecording, type VerifyResult } from './verify.js';
 export async function closeInterruptedRecording(castFile: string, session: string, signer: RecordingSigner): Promise<VerifyResult> {
   const result = await verifyRecording({ castFile, session, publicBlob: signer.publicBlob, namespace: signer.namespace });
   const last = result.lastCheckpoint;
-  const digest = result.prefixSha512;
+  const digest = result.prefixSha256;
   if (result.verdict !== 'incomplete' || !last || !digest || result.endRecord) return result;
   const chainFile = chainPath(castFile);
   // A crash can leave the sidecar's last line half written: cut it before appending.

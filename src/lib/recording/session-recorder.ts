@@ -70,12 +70,17 @@ export class ActiveRecording {
     private readonly service: RecordingService,
   ) {}
 
-  output(data: Buffer): void {
-    this.writer.output(data);
+  /** False when the recording's disk writes are behind: pause the source until onceDrained(). */
+  output(data: Buffer): boolean {
+    return this.writer.output(data);
   }
 
-  input(data: Buffer): void {
-    this.writer.input(data);
+  input(data: Buffer): boolean {
+    return this.writer.input(data);
+  }
+
+  onceDrained(cb: () => void): void {
+    this.writer.onceDrained(cb);
   }
 
   resize(cols: number, rows: number): void {
@@ -102,12 +107,12 @@ export class ActiveRecording {
   async end(e: SessionEnd): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    const totals = this.writer.close();
+    const totals = await this.writer.close();
     const endedAt = this.o.clock.now().getTime();
-    if (this.o.signer && !this.failure && !this.writer.error) {
+    if (this.o.signer && totals.file.sha256 && totals.sealed && !this.failure && !this.writer.error) {
       // Beside the .cast, never inside it: the recording stays plain asciicast v2.
       try {
-        fs.writeFileSync(sigPath(this.writer.file), this.o.signer.signSshsig(totals.file.sha512), { mode: 0o644 });
+        fs.writeFileSync(sigPath(this.writer.file), this.o.signer.signSshsig(totals.file.sha256), { mode: 0o644 });
       } catch {
         // A missing signature reads as "not verified"; the session index still records the end.
       }
@@ -275,7 +280,7 @@ export class RecordingService {
       await this.o.audit('session.start', meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty });
       if (meta.command !== null) await this.o.audit('exec', meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
     } catch (err) {
-      writer.close();
+      void writer.close().catch(() => {});
       throw unavailable(`cannot start the session recording: ${(err as Error).message}`, 'recording is mandatory; check the store', err);
     }
     active = new ActiveRecording(id, meta, writer, this.o, this);

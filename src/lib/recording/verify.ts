@@ -4,7 +4,7 @@ import path from 'node:path';
 import { publicKeyFromBlob } from '../ca/keys.js';
 import { badParameter } from '../errors.js';
 import { verifySshsig } from '../ca/sshsig.js';
-import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, chainSeed, checkpointMessage, linkChain, RECORDING_INTERRUPTED_NAMESPACE, shortHash } from './integrity.js';
+import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, checkpointMessage, crcHex, eventCrc, RECORDING_INTERRUPTED_NAMESPACE } from './integrity.js';
 
 /*
  * Verifies a recording against its sidecar (integrity.ts) and detached signature. The verdicts:
@@ -42,8 +42,8 @@ export interface VerifyResult {
   /** The last signed checkpoint the file matches, and the end record if there is one. */
   lastCheckpoint?: Checkpoint;
   endRecord?: Checkpoint;
-  /** SHA-512 of exactly the bytes the last good checkpoint covers, as they were checked (recovery signs this). */
-  prefixSha512?: Buffer;
+  /** SHA-256 of exactly the bytes the last good checkpoint covers, as they were checked (recovery signs this). */
+  prefixSha256?: Buffer;
 }
 
 export interface VerifyInput {
@@ -146,9 +146,9 @@ function fmtTime(s: number): string {
 
 const LINE_HEAD_BYTES = 64;
 
-/** One line of the file, hashed as it streams past (lines can be huge; they are never held whole). */
+/** One line of the file, checksummed as it streams past (lines can be huge; they are never held whole). */
 interface LineDigest {
-  hash: Buffer;
+  crc: number;
   head: Buffer;
   offset: number;
   length: number;
@@ -160,7 +160,7 @@ interface LineDigest {
  * when `want()` says no more lines are needed.
  */
 async function digestLines(file: string, want: () => boolean, onBytes: (b: Buffer) => void, onLine: (l: LineDigest) => boolean): Promise<void> {
-  let hash = crypto.createHash('sha256');
+  let crc = 0;
   let head: Buffer[] = [];
   let headLen = 0;
   let lineStart = 0;
@@ -174,7 +174,7 @@ async function digestLines(file: string, want: () => boolean, onBytes: (b: Buffe
         const nl = chunk.indexOf(10, start);
         const end = nl === -1 ? chunk.length : nl + 1;
         const piece = chunk.subarray(start, end);
-        hash.update(piece);
+        crc = eventCrc(piece, crc);
         onBytes(piece);
         if (headLen < LINE_HEAD_BYTES) {
           head.push(piece.subarray(0, LINE_HEAD_BYTES - headLen));
@@ -183,8 +183,8 @@ async function digestLines(file: string, want: () => boolean, onBytes: (b: Buffe
         pos += piece.length;
         start = end;
         if (nl !== -1) {
-          const keepGoing = onLine({ hash: hash.digest(), head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: true });
-          hash = crypto.createHash('sha256');
+          const keepGoing = onLine({ crc, head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: true });
+          crc = 0;
           head = [];
           headLen = 0;
           lineStart = pos;
@@ -192,7 +192,7 @@ async function digestLines(file: string, want: () => boolean, onBytes: (b: Buffe
         }
       }
     }
-    if (pos > lineStart && want()) onLine({ hash: hash.digest(), head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: false });
+    if (pos > lineStart && want()) onLine({ crc, head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: false });
   } finally {
     stream.destroy();
   }
@@ -225,7 +225,6 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   const side = parseSidecar(chainText, input.publicBlob, input.session);
   if (side.problem) return { ...base, verdict: 'altered', summary: `altered: ${side.problem}` };
 
-  let chain = chainSeed(side.session);
   let index = 0;
   let offset = 0;
   let cpi = 0;
@@ -233,7 +232,7 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   let goodDigest: Buffer | undefined;
   let firstMismatch: AlteredEvent | undefined;
   let failed: VerifyResult | undefined;
-  const sha512 = crypto.createHash('sha512');
+  const sha256 = crypto.createHash('sha256');
   const end = side.end;
   const altered = (c: Checkpoint, why: string): VerifyResult => {
     const from = good?.bytes ?? 0;
@@ -248,24 +247,23 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   await digestLines(
     input.castFile,
     () => cpi < side.checkpoints.length,
-    (b) => sha512.update(b),
+    (b) => sha256.update(b),
     (line) => {
       const expected = side.hashes[index];
-      if (!firstMismatch && (!line.complete || (expected !== undefined && expected !== shortHash(line.hash)))) {
+      if (!firstMismatch && (!line.complete || (expected !== undefined && expected !== crcHex(line.crc)))) {
         firstMismatch = { index, time: index === 0 ? 0 : eventTime(line.head), offset: line.offset };
       }
       if (!line.complete) return false;
-      chain = linkChain(chain, line.hash);
       index++;
       offset += line.length;
       while (side.checkpoints[cpi] && index === side.checkpoints[cpi]!.events) {
         const c = side.checkpoints[cpi]!;
-        if (offset !== c.bytes || chain.toString('hex') !== c.chain) {
+        if (offset !== c.bytes || sha256.copy().digest('hex') !== c.chain) {
           failed = altered(c, `checkpoint ${c.kind === 'cp' ? c.n : c.kind} does not match`);
           return false;
         }
         good = c;
-        goodDigest = sha512.copy().digest();
+        goodDigest = sha256.copy().digest();
         // Mismatches before a good checkpoint were in the unsigned hashes, not the file.
         firstMismatch = undefined;
         cpi++;
@@ -288,8 +286,8 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   const verifiedUntil = good?.time ?? 0;
   const tail = fileBytes - verifiedBytes;
   const ns = end?.kind === 'interrupted' ? RECORDING_INTERRUPTED_NAMESPACE : input.namespace;
-  const signature = sigText === null ? null : end && goodDigest ? verifySshsig(sigText, input.publicBlob, ns, { sha512: goodDigest }) : false;
-  const result = { ...base, verifiedBytes, verifiedUntil, unverifiedBytes: tail, signature, lastCheckpoint: good, endRecord: end, ...(goodDigest ? { prefixSha512: goodDigest } : {}) };
+  const signature = sigText === null ? null : end && goodDigest ? verifySshsig(sigText, input.publicBlob, ns, { sha256: goodDigest }) : false;
+  const result = { ...base, verifiedBytes, verifiedUntil, unverifiedBytes: tail, signature, lastCheckpoint: good, endRecord: end, ...(goodDigest ? { prefixSha256: goodDigest } : {}) };
   if (signature === false) {
     return { ...result, verdict: 'altered', summary: `altered: the detached signature (${path.basename(input.castFile)}.sig) does not match ${end ? 'the signed recording' : 'a recording without a signed end'}` };
   }

@@ -77,7 +77,8 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: { kind: 'bad-parameter', message: `request body is larger than ${MAX_BODY_BYTES} bytes` } }, 413),
+      // `connection: close`: the rest of the body is not read (at most a short drain), not waited for.
+      onError: (c) => c.json({ error: { kind: 'bad-parameter', message: `request body is larger than ${MAX_BODY_BYTES} bytes` } }, 413, { connection: 'close' }),
     }),
   );
 

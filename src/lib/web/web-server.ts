@@ -13,7 +13,32 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-/** Serves the web app over HTTPS on `listen`; timeouts bound slow or idle clients. */
+/*
+ * Limits that bound what a slow, idle or hostile client can hold (the web API's only big requests
+ * are 64 KiB bodies, refused past that in the app). Each is a deadline from the start of its phase,
+ * not an idle timer, so trickling a byte every few seconds does not extend it.
+ */
+/** TLS handshake, from the TCP accept (Node's default is 120 s). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Request line and headers, from the end of the handshake or the previous request. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** A whole request, body included. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** An idle keep-alive connection between requests. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** A connection on which nothing moves either way (a client that stops reading a response). */
+export const SOCKET_IDLE_TIMEOUT_MS = 60_000;
+/** How often the header and request deadlines are checked (Node's default, 30 s, would let them run 3x over). */
+const DEADLINE_CHECK_INTERVAL_MS = 1_000;
+/** Request line plus headers; larger is 431. Browsers' cookies and a bearer token fit in 16 KiB. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Concurrent connections (TCP, before TLS); past it new ones are closed at once. Bounds memory
+ * (tens of KiB of TLS and parser state each); tsh and browsers need a handful each, briefly.
+ */
+export const MAX_WEB_CONNECTIONS = 512;
+
+/** Serves the web app over HTTPS on `listen`, with the limits above. */
 export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebAppOptions & { log: Logger }): Promise<WebServer> {
   const app = createWebApp(o);
   const server = https.createServer(
@@ -21,13 +46,27 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
       cert: tls.cert,
       key: tls.key,
       minVersion: 'TLSv1.2',
-      requestTimeout: 30_000,
-      headersTimeout: 10_000,
-      keepAliveTimeout: 5_000,
-      maxHeaderSize: 16 * 1024,
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+      maxHeaderSize: MAX_HEADER_BYTES,
     },
     getRequestListener(app.fetch),
   );
+  server.maxConnections = MAX_WEB_CONNECTIONS;
+  server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
+  // One line per 10 s at most while connections are refused, however many there are.
+  let dropped = 0;
+  let lastDropLog = 0;
+  server.on('drop', () => {
+    dropped++;
+    if (Date.now() - lastDropLog < 10_000) return;
+    o.log.warn('refused HTTPS connections: too many open', { component: 'web', count: dropped, limit: MAX_WEB_CONNECTIONS });
+    dropped = 0;
+    lastDropLog = Date.now();
+  });
   server.on('tlsClientError', (err) => o.log.debug('TLS handshake failed', { component: 'web', error: err.message }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { readCast, type CastEvent } from './asciicast-reader.js';
+import { readCast, readCastBatches, type CastEvent } from './asciicast-reader.js';
 
 export interface PlayOptions {
   /** 0.25-16; 1 is real time. */
@@ -80,17 +80,27 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
   }
 }
 
-/** The output only, at once, escape sequences kept (`| less -R` works). */
+/** The output only, at once, escape sequences kept (`| less -R` works); one write per batch read. */
 export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
-  for await (const item of readCast(file, onWarning)) if ('event' in item && item.event[1] === 'o') await write(item.event[2]);
+  for await (const item of readCastBatches(file, onWarning)) {
+    if (!('events' in item)) continue;
+    let text = '';
+    for (const e of item.events) if (e[1] === 'o') text += e[2];
+    if (text) await write(text);
+  }
 }
 
 /** The header and events as one JSON document, streamed. */
 export async function playJson(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
   let events = 0;
-  for await (const item of readCast(file, onWarning)) {
-    if ('header' in item) await write(`{"header":${JSON.stringify(item.header)},"events":[`);
-    else await write(`${events++ ? ',' : ''}\n${JSON.stringify(item.event satisfies CastEvent)}`);
+  for await (const item of readCastBatches(file, onWarning)) {
+    if ('header' in item) {
+      await write(`{"header":${JSON.stringify(item.header)},"events":[`);
+      continue;
+    }
+    let text = '';
+    for (const e of item.events) text += `${events++ ? ',' : ''}\n${JSON.stringify(e satisfies CastEvent)}`;
+    await write(text);
   }
   await write('\n]}\n');
 }

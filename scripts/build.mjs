@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds dist/ with tsc, then one oclif root per binary (roots/<bin>/package.json + manifest) so
 // each of tsh, tctl and teleport lists only its own commands and starts without scanning dist/.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,4 +59,15 @@ for (const bin of Object.keys(summaries)) {
   await plugin.load();
   fs.writeFileSync(path.join(dir, 'oclif.manifest.json'), `${JSON.stringify(plugin.manifest, null, 2)}\n`);
   console.log(`${bin}: ${Object.keys(plugin.manifest.commands).length} commands`);
+}
+
+// The root help of each binary, rendered once by oclif itself (80 columns, no colour), so
+// `tsh --help` prints it without loading oclif (src/cli/main.ts). Rendered after every root has
+// its manifest; a failure here only means oclif renders the help at run time.
+for (const bin of Object.keys(summaries)) {
+  const file = path.join(top, 'roots', bin, 'help.txt');
+  fs.rmSync(file, { force: true });
+  const r = spawnSync(process.execPath, [path.join(top, 'bin', bin), '--help'], { cwd: top, encoding: 'utf8', env: { ...process.env, COLUMNS: '80', NO_COLOR: '1', FORCE_COLOR: '0' } });
+  if (r.status === 0 && r.stdout.includes('USAGE')) fs.writeFileSync(file, r.stdout);
+  else console.warn(`${bin}: could not pre-render --help (${r.status}): ${r.stderr.split('\n')[0]}`);
 }

@@ -5,6 +5,9 @@ import { exitCodeFor, isTollgateError } from '../lib/errors.js';
 
 export type BinName = 'tsh' | 'tctl' | 'teleport';
 
+/** Pre-rendered root help beside each root's manifest. */
+export const HELP_FILE = 'help.txt';
+
 /** Global flags each binary accepts before the command id, and whether they take a value. */
 const VALUE_FLAGS: Record<BinName, string[]> = {
   tsh: ['--proxy', '--user', '--ttl', '-l', '--login', '--format'],
@@ -52,6 +55,16 @@ export function renderError(err: unknown, debug: boolean): number {
 /** Entry point of bin/tsh, bin/tctl and bin/teleport. */
 export async function main(bin: BinName, argv: readonly string[]): Promise<void> {
   const root = rootDir(bin);
+  // The root help, rendered by oclif at build time (scripts/build.mjs), like its command manifest:
+  // `tsh --help` need not load oclif and every command's flags to print the same text.
+  if (argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h'))) {
+    try {
+      process.stdout.write(fs.readFileSync(`${root}${HELP_FILE}`));
+      return;
+    } catch {
+      // not built with it: oclif renders it
+    }
+  }
   const args = moveLeadingFlags(argv, new Set(VALUE_FLAGS[bin]), commandIds(root));
   const debug = args.includes('--debug');
   try {

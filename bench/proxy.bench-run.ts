@@ -3,12 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
 import { startCluster, type Cluster } from '../test/helpers/cluster.js';
-import { ROOT, run, tmpDir } from '../test/helpers/proc.js';
+import { startDaemon } from '../test/helpers/daemon.js';
+import { ROOT, run, tmpDir, type Background } from '../test/helpers/proc.js';
+import { LOAD_COMMANDS, SessionLoad } from './session-load.js';
 
 /*
  * Proxy figures measured side by side in one run against the same real sshd on loopback:
  * direct OpenSSH, a stock OpenSSH bastion (`ssh -J` through sshd itself, no recording),
- * tollgate's `tsh ssh` (one SSH layer to the proxy) and plain `ssh -J` through tollgate.
+ * tollgate's `tsh ssh` (one SSH layer to the proxy) and plain `ssh -J` through tollgate; then
+ * the daemon's RSS per concurrent recorded session (session-load.ts opens them from this process).
  * Prints one line per figure and writes bench/results/proxy-<date>.json.
  */
 const STREAM_BYTES = 256 * 1024 * 1024;
@@ -16,9 +19,11 @@ const REPEAT = 3;
 const results: Record<string, unknown> = { machine: `${process.platform} ${process.arch} node ${process.version}`, date: new Date().toISOString() };
 let c: Cluster;
 let cfg: string;
+let work: string | undefined;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (label: string, text: string) => console.log(`${label.padEnd(44)} ${text}`);
 
 async function timed(cmd: string, env = process.env): Promise<number> {
@@ -36,18 +41,20 @@ async function best(cmd: string, env = process.env): Promise<number> {
 
 beforeAll(async () => {
   c = await startCluster();
-  const work = tmpDir('tollgate-bench-');
+  work = tmpDir('tollgate-bench-');
   const kh = path.join(work, 'known_hosts');
   fs.writeFileSync(kh, (await c.daemon.tctl(['auth', 'export', '--type=host', '--host-pattern=*'])).stdout);
   cfg = path.join(work, 'ssh_config');
   fs.writeFileSync(cfg, ['Host *', '  StrictHostKeyChecking yes', `  UserKnownHostsFile ${kh}`, '  GlobalKnownHostsFile /dev/null', '  BatchMode yes', `  IdentityAgent ${c.agent.socket}`, '  LogLevel ERROR', ''].join('\n'));
 });
 afterAll(async () => {
+  for (const p of restarted) await p.stop();
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   const file = path.join(ROOT, 'bench/results', `proxy-${new Date().toISOString().slice(0, 10)}.json`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`results written to ${path.relative(ROOT, file)}`);
   await c?.stop();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
 it('throughput, 256 MiB from the node', async () => {
@@ -126,35 +133,77 @@ it('wall time of a trivial command', async () => {
   results.true_seconds = { direct, bastion, tsh, ratio_tsh: tsh / direct };
 });
 
-it('proxy RSS with 50 concurrent streaming sessions', async () => {
-  const pid = c.daemon.process.child.pid!;
-  const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-  const idle = rss();
-  let streamed = 0;
-  const clients = [];
-  for (let n = 0; n < 50; n++) {
-    await new Promise((r) => setTimeout(r, 40));
-    clients.push((() => {
-    const ch = spawn('ssh', ['-F', cfg, '-A', '-J', `joe@127.0.0.1:${c.sshPort}`, '-p', String(c.sshd.port), 'root@127.0.0.1', 'for i in $(seq 400); do yes tollgate-streaming-text | head -c 16384; sleep 0.25; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    ch.stdout.on('data', (d: Buffer) => (streamed += d.length));
-    return ch;
-    })());
+/** The daemon's resident set (VmRSS) in MiB. */
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/** Samples the daemon's RSS every 200 ms for `ms`: the median (the figure) and the peak. */
+async function sampleRss(pid: number, ms: number): Promise<{ median: number; peak: number }> {
+  const xs: number[] = [];
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(200)) xs.push(rssOf(pid));
+  return { median: median(xs), peak: Math.max(...xs) };
+}
+
+/**
+ * A fresh daemon process on the same data dir, config and ports (CAs, users and the tsh profile
+ * stay valid), so each RSS series starts from a clean heap instead of what the earlier figures left.
+ */
+async function restartDaemon(): Promise<void> {
+  await c.daemon.stop();
+  let spawned: Background | undefined;
+  try {
+    const d = await startDaemon({ proxy: true, dataDir: c.daemon.dataDir, yaml: fs.readFileSync(c.daemon.configFile, 'utf8'), onSpawn: (p) => (spawned = p) });
+    await d.process.waitForOutput('ssh proxy listening');
+    c.daemon = d;
+  } catch (err) {
+    await spawned?.stop();
+    throw err;
   }
-  // Wait until (nearly) all sessions stream, then watch the peak for 10 s.
-  const started = () => (c.daemon.process.output.match(/session started/g) ?? []).length;
-  const base = started();
-  const waitUntil = Date.now() + 60_000;
-  while (started() - base < 50 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 250));
-  const active = started() - base;
-  let peak = idle;
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    peak = Math.max(peak, rss());
+}
+const restarted: Background[] = [];
+
+const RSS_STEPS = [10, 50, 100];
+
+it('proxy RSS per concurrent session, idle and streaming', async () => {
+  const target = `root@127.0.0.1:${c.sshd.port}`;
+  const load = (command: string) => new SessionLoad({ home: c.home, agentSocket: c.agent.socket, target, command });
+  const out: Record<string, unknown> = {};
+  for (const mode of ['idle', 'streaming'] as const) {
+    await restartDaemon();
+    restarted.push(c.daemon.process);
+    const pid = c.daemon.process.child.pid!;
+    // One session first, so code loaded on first use is in the baseline, not in the per-session cost.
+    const warm = load(LOAD_COMMANDS.idle);
+    await warm.open(1, Date.now() + 30_000);
+    await warm.close();
+    await sleep(2_000);
+    const baseline = (await sampleRss(pid, 2_000)).median;
+    line(`proxy RSS, no sessions (fresh daemon)`, `${baseline.toFixed(0)} MiB`);
+    const sessions = load(LOAD_COMMANDS[mode]);
+    const steps: Record<string, unknown>[] = [];
+    try {
+      for (const n of RSS_STEPS) {
+        const t0 = performance.now();
+        await sessions.open(n, Date.now() + 120_000);
+        const rampSeconds = (performance.now() - t0) / 1000;
+        const count = sessions.count;
+        // Let buffers and the recorders reach their steady state before sampling.
+        await sleep(3_000);
+        const bytes0 = sessions.bytes;
+        const s = await sampleRss(pid, mode === 'idle' ? 3_000 : 6_000);
+        const rate = (sessions.bytes - bytes0) / (mode === 'idle' ? 3 : 6) / Math.max(1, sessions.count);
+        const per = (s.median - baseline) / Math.max(1, count);
+        const short = [
+          ...(count < n ? [`ONLY ${count} of ${n} up (${sessions.failures.length} failures, last: ${sessions.failures.at(-1) ?? ''})`] : []),
+          ...(sessions.lost ? [`${sessions.lost} sessions ended early`] : []),
+        ].map((x) => `  ${x}`).join('');
+        const streamed = mode === 'streaming' ? `, ${(rate / 1024).toFixed(0)} KiB/s each` : '';
+        line(`proxy RSS, ${count} ${mode} sessions`, `${s.median.toFixed(0)} MiB (peak ${s.peak.toFixed(0)})  ${per.toFixed(2)} MiB per session  (up in ${rampSeconds.toFixed(1)} s${streamed})${short}`);
+        steps.push({ sessions: count, requested: n, rss_median: s.median, rss_peak: s.peak, per_session: per, per_session_peak: (s.peak - baseline) / Math.max(1, count), ramp_seconds: rampSeconds, ...(mode === 'streaming' ? { bytes_per_second_per_session: rate } : {}), lost: sessions.lost, failures: sessions.failures.length });
+      }
+    } finally {
+      await sessions.close();
+    }
+    out[mode] = { baseline, steps };
   }
-  for (const ch of clients) ch.kill();
-  line('proxy RSS idle', `${idle.toFixed(0)} MiB`);
-  line('streamed during the RSS run', `${(streamed / 1e6).toFixed(0)} MB, ${active} sessions streaming 64 KiB/s of text each`);
-  line(`proxy RSS, ${active} streaming sessions (peak)`, `${peak.toFixed(0)} MiB  ${((peak - idle) / Math.max(1, active)).toFixed(2)} MiB per session`);
-  results.rss_mib = { idle, peak, sessions: active, per_session: (peak - idle) / Math.max(1, active), streamed_bytes: streamed };
+  results.rss_mib = out;
 });

@@ -1,3 +1,4 @@
+import { randomFromPool } from './random-pool.js';
 import crypto, { type KeyObject } from 'node:crypto';
 import { badParameter } from '../errors.js';
 import { WireReader } from '../ssh/wire.js';
@@ -62,7 +63,7 @@ function validity(now: Date, ttlMs: number): { validAfter: bigint; validBefore: 
 
 /** Random non-zero 63-bit serial: unique enough to find a certificate in the audit log. */
 function newSerial(): bigint {
-  return (crypto.randomBytes(8).readBigUInt64BE() >> 1n) | 1n;
+  return (randomFromPool(8).readBigUInt64BE() >> 1n) | 1n;
 }
 
 /** One certificate authority (user or host): an ed25519 key that signs OpenSSH certificates. No I/O. */

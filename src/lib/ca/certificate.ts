@@ -1,3 +1,4 @@
+import { randomFromPool } from './random-pool.js';
 import crypto, { type KeyObject } from 'node:crypto';
 import { badParameter } from '../errors.js';
 import { WireReader, WireWriter } from '../ssh/wire.js';
@@ -103,7 +104,7 @@ export function encodeToBeSigned(fields: CertificateFields, caPublicBlob: Buffer
 
 /** Signs a certificate with an ed25519 CA key; returns the certificate blob. */
 export function signCertificate(fields: CertificateFields, caKey: KeyObject, caPublicBlob: Buffer): Buffer {
-  const tbs = encodeToBeSigned(fields, caPublicBlob, crypto.randomBytes(32));
+  const tbs = encodeToBeSigned(fields, caPublicBlob, randomFromPool(32));
   const sig = crypto.sign(null, tbs, caKey);
   return Buffer.concat([tbs, new WireWriter().string(new WireWriter().string(ED25519).string(sig).toBuffer()).toBuffer()]);
 }

@@ -91,6 +91,8 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
 
   /** Shared by outer and inner connections: certificate, signature, user still exists and is not locked. */
   function authenticate(ctx: Ssh2.AuthContext, addr: string, mode: AuthMode, onIdentity: (id: Identity, username: string) => void, guard: AuthGuard): void {
+    // Past the limit (a client may have pipelined more requests): no more work, no more audit events.
+    if (guard.failures >= MAX_AUTH_TRIES) return ctx.reject();
     // As OpenSSH: the first "none" (a client asking which methods exist) is free, later ones count.
     if (ctx.method === 'none') {
       ctx.reject(['publickey']);

@@ -73,14 +73,20 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
     await next();
     if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store');
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      // `connection: close`: the rest of the body is not read (at most a short drain), not waited for.
-      onError: (c) => c.json({ error: { kind: 'bad-parameter', message: `request body is larger than ${MAX_BODY_BYTES} bytes` } }, 413, { connection: 'close' }),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ error: { kind: 'bad-parameter', message: `request body is larger than ${MAX_BODY_BYTES} bytes` } }, 413),
+  });
+  app.use('*', async (c, next) => {
+    try {
+      return await limitBody(c, next);
+    } catch (err) {
+      // A body cut short (the client hung up, sent a bad chunk, or a deadline closed it) while it
+      // was being counted is the client's doing, not an internal error to log with a stack.
+      if ((err as NodeJS.ErrnoException)?.code === 'ECONNRESET') throw badParameter('the request body was cut short', undefined, err);
+      throw err;
+    }
+  });
 
   app.onError((err, c) => {
     const e = isTollgateError(err) ? err : new TollgateError('internal', 'internal error', { cause: err });

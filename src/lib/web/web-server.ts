@@ -57,15 +57,19 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
   );
   server.maxConnections = MAX_WEB_CONNECTIONS;
   server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
-  // One line per 10 s at most while connections are refused, however many there are.
+  // The first refusal is logged at once, then one count per 10 s while they go on, however many.
   let dropped = 0;
-  let lastDropLog = 0;
-  server.on('drop', () => {
-    dropped++;
-    if (Date.now() - lastDropLog < 10_000) return;
+  let dropWindow: NodeJS.Timeout | undefined;
+  const reportDrops = () => {
+    dropWindow = undefined;
+    if (dropped === 0) return;
     o.log.warn('refused HTTPS connections: too many open', { component: 'web', count: dropped, limit: MAX_WEB_CONNECTIONS });
     dropped = 0;
-    lastDropLog = Date.now();
+    dropWindow = setTimeout(reportDrops, 10_000).unref();
+  };
+  server.on('drop', () => {
+    dropped++;
+    if (!dropWindow) reportDrops();
   });
   server.on('tlsClientError', (err) => o.log.debug('TLS handshake failed', { component: 'web', error: err.message }));
   await new Promise<void>((resolve, reject) => {
@@ -85,6 +89,7 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     address: { host: a.address, port: a.port },
     close: () =>
       new Promise<void>((resolve) => {
+        clearTimeout(dropWindow);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

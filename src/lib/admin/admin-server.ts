@@ -11,7 +11,7 @@ import { badParameter, httpStatusFor, notFound, isTollgateError, TollgateError, 
 import { jsonBody } from '../http/json-body.js';
 import type { Logger } from '../log.js';
 import type { AuditEvent, Store } from '../store/types.js';
-import { sessionToJson } from '../recording/session-json.js';
+import { sealedOf, sessionToJson } from '../recording/session-json.js';
 import { verifyRecording, verifyResultToJson } from '../recording/verify.js';
 import type { RecordingStorage } from '../recording/storage.js';
 import type { CertResponse, EventJson, InviteResponse, StatusResponse } from './protocol.js';
@@ -147,7 +147,7 @@ export function createAdminApp(o: AdminServerOptions): Hono {
     if (!local) throw notFound(`the recording of session ${id} is missing from storage`);
     try {
       const signer = auth.recordingSigner;
-      const sealed = s.recordingBytes != null && s.recordingChain ? { bytes: s.recordingBytes, chain: s.recordingChain } : null;
+      const sealed = sealedOf(s);
       return c.json(verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed })));
     } finally {
       local.cleanup();

@@ -10,7 +10,7 @@ import { WebClient } from '../client/web-client.js';
 import { loadConfig } from '../config/load.js';
 import { isTollgateError, notFound } from '../errors.js';
 import { RECORDING_NAMESPACE } from '../recording/integrity.js';
-import type { SessionJson } from '../recording/session-json.js';
+import { sealedOf, type SessionJson } from '../recording/session-json.js';
 import { RECORDINGS_DIR } from '../recording/session-recorder.js';
 import { blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../recording/verify.js';
 
@@ -55,7 +55,7 @@ export async function openRecording(target: string, flags: RecordingFlags, o: { 
  * sidecar; the index row, when known, says where it was sealed.
  */
 function verifyFile(castFile: string, publicBlob: Buffer, session?: string, row?: SessionJson): Promise<VerifyResult> {
-  const sealed = row?.recording_bytes != null && row.recording_chain ? { bytes: row.recording_bytes, chain: row.recording_chain } : null;
+  const sealed = row ? sealedOf({ recordingBytes: row.recording_bytes, recordingChain: row.recording_chain }) : null;
   return verifyRecording({ castFile, publicBlob, namespace: RECORDING_NAMESPACE, ...(session ? { session, expectIntegrity: true, sealed } : {}) });
 }
 

@@ -1,3 +1,4 @@
+import { formatDuration } from '../duration.js';
 import type { SessionRecord } from '../store/types.js';
 
 /** A session in listings and APIs (DESIGN.md: `id` first, snake_case fields, ISO times). */
@@ -43,3 +44,16 @@ export function sessionToJson(x: SessionRecord): SessionJson {
   };
 }
 
+
+/** The Duration and Exit columns of the session listings (tctl sessions ls, tsh recordings ls). */
+export function sessionColumns(r: SessionJson): { duration: string; exit: string } {
+  return {
+    duration: r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running',
+    exit: r.end_reason === 'interrupted' ? 'interrupted' : r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status),
+  };
+}
+
+/** Where the index says a recording was sealed (its signed end), for verifyRecording's `sealed`. */
+export function sealedOf(r: { recordingBytes?: number | null; recordingChain?: string | null }): { bytes: number; chain: string } | null {
+  return r.recordingBytes != null && r.recordingChain ? { bytes: r.recordingBytes, chain: r.recordingChain } : null;
+}

@@ -14,9 +14,6 @@ import type { RecordingStorage } from './storage.js';
 /** Where the data dir keeps recordings (the local-dir storage, the embedded default). */
 export const RECORDINGS_DIR = 'recordings';
 
-export function recordingFile(dataDir: string, name: string): string {
-  return path.join(dataDir, RECORDINGS_DIR, path.basename(name));
-}
 
 export type AuditFn = (event: string, user: string | null, fields: Record<string, unknown>) => Promise<unknown>;
 

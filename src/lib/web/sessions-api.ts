@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
-import { sessionToJson } from '../recording/session-json.js';
+import { sealedOf, sessionToJson } from '../recording/session-json.js';
 import type { AuthService } from '../auth/auth-service.js';
 import type { LoginService } from '../auth/login-service.js';
 import { accessDenied, badParameter, notFound } from '../errors.js';
@@ -118,7 +118,7 @@ export function mountSessionsApi(app: Hono<Env>, o: SessionsApiOptions): void {
     const out = new PassThrough();
     try {
       const signer = o.auth.recordingSigner;
-      const sealed = s.recordingBytes != null && s.recordingChain ? { bytes: s.recordingBytes, chain: s.recordingChain } : null;
+      const sealed = sealedOf(s);
       const verification = await verifyRecording({ castFile: file, session: s.id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed });
       await o.auth.audit('session.export', user.name, { sid: s.id, owner: s.user, addr: addr(c), format: 'html', verdict: verification.verdict });
       writeHtmlExport(fs.createReadStream(file), out, exportMeta(s.id, file, sessionToJson(s), verification, Date.now())).then(

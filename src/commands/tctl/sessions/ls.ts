@@ -3,7 +3,7 @@ import type { SessionJson } from '../../../lib/admin/protocol.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { formatFlag } from '../../../lib/cli/base-command.js';
 import { renderTable } from '../../../lib/cli/render.js';
-import { formatDuration } from '../../../lib/duration.js';
+import { sessionColumns } from '../../../lib/recording/session-json.js';
 
 const size = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
@@ -27,17 +27,10 @@ export default class SessionsLs extends AdminCommand {
     this.out(
       renderTable(
         ['ID', 'User', 'Login', 'Node', 'Started', 'Duration', 'Exit', 'Kind', 'Size'],
-        rows.map((r) => [
-          r.id,
-          r.user,
-          r.login,
-          r.node,
-          r.started_at,
-          r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running',
-          r.end_reason === 'interrupted' ? 'interrupted' : r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status),
-          r.kind,
-          size(r.bytes_out),
-        ]),
+        rows.map((r) => {
+          const c = sessionColumns(r);
+          return [r.id, r.user, r.login, r.node, r.started_at, c.duration, c.exit, r.kind, size(r.bytes_out)];
+        }),
       ),
     );
   }

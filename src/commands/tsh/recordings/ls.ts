@@ -5,7 +5,7 @@ import { renderTable } from '../../../lib/cli/render.js';
 import { profileDirFromEnv, ProfileStore } from '../../../lib/client/profile.js';
 import { parseProxyAddress } from '../../../lib/client/proxy-address.js';
 import { WebClient } from '../../../lib/client/web-client.js';
-import { formatDuration } from '../../../lib/duration.js';
+import { sessionColumns } from '../../../lib/recording/session-json.js';
 
 export default class RecordingsLs extends BaseCommand {
   static override summary = 'List recorded sessions you may replay (yours; everyone\'s with the auditor role).';
@@ -29,7 +29,10 @@ export default class RecordingsLs extends BaseCommand {
     this.out(
       renderTable(
         ['ID', 'User', 'Login', 'Node', 'Started', 'Duration', 'Exit', 'Kind', 'Bytes'],
-        rows.map((r) => [r.id, r.user, r.login, r.node, r.started_at, r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running', r.end_reason === 'interrupted' ? 'interrupted' : r.exit_status === null ? (r.exit_signal ?? '-') : String(r.exit_status), r.kind, String(r.bytes_out)]),
+        rows.map((r) => {
+          const c = sessionColumns(r);
+          return [r.id, r.user, r.login, r.node, r.started_at, c.duration, c.exit, r.kind, String(r.bytes_out)];
+        }),
       ),
     );
   }

@@ -60,6 +60,15 @@ describe('proxy faults', () => {
       expect(r.stdout).not.toContain('not-reached');
       const s = (await sessions(c.daemon)).find((x) => x.command?.startsWith('head -c 64M'))!;
       expect(s.endReason).toBe('recording failed: ENOSPC');
+      // Nothing corrupt: what was written verifies up to its last checkpoint, the rest is unverified.
+      const v = await c.daemon.tctl(['recordings', 'verify', s.id]);
+      expect(v.code, v.stdout + v.stderr).toBe(5);
+      expect(v.stdout).toMatch(/^incomplete: /);
+      // While the disk is full, a new session is refused with the reason, before anything runs.
+      const again = await c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo must-not-run'], { timeoutMs: 30_000 });
+      expect(again.code).not.toBe(0);
+      expect(again.stdout).not.toContain('must-not-run');
+      expect(again.stderr).toMatch(/recording/i);
     } finally {
       await run('umount', ['-l', dir]);
     }

@@ -107,6 +107,10 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
     throw badParameter('a proxy without a local auth service is not built yet in this version of tollgate', 'run both in one process: teleport start --roles=auth,proxy');
   }
   if (!config.auth.enabled) throw badParameter('no role to run', 'use --roles=auth (or auth,proxy)');
+  const unsupported = config.unsupported[0];
+  if (unsupported) {
+    throw badParameter(`${unsupported.where}: ${unsupported.key}: ${unsupported.value} is not supported yet`, 'remove the setting (or set it back to its default); the README lists what each key does today');
+  }
 
   // Everything the daemon creates (store, WAL files, keys, sockets) is private to its user.
   process.umask(0o077);

@@ -66,7 +66,7 @@ export async function openStore(config: Config, log?: Logger): Promise<Store> {
     try {
       await store.migrate();
     } catch (err) {
-      await store.close().catch(() => {});
+      await store.close().catch((e: Error) => log?.warn('cannot close the store after a failed migration', { component: 'daemon', error: e.message }));
       throw err;
     }
     return store;
@@ -158,7 +158,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         store,
         storage,
         serverId: serverId(config.dataDir),
-        audit: (e, u, f) => auth.audit(e, u, f),
+        auditor: auth.auditor,
         clock,
         maxExecRecordingSize: config.auth.maxExecRecordingSize,
         recordInput: config.auth.recordInput,
@@ -230,7 +230,9 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       },
     };
   } catch (err) {
-    for (const close of closers) await close().catch(() => {});
+    for (const close of closers) {
+      await close().catch((e: unknown) => log.error('error while stopping after a failed start', { component: 'daemon', error: e }));
+    }
     throw err;
   }
 }

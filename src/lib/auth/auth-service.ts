@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { createAuditor, type AuditEventName, type Auditor } from '../audit/index.js';
 import { CertAuthority, type CAType, type IssuedCert } from '../ca/cert-authority.js';
 import { fingerprint, parsePublicKeyLine, privateKeyFromPem } from '../ca/keys.js';
 import { allowedSignersLine, signSshsig } from '../ca/sshsig.js';
@@ -58,7 +59,12 @@ const hashToken = (token: string) => crypto.createHash('sha256').update(token).d
 export class AuthService {
   private cas = new Map<CAType, CertAuthority>();
 
-  constructor(private readonly o: AuthServiceOptions) {}
+  /** The audit log's writer, shared with every part that reports events. */
+  readonly auditor: Auditor;
+
+  constructor(private readonly o: AuthServiceOptions) {
+    this.auditor = createAuditor({ append: (e) => o.store.appendEvent(e), clock: o.clock, log: o.log });
+  }
 
   get clusterName(): string {
     return this.o.clusterName;
@@ -128,11 +134,8 @@ export class AuthService {
   // ---- audit ---------------------------------------------------------------------------------
 
   /** Appends an audit event; the audit log is the record of what happened, so failures propagate. */
-  async audit(event: string, user: string | null, fields: Record<string, unknown> = {}): Promise<AuditEvent> {
-    const e: AuditEvent = { id: crypto.randomUUID(), event, time: this.o.clock.now().getTime(), user, fields };
-    await this.o.store.appendEvent(e);
-    this.o.log.info(event, { component: 'audit', user: user ?? undefined, ...fields });
-    return e;
+  audit(event: AuditEventName, user: string | null, fields: Record<string, unknown> = {}): Promise<AuditEvent> {
+    return this.auditor.record(event, user, fields);
   }
 
   listEvents(q?: EventQuery): Promise<AuditEvent[]> {

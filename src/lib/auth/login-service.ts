@@ -121,11 +121,14 @@ export class LoginService {
    */
   login(c: Credentials): Promise<UserRecord> {
     const previous = this.inFlight.get(c.user) ?? Promise.resolve();
-    const mine = previous.catch(() => {}).then(() => this.loginNow(c));
+    // The previous attempt's outcome belongs to its caller; this one only waits for it to settle.
+    const next = () => this.loginNow(c);
+    const mine = previous.then(next, next);
     this.inFlight.set(c.user, mine);
-    void mine.catch(() => {}).finally(() => {
+    const forget = () => {
       if (this.inFlight.get(c.user) === mine) this.inFlight.delete(c.user);
-    });
+    };
+    mine.then(forget, forget);
     return mine;
   }
 

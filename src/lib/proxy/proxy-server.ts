@@ -8,11 +8,13 @@ import { formatHostPort, isValidHost, type HostPort } from '../config/address.js
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RecordingService } from '../recording/session-recorder.js';
-import { openForwardedAgent, verifyUserCertAuth } from '../ssh/ssh2-certs.js';
+import { AuditEvents } from '../audit/index.js';
+import { openForwardedAgent } from '../ssh/ssh2-certs.js';
 import type { Store } from '../store/types.js';
 import { EventTally, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
-import { handleSession, type ConnectionContext, type Identity, type RelayDeps } from './session-relay.js';
+import { createAuthenticator, type AuthGuard } from './authentication.js';
+import { handleSession, type ConnectionContext, type Identity, type PipelineDeps } from './session/index.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
 
@@ -22,8 +24,7 @@ import type { UpstreamConnector } from './upstream.js';
  * (before its banner, in the middle of a packet, between auth attempts) is closed all the same.
  */
 export const LOGIN_GRACE_MS = 30_000;
-/** Failed authentication attempts allowed per connection (OpenSSH's MaxAuthTries is 6). */
-export const MAX_AUTH_TRIES = 6;
+export { MAX_AUTH_TRIES } from './authentication.js';
 
 export interface SshProxyOptions {
   listen: HostPort;
@@ -46,14 +47,6 @@ export interface SshProxy {
   close(): Promise<void>;
 }
 
-type AuthMode = { kind: 'outer' } | { kind: 'inner'; outerUser: string };
-/** Authentication attempts so far on one connection. */
-interface AuthGuard {
-  failures: number;
-  nones: number;
-  conn: Ssh2.Connection;
-}
-
 /**
  * The SSH recording proxy. Outer connections authenticate with a user certificate; sessions name
  * their node (tsh) or the client nests a second SSH connection in a direct-tcpip channel
@@ -61,22 +54,18 @@ interface AuthGuard {
  */
 export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   const log = o.log.child({ component: 'proxy' });
-  const deps: RelayDeps = {
+  const auditor = o.auth.auditor;
+  const lookupUser = async (name: string) => (await o.store.getUser(name)) ?? undefined;
+  const deps: PipelineDeps = {
     recordings: o.recordings,
     upstream: o.upstream,
+    auditor,
+    clock: o.clock,
     log,
-    audit: (e, u, f) => o.auth.audit(e, u, f),
+    lookupUser,
     forwardAgentToNodes: o.forwardAgentToNodes,
-    recheck: async (id) => {
-      const user = await o.store.getUser(id.user);
-      const now = o.clock.now();
-      if (!user) return `user ${id.user} no longer exists`;
-      if (user.lockedUntil && user.lockedUntil > now.getTime()) return `user ${id.user} is locked`;
-      if (BigInt(Math.floor(now.getTime() / 1000)) >= id.cert.validBefore) return 'your certificate has expired; run tsh login';
-      return undefined;
-    },
   };
-  const userCaBlob = () => o.auth.ca('user').publicBlob;
+  const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
   const conns = new Set<Ssh2.Connection>();
   const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE });
   /** Sockets not yet authenticated, by `ip|port`, so the ssh2 connection handler can find its own. */
@@ -85,52 +74,15 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   const refused = new EventTally((r) => {
     const reason = `too many unauthenticated connections (limits: ${MAX_UNAUTHENTICATED} in all, ${MAX_UNAUTHENTICATED_PER_SOURCE} per source)`;
     log.warn('refused SSH connections', { count: r.count, reason, sources: r.summary });
-    void o.auth.audit('session.rejected', null, { reason, count: r.count, sources: r.top }).catch((err: Error) => log.warn('cannot audit refused connections', { error: err.message }));
+    auditor.emit(AuditEvents.sessionRejected, null, { reason, count: r.count, sources: r.top });
   });
   const graceExpired = new EventTally((r) => log.info('closed SSH connections that did not authenticate in time', { count: r.count, grace_s: LOGIN_GRACE_MS / 1000, sources: r.summary }));
-
-  /** Shared by outer and inner connections: certificate, signature, user still exists and is not locked. */
-  function authenticate(ctx: Ssh2.AuthContext, addr: string, mode: AuthMode, onIdentity: (id: Identity, username: string) => void, guard: AuthGuard): void {
-    // Past the limit (a client may have pipelined more requests): no more work, no more audit events.
-    if (guard.failures >= MAX_AUTH_TRIES) return ctx.reject();
-    // As OpenSSH: the first "none" (a client asking which methods exist) is free, later ones count.
-    if (ctx.method === 'none') {
-      ctx.reject(['publickey']);
-      if (guard.nones++ > 0 && ++guard.failures >= MAX_AUTH_TRIES) guard.conn.end();
-      return;
-    }
-    const fail = (reason: string) => {
-      void o.auth.audit('auth', ctx.username, { reason, method: ctx.method, addr, hop: mode.kind }).catch(() => {});
-      ctx.reject(['publickey']);
-      if (++guard.failures >= MAX_AUTH_TRIES) guard.conn.end();
-    };
-    if (ctx.method !== 'publickey') return fail(`${ctx.method} authentication is not accepted`);
-    const r = verifyUserCertAuth(ctx as Ssh2.PublicKeyAuthContext, { userCaBlob: userCaBlob(), now: o.clock.now() });
-    if (!r.ok) return fail(r.reason);
-    const cert = r.cert;
-    // Outer: the SSH user is the tollgate user or one of its logins. Inner: the login must be allowed.
-    if (mode.kind === 'outer' ? ctx.username !== cert.keyId && !cert.principals.includes(ctx.username) : !cert.principals.includes(ctx.username)) {
-      return fail(`certificate does not allow "${ctx.username}"`);
-    }
-    if (mode.kind === 'inner' && cert.keyId !== mode.outerUser) return fail(`inner certificate is for ${cert.keyId}, the connection for ${mode.outerUser}`);
-    void o.store.getUser(cert.keyId).then(
-      (user) => {
-        const now = o.clock.now().getTime();
-        if (!user) return fail(`user ${cert.keyId} does not exist`);
-        if (user.lockedUntil && user.lockedUntil > now) return fail(`user ${cert.keyId} is locked`);
-        if (r.needsSignature) return ctx.accept();
-        onIdentity({ user: cert.keyId, cert, clientAddr: addr }, ctx.username);
-        ctx.accept();
-      },
-      (err: Error) => fail(`store error: ${err.message}`),
-    );
-  }
 
   function serveSessions(conn: Ssh2.Connection, cctx: ConnectionContext): void {
     conn.on('session', (accept) => handleSession(accept(), cctx, deps));
     conn.on('request', (accept, reject, name, info) => {
       // -R remote forwards: tunnels are not recordings (DESIGN.md).
-      void o.auth.audit('port', cctx.identity.user, { request: name, allowed: false, addr: cctx.identity.clientAddr, ...(info as object) }).catch(() => {});
+      auditor.emit(AuditEvents.port, cctx.identity.user, { request: name, allowed: false, addr: cctx.identity.clientAddr, ...(info as object) });
       reject?.();
     });
   }
@@ -139,7 +91,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     conns.add(conn);
     let identity: Identity | undefined;
     let login = '';
-    const guard: AuthGuard = { failures: 0, nones: 0, conn };
+    const guard: AuthGuard = { failures: 0, nones: 0, end: () => conn.end() };
     conn.on('authentication', (ctx) =>
       authenticate(
         ctx,
@@ -161,7 +113,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       };
       serveSessions(conn, cctx);
       conn.on('tcpip', (_a, reject, info) => {
-        void o.auth.audit('port', identity!.user, { allowed: false, dest: `${info.destIP}:${info.destPort}`, addr: outer.clientAddr }).catch(() => {});
+        auditor.emit(AuditEvents.port, identity!.user, { allowed: false, dest: `${info.destIP}:${info.destPort}`, addr: outer.clientAddr });
         reject?.();
       });
     });
@@ -176,7 +128,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       const addr = info.ip;
       let identity: Identity | undefined;
       const pending = unauthenticated.get(`${info.ip}|${info.port}`);
-      const guard: AuthGuard = { failures: 0, nones: 0, conn };
+      const guard: AuthGuard = { failures: 0, nones: 0, end: () => conn.end() };
       conn.on('authentication', (ctx) => authenticate(ctx, addr, { kind: 'outer' }, (id) => (identity = id), guard));
       conn.on('ready', () => {
         pending?.authenticated();
@@ -188,7 +140,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
           // here, with a host certificate for the dialled name, once the name is allowed.
           const target = { host: info.destIP, port: info.destPort };
           if (!isValidHost(target.host)) {
-            void o.auth.audit('session.rejected', id.user, { reason: `invalid node name ${JSON.stringify(target.host)}`, addr }).catch(() => {});
+            auditor.emit(AuditEvents.sessionRejected, id.user, { reason: `invalid node name ${JSON.stringify(target.host)}`, addr });
             return reject?.();
           }
           o.policy.resolve(target.host, target.port).then(
@@ -199,7 +151,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
               inner.injectSocket(channel as unknown as net.Socket);
             },
             (err: Error) => {
-              void o.auth.audit('session.rejected', id.user, { reason: err.message, node: `${target.host}:${target.port}`, addr }).catch(() => {});
+              auditor.emit(AuditEvents.sessionRejected, id.user, { reason: err.message, node: `${target.host}:${target.port}`, addr });
               reject?.();
             },
           );

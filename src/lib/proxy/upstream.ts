@@ -4,7 +4,8 @@ import type * as Ssh2 from 'ssh2';
 import type { Logger } from '../log.js';
 import { createCertAgent } from '../ssh/ssh2-certs.js';
 import type { SessionKind } from '../store/types.js';
-import type { Identity, Target } from './session-relay.js';
+import type { Identity, Target } from './session/plan.js';
+import type { ExitInfo } from './session/relay.js';
 import type { TargetPolicy } from './targets.js';
 
 /** How the proxy checks a node's host key: extra ssh2 connect options plus the reason for a refusal. */
@@ -30,11 +31,6 @@ export interface SessionRequest {
   pty: { cols: number; rows: number; width: number; height: number; term: string; modes: Ssh2.TerminalModes } | undefined;
   env: Record<string, string>;
   forwardAgent: boolean;
-}
-
-export interface ExitInfo {
-  code: number | null;
-  signal: string | null;
 }
 
 /** A session channel on the node, with its exit status captured from the first packet on. */

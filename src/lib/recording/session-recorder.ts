@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { AuditEvents, type Auditor } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { unavailable } from '../errors.js';
 import type { SessionKind, SessionRecord, Store } from '../store/types.js';
@@ -14,8 +15,6 @@ import type { RecordingStorage } from './storage.js';
 /** Where the data dir keeps recordings (the local-dir storage, the embedded default). */
 export const RECORDINGS_DIR = 'recordings';
 
-
-export type AuditFn = (event: string, user: string | null, fields: Record<string, unknown>) => Promise<unknown>;
 
 export interface SessionMeta {
   user: string;
@@ -36,7 +35,7 @@ export interface RecordingServiceOptions {
   storage: RecordingStorage;
   /** This daemon's id in the session index (only it closes its own sessions after a crash). */
   serverId: string;
-  audit: AuditFn;
+  auditor: Auditor;
   clock: Clock;
   maxExecRecordingSize: number;
   recordInput: boolean;
@@ -82,7 +81,7 @@ export class ActiveRecording {
 
   resize(cols: number, rows: number): void {
     this.writer.resize(cols, rows);
-    void this.o.audit('resize', this.meta.user, { sid: this.id, size: `${cols}:${rows}` }).catch(() => {});
+    this.o.auditor.emit(AuditEvents.resize, this.meta.user, { sid: this.id, size: `${cols}:${rows}` });
   }
 
   /** Called (once) when the recording can no longer be written: the session must end. */
@@ -110,8 +109,14 @@ export class ActiveRecording {
       // Beside the .cast, never inside it: the recording stays plain asciicast v2.
       try {
         fs.writeFileSync(sigPath(this.writer.file), this.o.signer.signSshsig(totals.file.sha256), { mode: 0o644 });
-      } catch {
-        // A missing signature reads as "not verified"; the session index still records the end.
+      } catch (err) {
+        // The session is over either way; a missing signature reads as "not verified", and the
+        // session index still records the end (its sealed length and chain head).
+        this.o.log?.error('cannot write the recording signature; the recording will read as unsigned', {
+          component: 'recording',
+          sid: this.id,
+          error: (err as NodeJS.ErrnoException).code ?? (err as Error).message,
+        });
       }
     }
     const end = {
@@ -192,7 +197,7 @@ export class RecordingService {
       await this.o.store.endSession(p.id, p.end);
       p.indexed = true;
     }
-    await this.o.audit('session.end', p.user, p.audit);
+    await this.o.auditor.record(AuditEvents.sessionEnd, p.user, p.audit);
   }
 
   private retrying = false;
@@ -208,7 +213,8 @@ export class RecordingService {
       clearInterval(this.retryTimer);
       this.retryTimer = undefined;
     } catch {
-      // still down: the next tick tries again
+      // Still down: the next tick tries again (the first failure was logged by recordEnd, and
+      // close() logs whatever is left).
     } finally {
       this.retrying = false;
     }
@@ -218,7 +224,15 @@ export class RecordingService {
   async close(): Promise<void> {
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.retryTimer = undefined;
-    await this.retryEnds().catch(() => {});
+    await this.retryEnds();
+    for (const p of this.pending) {
+      this.o.log?.error('stopping with a session end the store has not taken; its session stays open until the next start closes it as interrupted', {
+        component: 'recording',
+        sid: p.id,
+        user: p.user,
+        ...p.audit,
+      });
+    }
   }
 
   async start(meta: SessionMeta): Promise<ActiveRecording> {
@@ -274,10 +288,10 @@ export class RecordingService {
     };
     try {
       await this.o.store.createSession(rec);
-      await this.o.audit('session.start', meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty });
-      if (meta.command !== null) await this.o.audit('exec', meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
+      await this.o.auditor.record(AuditEvents.sessionStart, meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty });
+      if (meta.command !== null) await this.o.auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
     } catch (err) {
-      void writer.close().catch(() => {});
+      writer.close().catch((e: Error) => this.o.log?.error('cannot close a refused session\'s recording', { component: 'recording', sid: id, error: e.message }));
       throw unavailable(`cannot start the session recording: ${(err as Error).message}`, 'recording is mandatory; check the store', err);
     }
     active = new ActiveRecording(id, meta, writer, this.o, this);
@@ -312,7 +326,7 @@ export class RecordingService {
         }
         const endedAt = s.startedAt + Math.round(verifiedUntil * 1000);
         await this.o.store.endSession(s.id, { endedAt, exitStatus: null, exitSignal: null, bytesIn: s.bytesIn, bytesOut: s.bytesOut, sha256In: null, sha256Out: null, endReason: 'interrupted', recordingBytes: sealed?.bytes ?? null, recordingChain: sealed?.chain ?? null });
-        await this.o.audit('session.end', s.user, { sid: s.id, login: s.login, node: s.node, reason: 'interrupted', verified_until: verifiedUntil, integrity: note });
+        await this.o.auditor.record(AuditEvents.sessionEnd, s.user, { sid: s.id, login: s.login, node: s.node, reason: 'interrupted', verified_until: verifiedUntil, integrity: note });
         this.o.log?.warn('closed a session the last run left open', { component: 'recording', sid: s.id, user: s.user, integrity: note });
         closed++;
       }

@@ -1,0 +1,29 @@
+/**
+ * The audit log's event names (Teleport's where Teleport has one). Every event the code writes is
+ * named here, so a typo is a type error and `tctl events ls --type=` has one list to match.
+ */
+export const AuditEvents = {
+  userCreate: 'user.create',
+  userDelete: 'user.delete',
+  userReset: 'user.reset',
+  userSignup: 'user.signup',
+  userLogin: 'user.login',
+  userLocked: 'user.locked',
+  certCreate: 'cert.create',
+  /** A failed SSH authentication at the proxy. */
+  auth: 'auth',
+  /** A port, X11 or agent forwarding request (refused unless allowed). */
+  port: 'port',
+  sessionStart: 'session.start',
+  sessionEnd: 'session.end',
+  sessionRejected: 'session.rejected',
+  exec: 'exec',
+  resize: 'resize',
+  /** An optional tap (live view, indexer) fell behind and was dropped from a session. */
+  sessionTapDropped: 'session.tap_dropped',
+  sessionAccessDenied: 'session.access_denied',
+  sessionReplay: 'session.replay',
+  sessionExport: 'session.export',
+} as const;
+
+export type AuditEventName = (typeof AuditEvents)[keyof typeof AuditEvents];

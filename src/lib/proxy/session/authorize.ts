@@ -1,0 +1,50 @@
+import type { UserRecord } from '../../store/types.js';
+import { NEEDS_AGENT, NO_TARGET } from '../messages.js';
+import type { SessionPlan, Target } from './plan.js';
+
+/** What authorization knows besides the plan: the user as the store has them now, and the time. */
+export interface AuthorizationFacts {
+  /** Undefined when the user no longer exists. */
+  user: UserRecord | undefined;
+  now: Date;
+}
+
+export type Authorization =
+  | { allowed: true; target: Target }
+  | {
+      allowed: false;
+      /** For the audit event and the log. */
+      reason: string;
+      /** The line the client sees on stderr. */
+      line: string;
+    };
+
+/**
+ * Whether a planned session may start: a pure function, so every rule is tested without SSH.
+ * A connection can outlive the user's deletion, a lock and its own certificate, so those are
+ * checked again for every session, not only at authentication.
+ */
+export function authorizeSession(plan: SessionPlan, facts: AuthorizationFacts): Authorization {
+  const who = plan.identity;
+  const t = plan.target;
+  if (!t) return { allowed: false, reason: 'no target named', line: NO_TARGET };
+  if (!who.cert.principals.includes(t.login)) {
+    return {
+      allowed: false,
+      reason: `login ${t.login} not allowed`,
+      line: `tollgate: ${who.user} may not log in as ${t.login} (allowed: ${who.cert.principals.join(', ')})`,
+    };
+  }
+  const stale = staleness(who.user, who.cert.validBefore, facts);
+  if (stale) return { allowed: false, reason: stale, line: `tollgate: ${stale}` };
+  if (!plan.agentRequested) return { allowed: false, reason: 'no agent forwarding', line: NEEDS_AGENT };
+  return { allowed: true, target: t };
+}
+
+function staleness(user: string, validBefore: bigint, facts: AuthorizationFacts): string | undefined {
+  const now = facts.now.getTime();
+  if (!facts.user) return `user ${user} no longer exists`;
+  if (facts.user.lockedUntil && facts.user.lockedUntil > now) return `user ${user} is locked`;
+  if (BigInt(Math.floor(now / 1000)) >= validBefore) return 'your certificate has expired; run tsh login';
+  return undefined;
+}

@@ -1,0 +1,155 @@
+import type * as Ssh2 from 'ssh2';
+import { AuditEvents, type Auditor } from '../../audit/index.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { ActiveRecording, RecordingService } from '../../recording/session-recorder.js';
+import type { UserRecord } from '../../store/types.js';
+import type { Upstream, UpstreamConnector } from '../upstream.js';
+import { authorizeSession } from './authorize.js';
+import { nodeName, type SessionPlan } from './plan.js';
+import { recorderTap } from './recorder-tap.js';
+import { relaySession, refuseChannel, type Relay } from './relay.js';
+import { collectSessionRequests, type ConnectionContext, type LiveControls } from './requests.js';
+import { createOptionalTap, SessionTaps, type SessionTap, type TapConsumer } from './taps.js';
+
+/** Buffered bytes past which an optional tap (live view, indexer) is dropped from a session. */
+export const OPTIONAL_TAP_BUFFER_BYTES = 8 * 1024 * 1024;
+
+export interface PipelineDeps {
+  recordings: Pick<RecordingService, 'start'>;
+  upstream: Pick<UpstreamConnector, 'connect'>;
+  auditor: Auditor;
+  clock: Clock;
+  log: Logger;
+  /** The user as the store has them now (a connection can outlive the user's deletion or lock). */
+  lookupUser(name: string): Promise<UserRecord | undefined>;
+  /** Agent forwarding to nodes when the user did not ask for it (proxy_service.forward_agent_to_nodes). */
+  forwardAgentToNodes: boolean;
+  /** Optional taps for a session that has started (live view, search indexer); none by default. */
+  optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
+}
+
+/**
+ * One session channel from the client, through the pipeline:
+ *   requests → SessionPlan → authorization (pure) → upstream dial → recording → relay with taps.
+ * Every refusal is audited (`session.rejected`) with its reason and told to the client in one line.
+ */
+export function handleSession(session: Ssh2.Session, conn: ConnectionContext, deps: PipelineDeps): void {
+  const log = deps.log.child({ user: conn.identity.user });
+  collectSessionRequests(session, conn, {
+    forwardAgentToNodes: deps.forwardAgentToNodes,
+    onRefusedTunnel: (request) => deps.auditor.emit(AuditEvents.port, conn.identity.user, { request, allowed: false, addr: conn.identity.clientAddr }),
+    onStart(plan, channel) {
+      let live: LiveControls | undefined;
+      void runSession(plan, channel, conn, deps, log, (controls) => (live = controls)).catch((err: Error) => {
+        log.error('session failed', { component: 'proxy', error: err.message });
+        refuseChannel(channel, `tollgate: ${err.message}`);
+      });
+      return { live: () => live };
+    },
+  });
+}
+
+async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: ConnectionContext, deps: PipelineDeps, log: Logger, attach: (live: LiveControls) => void): Promise<void> {
+  const who = plan.identity;
+  const reject = async (reason: string, line: string, status = 1): Promise<void> => {
+    refuseChannel(channel, line, status);
+    const t = plan.target;
+    const fields = { reason, ...(t ? { login: t.login, node: nodeName(t) } : {}), addr: who.clientAddr };
+    try {
+      await deps.auditor.record(AuditEvents.sessionRejected, who.user, fields);
+    } catch (err) {
+      log.error('cannot write an audit event; it is kept only in this log line', { component: 'audit', event: AuditEvents.sessionRejected, error: (err as Error).message, ...fields });
+    }
+  };
+
+  const decision = authorizeSession(plan, { user: plan.target ? await deps.lookupUser(who.user) : undefined, now: deps.clock.now() });
+  if (!decision.allowed) return reject(decision.reason, decision.line);
+  const t = decision.target;
+  const node = nodeName(t);
+
+  let up: Upstream;
+  try {
+    up = await deps.upstream.connect({ target: t, identity: who, openAgent: () => conn.openAgent(), keepAgent: plan.forwardAgent });
+  } catch (err) {
+    return reject((err as Error).message, `tollgate: cannot connect to ${t.login}@${node}: ${(err as Error).message}`, 255);
+  }
+
+  let rec: ActiveRecording;
+  try {
+    rec = await deps.recordings.start({
+      user: who.user,
+      login: t.login,
+      node,
+      clientAddr: who.clientAddr,
+      kind: plan.kind,
+      command: plan.command ?? (plan.subsystem ? `subsystem:${plan.subsystem}` : null),
+      pty: Boolean(plan.pty),
+      cols: plan.pty?.cols ?? 80,
+      rows: plan.pty?.rows ?? 24,
+      term: plan.pty?.term,
+    });
+  } catch (err) {
+    up.close();
+    return reject((err as Error).message, `tollgate: ${(err as Error).message}`);
+  }
+  const sessionLog = log.child({ sid: rec.id });
+  sessionLog.info('session started', { component: 'proxy', login: t.login, node, kind: plan.kind, command: plan.command ?? undefined });
+
+  let opened: Awaited<ReturnType<Upstream['openSession']>>;
+  try {
+    opened = await up.openSession({ kind: plan.kind, command: plan.command, subsystem: plan.subsystem, pty: plan.pty, env: plan.env, forwardAgent: plan.forwardAgent });
+  } catch (err) {
+    up.close();
+    refuseChannel(channel, `tollgate: the node refused the session: ${(err as Error).message}`, 255);
+    await rec.end({ exitStatus: null, exitSignal: null, reason: `node refused the session: ${(err as Error).message}` }).catch((e: Error) =>
+      sessionLog.error('could not finish the recording', { component: 'proxy', error: e.message }),
+    );
+    return;
+  }
+  const { stream, exit } = opened;
+  // A resize that arrived while the node was being dialled.
+  if (plan.pty) stream.setWindow(plan.pty.rows, plan.pty.cols, plan.pty.height, plan.pty.width);
+
+  const optional: SessionTap[] = (deps.optionalTaps?.(rec.id, plan) ?? []).map((consumer) =>
+    createOptionalTap(consumer, {
+      maxBufferedBytes: OPTIONAL_TAP_BUFFER_BYTES,
+      onDrop: (reason) => {
+        sessionLog.warn('dropped a session tap that fell behind', { component: 'proxy', tap: consumer.name, reason });
+        deps.auditor.emit(AuditEvents.sessionTapDropped, who.user, { sid: rec.id, tap: consumer.name, reason });
+      },
+    }),
+  );
+  const taps = new SessionTaps(recorderTap(rec), optional, sessionLog);
+
+  const relay: Relay = relaySession({
+    client: channel,
+    node: stream,
+    taps,
+    exit,
+    async finish(end) {
+      up.close();
+      try {
+        await taps.close(end);
+      } catch (err) {
+        sessionLog.error('could not finish the recording', { component: 'proxy', error: (err as Error).message });
+      }
+      sessionLog.info('session ended', { component: 'proxy', reason: end.reason, exit_status: end.exitStatus ?? undefined });
+    },
+  });
+  attach({
+    resize: (size) => {
+      stream.setWindow(size.rows, size.cols, size.height, size.width);
+      taps.write({ type: 'resize', cols: size.cols, rows: size.rows });
+    },
+    signal: (name) => stream.signal(name),
+  });
+
+  // Recording is mandatory: if it cannot be written any more, the session ends, with the reason.
+  rec.onFailure((err) => {
+    const code = (err as NodeJS.ErrnoException).code ?? err.message;
+    sessionLog.error('recording failed; ending the session', { component: 'proxy', error: code });
+    relay.stop(`recording failed: ${code}`, `tollgate: the session recording failed (${code}); recording is mandatory, so the session ends`);
+  });
+  up.onLost((message) => relay.stop(`node connection lost: ${message}`, `tollgate: connection to ${node} lost: ${message}`));
+}

@@ -1,0 +1,174 @@
+import type { Logger } from '../../log.js';
+
+/*
+ * Taps: whatever watches a session (the recorder, live observers, the search indexer) gets the
+ * same events from the relay, and none of them runs on the relay's path.
+ *
+ * Two kinds, and what happens when one falls behind:
+ * - The **mandatory** tap (the recorder) applies backpressure: when it is behind, write() returns
+ *   false and the relay pauses that source until onceDrained(); memory stays bounded by the
+ *   tap's own high-water mark. When it fails (disk full, store gone), the session ends with the
+ *   reason: a session that cannot be recorded does not go on.
+ * - An **optional** tap is fed through a bounded buffer (createOptionalTap). It never slows the
+ *   relay: when its buffer overflows it is dropped from the session, and the drop is logged and
+ *   audited (`session.tap_dropped`), never waited for.
+ */
+
+export type TapEvent =
+  /** Bytes from the node to the client (stdout and stderr alike, as the terminal shows them). */
+  | { type: 'output'; data: Buffer }
+  /** Bytes from the client to the node. */
+  | { type: 'input'; data: Buffer }
+  | { type: 'resize'; cols: number; rows: number }
+  /** A file operation in an SFTP session (the SFTP parser emits these). */
+  | { type: 'file'; op: string; path: string; bytes?: number; target?: string }
+  | { type: 'exit'; status: number | null; signal: string | null };
+
+/** How a session ended, as taps are told when it is over. */
+export interface SessionEnd {
+  exitStatus: number | null;
+  exitSignal: string | null;
+  reason: string;
+}
+
+export interface SessionTap {
+  readonly name: string;
+  /** False when this tap is behind: the source pauses until onceDrained() (mandatory taps only). */
+  write(event: TapEvent): boolean;
+  onceDrained(cb: () => void): void;
+  /** The session is over: deliver what is buffered and finish. */
+  close(end: SessionEnd): Promise<void>;
+}
+
+/** What an optional tap consumes: batches of events, at its own pace. */
+export interface TapConsumer {
+  readonly name: string;
+  /** Called with the events buffered since the last call; the next batch waits for this one. */
+  deliver(events: readonly TapEvent[]): void | Promise<void>;
+  close?(end: SessionEnd): void | Promise<void>;
+}
+
+export interface OptionalTapOptions {
+  /** Buffered bytes (output and input data) past which the tap is dropped. */
+  maxBufferedBytes: number;
+  /** Called once when the tap is dropped (the pipeline audits and logs it). */
+  onDrop(reason: string): void;
+}
+
+const EVENT_OVERHEAD = 64;
+
+function sizeOf(e: TapEvent): number {
+  return e.type === 'output' || e.type === 'input' ? e.data.length + EVENT_OVERHEAD : EVENT_OVERHEAD;
+}
+
+/**
+ * An optional tap over a consumer: events are queued and handed over in batches on a later turn
+ * of the event loop; the queue is bounded, and a consumer that falls behind it is dropped.
+ */
+export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions): SessionTap {
+  let queue: TapEvent[] = [];
+  let queued = 0;
+  let delivering = false;
+  let scheduled = false;
+  let dropped = false;
+  let idle: Array<() => void> = [];
+
+  const drop = (reason: string) => {
+    if (dropped) return;
+    dropped = true;
+    queue = [];
+    queued = 0;
+    o.onDrop(reason);
+    for (const cb of idle.splice(0)) cb();
+  };
+  const pump = () => {
+    scheduled = false;
+    if (dropped || delivering || queue.length === 0) {
+      if (!delivering) for (const cb of idle.splice(0)) cb();
+      return;
+    }
+    const batch = queue;
+    queue = [];
+    queued = 0;
+    delivering = true;
+    let result: void | Promise<void>;
+    try {
+      result = consumer.deliver(batch);
+    } catch (err) {
+      delivering = false;
+      return drop(`failed: ${(err as Error).message}`);
+    }
+    const next = () => {
+      delivering = false;
+      schedule();
+    };
+    if (result && typeof result.then === 'function') result.then(next, (err: Error) => ((delivering = false), drop(`failed: ${err.message}`)));
+    else next();
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(pump);
+  };
+  return {
+    name: consumer.name,
+    write(event) {
+      if (dropped) return true;
+      queue.push(event);
+      queued += sizeOf(event);
+      if (queued > o.maxBufferedBytes) drop(`fell behind by more than ${o.maxBufferedBytes} bytes`);
+      else schedule();
+      return true;
+    },
+    onceDrained(cb) {
+      cb();
+    },
+    async close(end) {
+      if (!dropped && (queue.length > 0 || delivering)) {
+        await new Promise<void>((resolve) => {
+          idle.push(resolve);
+          schedule();
+        });
+      }
+      if (!dropped) await consumer.close?.(end);
+    },
+  };
+}
+
+/**
+ * The taps of one session: the mandatory one decides backpressure; every event goes to all.
+ * Closing waits for every tap; an optional tap's failure to close is logged, the mandatory
+ * tap's is the caller's to handle.
+ */
+export class SessionTaps {
+  private readonly all: SessionTap[];
+
+  constructor(
+    private readonly mandatory: SessionTap,
+    optional: readonly SessionTap[],
+    private readonly log: Logger,
+  ) {
+    this.all = [mandatory, ...optional];
+  }
+
+  write(event: TapEvent): boolean {
+    let ok = true;
+    for (const tap of this.all) if (!tap.write(event)) ok = false;
+    return ok;
+  }
+
+  onceDrained(cb: () => void): void {
+    this.mandatory.onceDrained(cb);
+  }
+
+  async close(end: SessionEnd): Promise<void> {
+    const optional = this.all.slice(1).map((tap) =>
+      tap.close(end).catch((err: Error) => this.log.error('a session tap failed to close', { component: 'proxy', tap: tap.name, error: err.message })),
+    );
+    try {
+      await this.mandatory.close(end);
+    } finally {
+      await Promise.all(optional);
+    }
+  }
+}

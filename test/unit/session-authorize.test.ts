@@ -1,0 +1,57 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NEEDS_AGENT, NO_TARGET } from '../../src/lib/proxy/messages.js';
+import { authorizeSession, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
+import type { UserRecord } from '../../src/lib/store/types.js';
+import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
+
+describe('authorizeSession (pure)', () => {
+  let f: SessionFixture;
+  let joe: UserRecord;
+  beforeAll(async () => {
+    f = await sessionFixture();
+    joe = await f.auth.getUser('joe');
+    return () => f.close();
+  });
+  const plan = (over: Partial<SessionPlan> = {}): SessionPlan => ({
+    identity: f.joe,
+    target: { login: 'root', host: 'node1', port: 22 },
+    kind: 'shell',
+    command: null,
+    subsystem: null,
+    pty: undefined,
+    env: {},
+    forwardAgent: false,
+    agentRequested: true,
+    ...over,
+  });
+  const now = () => f.clock.now();
+
+  it('allows a login the certificate names, for a user who exists, with the agent forwarded', () => {
+    expect(authorizeSession(plan(), { user: joe, now: now() })).toEqual({ allowed: true, target: { login: 'root', host: 'node1', port: 22 } });
+  });
+
+  it('refuses each broken rule with an audit reason and the line the client sees', () => {
+    expect(authorizeSession(plan({ target: undefined }), { user: joe, now: now() })).toEqual({ allowed: false, reason: 'no target named', line: NO_TARGET });
+    expect(authorizeSession(plan({ target: { login: 'admin', host: 'n', port: 22 } }), { user: joe, now: now() })).toEqual({
+      allowed: false,
+      reason: 'login admin not allowed',
+      line: 'tollgate: joe may not log in as admin (allowed: joe, root)',
+    });
+    expect(authorizeSession(plan(), { user: undefined, now: now() })).toMatchObject({ allowed: false, reason: 'user joe no longer exists' });
+    const locked = { ...joe, lockedUntil: now().getTime() + 60_000 };
+    expect(authorizeSession(plan(), { user: locked, now: now() })).toMatchObject({ allowed: false, reason: 'user joe is locked' });
+    const later = new Date(Number(f.joe.cert.validBefore) * 1000);
+    expect(authorizeSession(plan(), { user: joe, now: later })).toMatchObject({ allowed: false, line: 'tollgate: your certificate has expired; run tsh login' });
+    expect(authorizeSession(plan({ agentRequested: false }), { user: joe, now: now() })).toEqual({ allowed: false, reason: 'no agent forwarding', line: NEEDS_AGENT });
+  });
+
+  it('a lock that has run out no longer refuses', () => {
+    expect(authorizeSession(plan(), { user: { ...joe, lockedUntil: now().getTime() - 1 }, now: now() }).allowed).toBe(true);
+  });
+
+  it('parses tsh targets, IPv6 in brackets, and nothing else', () => {
+    expect(parseTarget('root@node1:22')).toEqual({ login: 'root', host: 'node1', port: 22 });
+    expect(parseTarget('root@[::1]:2222')).toEqual({ login: 'root', host: '::1', port: 2222 });
+    for (const bad of ['root@node1', 'node1:22', 'root@node1:0', 'root@node1:70000', 'ro ot@n:22', '']) expect(parseTarget(bad), bad).toBeUndefined();
+  });
+});

@@ -1,8 +1,7 @@
-import net from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import { rawEd25519Public } from '../ca/keys.js';
 import { TollgateError, unavailable } from '../errors.js';
-import { WireReader, WireWriter } from '../ssh/wire.js';
+import { WireReader, WireWriter } from '../wire/index.js';
 
 /*
  * ssh-agent protocol client (draft-miller-ssh-agent), the messages tsh needs:
@@ -14,25 +13,24 @@ import { WireReader, WireWriter } from '../ssh/wire.js';
  *   18 REMOVE_IDENTITY    string key_blob (the certificate blob for a certificate)
  *   replies               6 SUCCESS, 5 FAILURE
  */
+import { withAgent, type AgentKey, type AgentReply } from './agent-stream.js';
 import {
-  MAX_AGENT_MESSAGE as MAX_REPLY,
   SSH_AGENT_CONSTRAIN_LIFETIME,
   SSH_AGENT_FAILURE,
-  SSH_AGENT_IDENTITIES_ANSWER,
   SSH_AGENT_SUCCESS,
   SSH_AGENTC_ADD_ID_CONSTRAINED,
   SSH_AGENTC_ADD_IDENTITY,
   SSH_AGENTC_REMOVE_IDENTITY,
-  SSH_AGENTC_REQUEST_IDENTITIES,
 } from './protocol.js';
 
-export interface AgentIdentity {
-  blob: Buffer;
-  comment: string;
-  /** Key type from the blob, e.g. `ssh-ed25519-cert-v01@openssh.com`. */
-  type: string;
-}
+/** An identity the agent holds (the same shape AgentStream.listKeys returns). */
+export type AgentIdentity = AgentKey;
 
+/**
+ * The user's ssh-agent at a socket path, for what tsh manages there (list, add a certificate
+ * with a lifetime, remove). Each call is one connection speaking through AgentStream, the one
+ * implementation of the protocol's framing, so tsh and the proxy share its limits and errors.
+ */
 export class AgentClient {
   constructor(readonly socketPath: string) {}
 
@@ -42,56 +40,13 @@ export class AgentClient {
   }
 
   /** One request, one reply, on its own connection (agents handle each connection in turn). */
-  private request(type: number, payload: Buffer): Promise<{ type: number; body: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(this.socketPath);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const fail = (err: Error) => {
-        sock.destroy();
-        reject(err);
-      };
-      sock.setTimeout(10_000, () => fail(unavailable(`the ssh-agent at ${this.socketPath} did not answer`)));
-      sock.on('error', (err: NodeJS.ErrnoException) =>
-        fail(unavailable(`cannot reach the ssh-agent at ${this.socketPath}: ${err.code ?? err.message}`, 'start one with: eval "$(ssh-agent)"', err)),
-      );
-      sock.on('connect', () => {
-        const head = Buffer.alloc(5);
-        head.writeUInt32BE(payload.length + 1);
-        head[4] = type;
-        sock.write(Buffer.concat([head, payload]));
-      });
-      sock.on('data', (d: Buffer) => {
-        chunks.push(d);
-        size += d.length;
-        const all = Buffer.concat(chunks);
-        if (all.length < 4) return;
-        const len = all.readUInt32BE(0);
-        if (len > MAX_REPLY || len === 0) return fail(new TollgateError('internal', 'the ssh-agent sent a malformed reply'));
-        if (size < 4 + len) return;
-        sock.end();
-        resolve({ type: all[4]!, body: all.subarray(5, 4 + len) });
-      });
-      sock.on('end', () => {
-        if (size === 0) fail(new TollgateError('internal', 'the ssh-agent closed the connection without answering'));
-      });
-    });
+  private request(type: number, payload: Buffer): Promise<AgentReply> {
+    return withAgent(this.socketPath, (agent) => agent.request(type, payload));
   }
 
-  async list(): Promise<AgentIdentity[]> {
-    const r = await this.request(SSH_AGENTC_REQUEST_IDENTITIES, Buffer.alloc(0));
-    if (r.type !== SSH_AGENT_IDENTITIES_ANSWER) throw new TollgateError('internal', `the ssh-agent refused to list keys (reply ${r.type})`);
-    const rd = new WireReader(r.body, 'ssh-agent identities');
-    const n = rd.uint32();
-    const out: AgentIdentity[] = [];
-    for (let i = 0; i < n; i++) {
-      const blob = rd.string();
-      const comment = rd.text();
-      out.push({ blob, comment, type: new WireReader(blob).text() });
-    }
-    return out;
+  list(): Promise<AgentIdentity[]> {
+    return withAgent(this.socketPath, (agent) => agent.listKeys());
   }
-
   /**
    * Adds an ed25519 key with its certificate. With `lifetimeSeconds` the agent forgets it by itself
    * at that time (the certificate's expiry), so a stale credential never lingers.

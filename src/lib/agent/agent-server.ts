@@ -1,7 +1,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { ed25519Blob, rawEd25519Public } from '../ca/keys.js';
-import { WireReader, WireWriter } from '../ssh/wire.js';
+import { WireReader, WireWriter } from '../wire/index.js';
 
 /*
  * A minimal in-process ssh-agent (draft-miller-ssh-agent §4.4, §4.5) serving exactly the

@@ -1,2 +1,3 @@
 export * from './agent-client.js';
 export * from './agent-server.js';
+export * from './agent-stream.js';

@@ -1,7 +1,7 @@
 import { randomFromPool } from './random-pool.js';
 import crypto, { type KeyObject } from 'node:crypto';
 import { badParameter } from '../errors.js';
-import { WireReader } from '../ssh/wire.js';
+import { WireReader } from '../wire/index.js';
 import { signCertificate, type CertificateFields, type CertType } from './certificate.js';
 import { ED25519, generateEd25519, privateKeyFromPem, publicKeyLine } from './keys.js';
 

@@ -1,6 +1,6 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import { badParameter } from '../errors.js';
-import { WireReader, WireWriter } from '../ssh/wire.js';
+import { WireReader, WireWriter } from '../wire/index.js';
 
 /*
  * ed25519 keys in the forms OpenSSH uses. Public key blob (RFC 8709 §4):

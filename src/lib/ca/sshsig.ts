@@ -1,6 +1,6 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import { badParameter } from '../errors.js';
-import { WireReader, WireWriter } from '../ssh/wire.js';
+import { WireReader, WireWriter } from '../wire/index.js';
 import { ED25519, publicKeyFromBlob } from './keys.js';
 
 /*

@@ -15,13 +15,13 @@
 import type * as Ssh2 from 'ssh2';
 import { ED25519_CERT } from '../ca/certificate.js';
 import { badParameter } from '../errors.js';
-import { type AgentKey, type AgentSource, openAgentStream, withAgent } from './agent-stream.js';
+import { type AgentKey, type AgentSource, openAgentStream, withAgent } from '../agent/index.js';
 import { certPublicKey, certSignatureAlgorithm } from './cert-keys.js';
 import { installSsh2CertPatches } from './ssh2-patches.js';
 import { keyParser, ssh2Module, type Ssh2Key } from './ssh2-internals.js';
-import { WireReader } from './wire.js';
+import { WireReader } from '../wire/index.js';
 
-export type { AgentSource } from './agent-stream.js';
+export type { AgentSource } from '../agent/index.js';
 
 export interface CertAgentOptions {
   /** Offer only this certificate (matched by its blob); an error when the agent does not hold it. */

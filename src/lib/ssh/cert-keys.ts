@@ -20,7 +20,7 @@ import { ED25519_CERT, parseCertificate, type ParsedCertificate } from '../ca/ce
 import { ed25519Blob, rawEd25519Public } from '../ca/keys.js';
 import { badParameter } from '../errors.js';
 import { keyParser, type Ssh2Key } from './ssh2-internals.js';
-import { WireReader, WireWriter } from './wire.js';
+import { WireReader, WireWriter } from '../wire/index.js';
 
 /**
  * Certificate algorithm → the plain signature algorithm used inside its signatures

@@ -1,1 +1,0 @@
-export { WireReader, WireWriter } from './wire.js';

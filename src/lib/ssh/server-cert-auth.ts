@@ -24,7 +24,7 @@
 import crypto from 'node:crypto';
 import { checkCertificate, ED25519_CERT, parseCertificate, type ParsedCertificate } from '../ca/certificate.js';
 import { ED25519, ed25519Blob, publicKeyFromBlob } from '../ca/keys.js';
-import { WireReader } from './wire.js';
+import { WireReader } from '../wire/index.js';
 
 /** The fields of ssh2's publickey AuthContext that are read (structurally: ssh2's PublicKeyAuthContext fits). */
 export interface CertAuthRequest {

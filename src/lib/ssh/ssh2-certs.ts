@@ -10,7 +10,7 @@
  * Pinned to ssh2 1.17.0: installSsh2CertPatches throws on any other version.
  */
 export { openForwardedAgent, AUTH_AGENT_CHANNEL } from './agent-forwarding.js';
-export { AgentStream, withAgent, type AgentKey, type AgentSource } from './agent-stream.js';
+export { AgentStream, withAgent, type AgentKey, type AgentSource } from '../agent/index.js';
 export { CertAgent, createCertAgent, type CertAgentOptions } from './cert-agent.js';
 export { CERT_SIGNATURE_ALGORITHMS, certifiedKey, certPublicKey, certSignatureAlgorithm, openSshPrivateKeyText, ssh2PrivateKey } from './cert-keys.js';
 export { hostKeyWithCertificate, plainHostKey } from './host-cert.js';

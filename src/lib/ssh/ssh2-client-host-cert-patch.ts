@@ -21,7 +21,7 @@ import { parseCertificate, type ParsedCertificate } from '../ca/certificate.js';
 import { ed25519Blob } from '../ca/keys.js';
 import { CERT_SIGNATURE_ALGORITHMS } from './cert-keys.js';
 import { protocolUtils, type KeyExchangeInternals, type ProtocolInternals } from './ssh2-internals.js';
-import { WireReader, WireWriter } from './wire.js';
+import { WireReader, WireWriter } from '../wire/index.js';
 
 const require = createRequire(import.meta.url);
 

@@ -28,7 +28,7 @@ import {
   type KeyExchangeInternals,
   type ProtocolInternals,
 } from './ssh2-internals.js';
-import { WireWriter } from './wire.js';
+import { WireWriter } from '../wire/index.js';
 
 const INSTALLED = Symbol.for('tollgate.ssh2-cert-patches.installed');
 const KEX_PATCHED = Symbol.for('tollgate.ssh2-cert-patches.kex-finish');

@@ -8,13 +8,13 @@
  *   5 FAILURE
  * Requests on one stream are answered in order, so they are serialized here.
  *
- * (src/lib/agent/agent-client.ts speaks the same protocol but only to a socket path, one
- * connection per request; a forwarded agent is a channel, hence this small sibling.)
+ * The one implementation of the protocol's framing: AgentClient (tsh's agent at a socket path)
+ * and the proxy's CertAgent (a forwarded agent channel) both speak through it.
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TollgateError, unavailable } from '../errors.js';
-import { WireReader, WireWriter } from './wire.js';
+import { WireReader, WireWriter } from '../wire/index.js';
 
 import {
   MAX_AGENT_MESSAGE as MAX_REPLY,
@@ -23,7 +23,7 @@ import {
   SSH_AGENT_SIGN_RESPONSE,
   SSH_AGENTC_REQUEST_IDENTITIES,
   SSH_AGENTC_SIGN_REQUEST,
-} from '../agent/protocol.js';
+} from './protocol.js';
 export { SSH_AGENT_FAILURE, SSH_AGENT_IDENTITIES_ANSWER, SSH_AGENT_SIGN_RESPONSE, SSH_AGENTC_REQUEST_IDENTITIES, SSH_AGENTC_SIGN_REQUEST };
 const REQUEST_TIMEOUT_MS = 15_000;
 

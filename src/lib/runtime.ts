@@ -22,6 +22,7 @@ import { UpstreamConnector } from './proxy/upstream.js';
 import { RECORDINGS_DIR, RecordingService } from './recording/session-recorder.js';
 import { LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/storage.js';
 import { startWebServer } from './web/web-server.js';
+import { assertSsh2Patched } from './ssh/ssh2-certs.js';
 
 /*
  * The composition root: builds the concrete store, auth service and servers from a Config.
@@ -111,6 +112,8 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
   if (unsupported) {
     throw badParameter(`${unsupported.where}: ${unsupported.key}: ${unsupported.value} is not supported yet`, 'remove the setting (or set it back to its default); the README lists what each key does today');
   }
+  // The proxy's certificates need patches/ssh2+1.17.0.patch in node_modules/ssh2: refuse a broken install up front.
+  assertSsh2Patched();
 
   // Everything the daemon creates (store, WAL files, keys, sockets) is private to its user.
   process.umask(0o077);

@@ -4,7 +4,7 @@ import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { parsePublicKeyLine } from '../../src/lib/ca/keys.js';
 import { TARGET_ENV } from '../../src/lib/proxy/messages.js';
-// Importing ssh2-certs installs the ssh2 certificate patches (createCertAgent does it too).
+// ssh2 speaks certificates through patches/ssh2+1.17.0.patch (applied to node_modules by npm ci).
 import { createCertAgent, type AgentSource } from '../../src/lib/ssh/ssh2-certs.js';
 
 /**

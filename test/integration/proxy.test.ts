@@ -9,7 +9,7 @@ import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { parseCertificate } from '../../src/lib/ca/certificate.js';
 import { generateEd25519, parsePrivateKeyText, parsePublicKeyLine, publicKeyLine } from '../../src/lib/ca/keys.js';
 import { NEEDS_AGENT } from '../../src/lib/proxy/messages.js';
-import { certPublicKey, installSsh2CertPatches } from '../../src/lib/ssh/ssh2-certs.js';
+import { certPublicKey, assertSsh2Patched } from '../../src/lib/ssh/ssh2-certs.js';
 import { TestAgent } from '../helpers/agent.js';
 import { httpsRequest, postJson } from '../helpers/https.js';
 import { castEvents, sessions, startCluster, type Cluster } from '../helpers/cluster.js';
@@ -233,7 +233,7 @@ describe('recording proxy', () => {
     });
 
     it('a valid certificate with a signature made by a different key (forged)', async () => {
-      installSsh2CertPatches();
+      assertSsh2Patched();
       const certLine = fs.readFileSync(path.join(c.home, 'keys', '127.0.0.1', 'joe-cert.pub'), 'utf8');
       const certBlob = parsePublicKeyLine(certLine).blob;
       class ForgingAgent extends ssh2.BaseAgent<ParsedKey> {

@@ -15,7 +15,7 @@ import {
   certPublicKey,
   createCertAgent,
   hostKeyWithCertificate,
-  installSsh2CertPatches,
+  assertSsh2Patched,
   openForwardedAgent,
   plainHostKey,
   verifyUserCertAuth,
@@ -189,8 +189,8 @@ describe('ssh2 certificate support', () => {
 
   describe('patches', () => {
     it('install idempotently and present certificates as ssh2 key objects', () => {
-      installSsh2CertPatches();
-      installSsh2CertPatches();
+      assertSsh2Patched();
+      assertSsh2Patched();
       expect(certPublicKey(alice.certBlob).type).toBe(ED25519_CERT);
       expect(certPublicKey(alice.certBlob).getPublicSSH().equals(alice.certBlob)).toBe(true);
     });
@@ -284,7 +284,7 @@ describe('ssh2 certificate support', () => {
     }
 
     it('accepts the hand-made signature of the right key (control for the forgery test)', async () => {
-      installSsh2CertPatches();
+      assertSsh2Patched();
       const s = await echoServer();
       const r = await ssh2Exec({ port: s.port, username: 'root', agent: new ForgingAgent(alice.privateKey) }, 'hi');
       expect(r.stdout).toBe('root ran hi\n');
@@ -292,7 +292,7 @@ describe('ssh2 certificate support', () => {
     });
 
     it('refuses a forged signature: valid certificate, signed by another key', async () => {
-      installSsh2CertPatches();
+      assertSsh2Patched();
       const s = await echoServer();
       await expect(ssh2Exec({ port: s.port, username: 'root', agent: new ForgingAgent(generateEd25519().privateKey) }, 'hi')).rejects.toThrow(/authentication methods failed/);
       expect(s.results.map((x) => (x.ok ? `ok needsSignature=${x.needsSignature}` : x.reason))).toEqual([

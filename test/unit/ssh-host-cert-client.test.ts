@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type net from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { ConnectConfig, ParsedKey, PublicKeyAuthMethod, Server as Ssh2Server } from 'ssh2';
@@ -12,20 +12,18 @@ import {
   hostCertVerifier,
   hostKeyWithCertificate,
   HOST_DENIED_MESSAGE,
-  installSsh2CertPatches,
+  assertSsh2Patched,
   plainHostKey,
   ssh2PrivateKey,
   type HostCertVerifier,
   type HostCertVerifierOptions,
 } from '../../src/lib/ssh/ssh2-certs.js';
-import { finishClientWithHostCertificate } from '../../src/lib/ssh/ssh2-client-host-cert-patch.js';
-import type { KeyExchangeInternals } from '../../src/lib/ssh/ssh2-internals.js';
 import { tmpDir } from '../helpers/proc.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 
 /*
  * The ssh2 Client verifying OpenSSH host certificates (src/lib/ssh/client-host-cert.ts and
- * ssh2-patches.ts patches 3 and 4): against a real sshd 9.2 with HostKey + HostCertificate, a
+ * patches/ssh2+1.17.0.patch, constants.js and kex.js): against a real sshd 9.2 with HostKey + HostCertificate, a
  * plain sshd, and ssh2 Servers presenting hostKeyWithCertificate (the tsh → proxy hop).
  * Everything listens on 127.0.0.1 and is stopped in afterAll.
  */
@@ -95,6 +93,7 @@ describe('ssh2 client: host certificates', () => {
   let expiredSshd: TestSshd;
   let plainSshd: TestSshd;
   const servers: Ssh2Server[] = [];
+  const relays: net.Server[] = [];
 
   /** An OpenSSH host key file for `key`, with `${file}-cert.pub` holding `certBlob`. */
   async function hostKeyFiles(name: string, key: ReturnType<typeof generateEd25519>, certBlob: Buffer): Promise<{ hostKey: string; hostCertificate: string }> {
@@ -141,7 +140,7 @@ describe('ssh2 client: host certificates', () => {
 
   beforeAll(async () => {
     // certifiedKey (root's login) needs patch 1; hostCertVerifier would install the patches itself.
-    installSsh2CertPatches();
+    assertSsh2Patched();
     work = tmpDir('tollgate-host-cert-client-');
     const trustedUserCaKeys = `${userCa.publicKeyLine()}\n`;
     certSshd = await startSshd({ trustedUserCaKeys, ...(await hostKeyFiles('host_cert', hostKey, hostCert.blob)) });
@@ -153,6 +152,7 @@ describe('ssh2 client: host certificates', () => {
 
   afterAll(async () => {
     for (const s of servers) await new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const r of relays) await new Promise<void>((resolve) => r.close(() => resolve()));
     await certSshd?.stop();
     await expiredSshd?.stop();
     await plainSshd?.stop();
@@ -247,7 +247,7 @@ describe('ssh2 client: host certificates', () => {
     });
 
     it('(7) refuses a server that presents a valid certificate but signs the exchange hash with another key', async () => {
-      installSsh2CertPatches();
+      assertSsh2Patched();
       // hostKeyWithCertificate refuses a mismatched key, so dress the impostor's key by hand, as cert-keys.ts does.
       const impostor = ssh2PrivateKey(generateEd25519().privateKey);
       impostor.type = ED25519_CERT;
@@ -261,52 +261,70 @@ describe('ssh2 client: host certificates', () => {
     });
   });
 
-  describe('patch 4 on its own', () => {
-    /** A client-side KeyExchange stand-in whose K_S is the host certificate and whose signature says `sigFormat`. */
-    function fakeExchange(sigFormat: string) {
-      const errors: string[] = [];
-      const sig = Buffer.concat([wireString(Buffer.from(sigFormat)), wireString(Buffer.alloc(64, 7))]);
-      const kex = {
-        sessionID: undefined,
-        negotiated: { serverHostKey: ED25519_CERT },
-        _finished: false,
-        _hostKey: hostCert.blob,
-        _sig: sig,
-        _protocol: { _server: false, disconnect: () => {}, _destruct: () => {}, _onError: (e: Error) => errors.push(e.message) },
-        getPublicKey: () => Buffer.alloc(32),
-        finish: () => undefined,
-      };
-      return { kex, errors };
+  describe("the patched kex.js on its own (a man in the middle relabels the server's signature)", () => {
+    /**
+     * A TCP relay to `port` that rewrites the signature format in the server's first key
+     * exchange reply (sent in the clear, before NEWKEYS) to `sigFormat`, keeping the signature
+     * bytes, and passes everything else through.
+     */
+    async function relabellingRelay(port: number, sigFormat: string): Promise<number> {
+      const relay = net.createServer((client) => {
+        const upstream = net.connect(port, '127.0.0.1');
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+        client.pipe(upstream);
+        let pending = Buffer.alloc(0);
+        let identDone = false;
+        let rewritten = false;
+        upstream.on('data', (chunk: Buffer) => {
+          if (rewritten) return void client.write(chunk);
+          pending = Buffer.concat([pending, chunk]);
+          const out: Buffer[] = [];
+          if (!identDone) {
+            const eol = pending.indexOf('\n');
+            if (eol < 0) return;
+            out.push(pending.subarray(0, eol + 1));
+            pending = pending.subarray(eol + 1);
+            identDone = true;
+          }
+          // Binary packets without a MAC until NEWKEYS: uint32 length, byte padding, payload, padding.
+          while (!rewritten && pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
+            const len = pending.readUInt32BE(0);
+            const packet = pending.subarray(0, 4 + len);
+            pending = pending.subarray(4 + len);
+            const payload = packet.subarray(5, 4 + len - packet[4]!);
+            if (payload[0] !== 31) {
+              out.push(packet);
+              continue;
+            }
+            out.push(relabelKexReply(payload, sigFormat));
+            rewritten = true;
+          }
+          if (rewritten) out.push(pending);
+          client.write(Buffer.concat(out));
+        });
+        upstream.on('end', () => client.end());
+      });
+      relays.push(relay);
+      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+      return (relay.address() as net.AddressInfo).port;
     }
 
-    it('refuses a kex signature labelled with the certificate algorithm (what an unpatched ssh2 server sends; OpenSSH refuses it too)', () => {
-      const { kex, errors } = fakeExchange(ED25519_CERT);
-      let ranSsh2 = false;
-      finishClientWithHostCertificate(kex as unknown as KeyExchangeInternals, () => (ranSsh2 = true), false, 'ssh-ed25519');
-      expect(ranSsh2).toBe(false);
-      expect(kex._finished).toBe(true);
-      expect(errors).toEqual([`Handshake failed: host certificate signature is "${ED25519_CERT}", expected ssh-ed25519 (PROTOCOL.certkeys)`]);
+    it('passes a re-framed reply with the plain signature name through (control for the relay)', async () => {
+      const port = await ssh2Server([hostKeyWithCertificate(hostKey.privateKey, hostCert.blob)]);
+      const v = verifier({ hostname: 'localhost', peer: 'proxy' });
+      const r = await ssh2Exec({ port: await relabellingRelay(port, 'ssh-ed25519'), username: 'alice', ...v }, 'hello');
+      expect(r).toEqual({ stdout: 'ran hello\n', code: 0, hostKeyAlgos: [ED25519_CERT] });
     });
 
-    it('hands ssh2 the certificate as K_S until getPublicKey(), then the subject key; restores K_S after', () => {
-      const { kex, errors } = fakeExchange('ssh-ed25519');
-      const seen: string[] = [];
-      finishClientWithHostCertificate(
-        kex as unknown as KeyExchangeInternals,
-        () => {
-          // What ssh2's finish() does, in its order: hash K_S, then the client's key, then parse K_S and check the signature format.
-          seen.push(kex._hostKey.equals(hostCert.blob) ? 'cert' : 'other');
-          kex.getPublicKey();
-          seen.push(kex._hostKey.equals(hostKey.publicBlob) ? 'subject' : 'other');
-          seen.push(firstString(kex._sig));
-        },
-        false,
-        'ssh-ed25519',
-      );
-      expect(errors).toEqual([]);
-      expect(seen).toEqual(['cert', 'subject', ED25519_CERT]);
-      expect(kex._hostKey).toBe(hostCert.blob);
-      expect(Object.hasOwn(kex, 'getPublicKey')).toBe(true); // the stand-in's own method, untouched
+    it('refuses a kex signature labelled with the certificate algorithm (what an unpatched ssh2 server sends; OpenSSH refuses it too)', async () => {
+      const port = await ssh2Server([hostKeyWithCertificate(hostKey.privateKey, hostCert.blob)]);
+      const v = verifier({ hostname: 'localhost', peer: 'proxy' });
+      const relayed = await relabellingRelay(port, ED25519_CERT);
+      await expect(ssh2Exec({ port: relayed, username: 'alice', ...v }, 'hello')).rejects.toThrow(`Wrong signature type: ${ED25519_CERT}, expected: ssh-ed25519`);
+      // The certificate itself was acceptable: the refusal is kex.js's signature check, after the verifier.
+      expect(v.lastError()).toBeUndefined();
+      expect(v.lastHostKey()?.kind).toBe('certificate');
     });
   });
 
@@ -322,8 +340,8 @@ describe('ssh2 client: host certificates', () => {
     });
 
     it('offers the certificate algorithm first, then ssh2 defaults; installing the patches twice is harmless', () => {
-      installSsh2CertPatches();
-      installSsh2CertPatches();
+      assertSsh2Patched();
+      assertSsh2Patched();
       const { algorithms } = verifier();
       const list: string[] = algorithms.serverHostKey;
       expect(list[0]).toBe(ED25519_CERT);
@@ -347,7 +365,32 @@ function wireString(b: Buffer): Buffer {
   return Buffer.concat([len, b]);
 }
 
-/** The first `string` of a wire blob (a signature blob's format name). */
-function firstString(b: Buffer): string {
-  return b.subarray(4, 4 + b.readUInt32BE(0)).toString();
+/** Reads the `string`s of a wire blob. */
+function wireStrings(b: Buffer, count: number): Buffer[] {
+  const out: Buffer[] = [];
+  let p = 0;
+  for (let i = 0; i < count; i++) {
+    const len = b.readUInt32BE(p);
+    out.push(b.subarray(p + 4, p + 4 + len));
+    p += 4 + len;
+  }
+  return out;
+}
+
+/**
+ * A KEX*_REPLY payload (byte 31, string K_S, string Q_S, string signature of H) whose signature
+ * format is `sigFormat`, framed as an unencrypted binary packet (RFC 4253 §6: padding of at
+ * least 4 bytes to a multiple of 8).
+ */
+function relabelKexReply(payload: Buffer, sigFormat: string): Buffer {
+  const [hostKeyBlob, serverPublic, sigBlob] = wireStrings(payload.subarray(1), 3) as [Buffer, Buffer, Buffer];
+  const [, sig] = wireStrings(sigBlob, 2) as [Buffer, Buffer];
+  const newSig = Buffer.concat([wireString(Buffer.from(sigFormat)), wireString(sig)]);
+  const body = Buffer.concat([Buffer.from([31]), wireString(hostKeyBlob), wireString(serverPublic), wireString(newSig)]);
+  let pad = 8 - ((5 + body.length) % 8);
+  if (pad < 4) pad += 8;
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(1 + body.length + pad);
+  header[4] = pad;
+  return Buffer.concat([header, body, Buffer.alloc(pad)]);
 }

@@ -6,6 +6,7 @@ import { proxyHostKeyOptions } from '../../lib/client/proxy-host-key.js';
 import { parseProxyAddress } from '../../lib/client/proxy-address.js';
 import { runSsh } from '../../lib/client/ssh-session.js';
 import { badParameter } from '../../lib/errors.js';
+import { assertSsh2Patched } from '../../lib/ssh/ssh2-certs.js';
 
 export default class Ssh extends BaseCommand {
   static override summary = 'Open a recorded SSH session on a node through the proxy.';
@@ -25,6 +26,8 @@ export default class Ssh extends BaseCommand {
   };
 
   async run(): Promise<void> {
+    // Logging in to the proxy with a certificate and checking its host certificate need patches/ssh2+1.17.0.patch.
+    assertSsh2Patched();
     // Flags come before HOST; everything after HOST belongs to the remote command (`tsh ssh node ls -la`).
     const argv = this.argv;
     const valueFlags = new Set(['--port', '-p', '--login', '-l', '--proxy', '--user']);

@@ -10,12 +10,10 @@
  *
  * ssh2 1.17 surfaces the client's `auth-agent-req@openssh.com` (session.on('auth-agent', accept))
  * and its protocol layer can send the open (lib/protocol/Protocol.js `openssh_authAgent`), but
- * the server connection has no public method for it: lib/server.js's private `openChannel()`
- * only knows forwarded-tcpip, x11 and forwarded-streamlocal. openForwardedAgent does exactly
- * what openChannel does for those (reserve a local id in `_chanMgr` with a callback whose
- * `.type` names the channel; ssh2's CHANNEL_OPEN_CONFIRMATION / _FAILURE handlers in
- * lib/server.js then build the Channel or report the error), using ssh2's own window and
- * packet constants (lib/Channel.js MAX_WINDOW, PACKET_SIZE). No ssh2 code is replaced.
+ * its server connection had no public method for it: patches/ssh2+1.17.0.patch adds
+ * `openssh_authAgent(cb)` to it, which goes through lib/server.js's own `openChannel()` exactly
+ * as forwardOut / x11 do (a local channel id whose callback gets the Channel or the error from
+ * CHANNEL_OPEN_CONFIRMATION / _FAILURE, ssh2's window and packet sizes).
  *
  * The OpenSSH client opens the channel only after the session asked for forwarding (ssh -A):
  * accept the 'auth-agent' request first. Each call opens a new channel (one per agent
@@ -25,33 +23,22 @@
 import type { Duplex } from 'node:stream';
 import type * as Ssh2 from 'ssh2';
 import { unavailable } from '../errors.js';
-import { assertSsh2Version, channelModule, type ServerConnectionInternals } from './ssh2-internals.js';
+import type { PatchedServerConnection } from './ssh2-patch.js';
 
 export const AUTH_AGENT_CHANNEL = 'auth-agent@openssh.com';
 
 /** Opens an agent channel to the client of an authenticated ssh2 Server connection. */
 export function openForwardedAgent(conn: Ssh2.Connection): Promise<Ssh2.Channel & Duplex> {
-  assertSsh2Version();
-  const c = conn as unknown as ServerConnectionInternals;
-  if (!c._chanMgr || !c._protocol || typeof c._protocol.openssh_authAgent !== 'function') {
-    return Promise.reject(new Error('openForwardedAgent needs an ssh2 Server connection'));
-  }
+  const c = conn as PatchedServerConnection;
+  if (typeof c.openssh_authAgent !== 'function') return Promise.reject(new Error('openForwardedAgent needs an ssh2 Server connection'));
   if (!c.authenticated) return Promise.reject(unavailable('cannot open an agent channel before the client is authenticated'));
-  const { MAX_WINDOW, PACKET_SIZE } = channelModule();
   return new Promise((resolve, reject) => {
-    const onOpen = Object.assign(
-      (err: Error | undefined, stream?: Ssh2.Channel) => {
+    try {
+      c.openssh_authAgent((err, stream) => {
         if (err || !stream) reject(unavailable(`the client refused the agent channel: ${err?.message ?? 'no channel'}`, 'connect with ssh -A (ForwardAgent yes)', err));
         else resolve(stream);
-      },
-      { type: AUTH_AGENT_CHANNEL },
-    );
-    const localChan = c._chanMgr.add(onOpen);
-    if (localChan === -1) return reject(unavailable('no free channels available'));
-    try {
-      c._protocol.openssh_authAgent(localChan, MAX_WINDOW, PACKET_SIZE);
+      });
     } catch (err) {
-      c._chanMgr.remove(localChan);
       reject(err as Error);
     }
   });

@@ -8,7 +8,7 @@
  * carries the certificate (cert-keys.ts certPublicKey) and, when ssh2 asks for a signature, has
  * the agent sign with the certificate blob as the key (OpenSSH's agent finds the private key
  * through the certificate). The signature is made under the plain algorithm; putting that name
- * in the USERAUTH_REQUEST is ssh2-patches.ts patch 1, installed by createCertAgent.
+ * in the USERAUTH_REQUEST is patches/ssh2+1.17.0.patch (Protocol.js authPK).
  *
  * Usage: new Client().connect({ host, username: 'root', agent: createCertAgent(process.env.SSH_AUTH_SOCK!) })
  */
@@ -17,7 +17,6 @@ import { ED25519_CERT } from '../ca/certificate.js';
 import { badParameter } from '../errors.js';
 import { type AgentKey, type AgentSource, openAgentStream, withAgent } from '../agent/index.js';
 import { certPublicKey, certSignatureAlgorithm } from './cert-keys.js';
-import { installSsh2CertPatches } from './ssh2-patches.js';
 import { keyParser, ssh2Module, type Ssh2Key } from './ssh2-internals.js';
 import { WireReader } from '../wire/index.js';
 
@@ -120,10 +119,9 @@ function plainKeys(keys: AgentKey[]): Ssh2Key[] {
  * An ssh2 `agent` that authenticates with the OpenSSH certificates in an ssh-agent.
  * `source`: the agent's socket path ($SSH_AUTH_SOCK), a factory returning a fresh agent stream
  * per use (e.g. `() => openForwardedAgent(conn)` for an agent forwarded to an ssh2 Server), or
- * one Duplex used for every request (never closed here). Installs the ssh2 patches.
+ * one Duplex used for every request (never closed here).
  */
 export function createCertAgent(source: AgentSource, options: CertAgentOptions = {}): CertAgent {
-  installSsh2CertPatches();
   if (options.certBlob && new WireReader(options.certBlob, 'certificate').text() !== ED25519_CERT) throw badParameter('only ssh-ed25519 certificates are supported');
   return new CertAgent(source, options);
 }

@@ -11,9 +11,9 @@
  * A caller with its own `algorithms` merges: `algorithms: { ...mine, serverHostKey: v.algorithms.serverHostKey }`.
  * Do not set ssh2's `hostHash`: the verifier needs the key blob, not a fingerprint.
  *
- * Division of labour: ssh2 (with ssh2-patches.ts patches 3 and 4) offers the certificate
- * algorithm first, receives the certificate as K_S and verifies the exchange-hash signature with
- * the certificate's subject key; this verifier, which ssh2 calls with K_S before that signature
+ * Division of labour: ssh2 (with patches/ssh2+1.17.0.patch, constants.js and kex.js) offers the
+ * certificate algorithm first, receives the certificate as K_S and verifies the exchange-hash
+ * signature with the certificate's subject key; this verifier, which ssh2 calls with K_S before that signature
  * check, decides whether the certificate is acceptable: signed by the cluster's host CA, a host
  * certificate, valid now, and naming exactly the host name dialled as a principal. A server
  * that shows a good certificate but cannot sign with its key fails the signature check.
@@ -22,8 +22,7 @@ import type * as Ssh2 from 'ssh2';
 import { checkCertificate, parseCertificate, type ParsedCertificate } from '../ca/certificate.js';
 import { badParameter } from '../errors.js';
 import { blobAlgorithm, CERT_SIGNATURE_ALGORITHMS } from './cert-keys.js';
-import { defaultServerHostKeyAlgorithms } from './ssh2-client-host-cert-patch.js';
-import { installSsh2CertPatches } from './ssh2-patches.js';
+import { ssh2Constants } from './ssh2-patch.js';
 
 export interface HostCertVerifierOptions {
   /** The cluster's host CA public key blob (`ssh-ed25519` + 32 bytes). */
@@ -63,7 +62,7 @@ export interface HostCertVerifier {
 /** ssh2's error message when a hostVerifier returns false (lib/protocol/kex.js). */
 export const HOST_DENIED_MESSAGE = 'Host denied (verification failed)';
 
-/** Certificate algorithms a Client can verify (ssh2-patches.ts patch 4), preferred over plain keys in this order. */
+/** Certificate algorithms a Client can verify (patches/ssh2+1.17.0.patch, kex.js), preferred over plain keys in this order. */
 export const HOST_CERT_ALGORITHMS: readonly string[] = Object.freeze(Object.keys(CERT_SIGNATURE_ALGORITHMS));
 
 /** checkCertificate's reasons, reworded for a host certificate. */
@@ -80,10 +79,9 @@ function hostCertReason(reason: string, cert: ParsedCertificate, hostname: strin
 
 /**
  * An ssh2 Client host key policy that accepts a host certificate signed by `hostCaBlob` for
- * `hostname` (see the header comment). Installs the ssh2 certificate patches.
+ * `hostname` (see the header comment).
  */
 export function hostCertVerifier(opts: HostCertVerifierOptions): HostCertVerifier {
-  installSsh2CertPatches();
   const { hostCaBlob, hostname } = opts;
   if (!Buffer.isBuffer(hostCaBlob) || hostCaBlob.length === 0) throw badParameter('hostCertVerifier needs the host CA public key blob');
   if (!hostname) throw badParameter('hostCertVerifier needs the host name being dialled');
@@ -91,7 +89,7 @@ export function hostCertVerifier(opts: HostCertVerifierOptions): HostCertVerifie
   const peer = opts.peer ?? 'server';
   const allowPlainKey = opts.allowPlainKey ?? false;
 
-  const serverHostKey = [...HOST_CERT_ALGORITHMS, ...defaultServerHostKeyAlgorithms().filter((a) => !HOST_CERT_ALGORITHMS.includes(a))];
+  const serverHostKey = [...HOST_CERT_ALGORITHMS, ...ssh2Constants().DEFAULT_SERVER_HOST_KEY.filter((a) => !HOST_CERT_ALGORITHMS.includes(a))];
   let error: string | undefined;
   let presented: PresentedHostKey | undefined;
 
@@ -127,7 +125,7 @@ export function hostCertVerifier(opts: HostCertVerifierOptions): HostCertVerifie
   };
 
   return {
-    // ssh2's typings list no certificate algorithms; patch 3 makes ssh2 itself accept the name.
+    // ssh2's typings list no certificate algorithms; the patch (constants.js) makes ssh2 itself accept the name.
     algorithms: { serverHostKey: serverHostKey as Ssh2.ServerHostKeyAlgorithm[] },
     hostVerifier,
     lastError: () => error,

@@ -8,7 +8,7 @@
  * offered in KEXINIT in that order). A certified key object (cert-keys.ts certifiedKey) has
  * type "ssh-ed25519-cert-v01@openssh.com", so ssh2 offers and negotiates the certificate
  * algorithm and sends the certificate as K_S. The signature in the key exchange reply must
- * then name the plain "ssh-ed25519": ssh2-patches.ts patch 2, installed here.
+ * then name the plain "ssh-ed25519": patches/ssh2+1.17.0.patch (kex.js, server side).
  *
  * Usage:
  *   new Server({ hostKeys: [hostKeyWithCertificate(key, certBlob), plainHostKey(key)] }, ...)
@@ -19,11 +19,9 @@ import type * as Ssh2 from 'ssh2';
 import { parseCertificate } from '../ca/certificate.js';
 import { badParameter } from '../errors.js';
 import { certifiedKey, ssh2PrivateKey } from './cert-keys.js';
-import { installSsh2CertPatches } from './ssh2-patches.js';
 
 /** A `hostKeys` entry for an ssh2 Server that presents `certBlob` (an ed25519 host certificate for `privateKey`). */
 export function hostKeyWithCertificate(privateKey: KeyObject, certBlob: Buffer): Ssh2.EncryptedPrivateKey {
-  installSsh2CertPatches();
   if (parseCertificate(certBlob).type !== 'host') throw badParameter('a host key needs a host certificate, not a user certificate');
   // ssh2's typings know no certificate algorithm names; the object is an ssh2 key otherwise.
   return { key: certifiedKey(privateKey, certBlob) as unknown as Ssh2.ParsedKey };

@@ -80,7 +80,7 @@ export async function openStore(config: Config, log?: Logger): Promise<Store> {
 /** Recording storage: the data dir (embedded), or the shared store with the data dir as its spool. */
 function openRecordingStorage(config: Config, store: Store, log: Logger): RecordingStorage {
   const dir = path.join(config.dataDir, RECORDINGS_DIR);
-  return config.storage.type === 'postgres' ? new SharedStoreStorage(dir, store, log) : new LocalDirStorage(dir);
+  return config.storage.type === 'postgres' ? new SharedStoreStorage(dir, store, log) : new LocalDirStorage(dir, store);
 }
 
 /** This daemon's id in the shared session index, created once per data dir. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { notFound } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 /*
  * tsh's profile directory, laid out like Teleport's ~/.tsh:
@@ -50,13 +51,10 @@ export class ProfileStore {
     return path.join(this.dir, 'known_hosts');
   }
 
-  /** Writes a file 0600 via a temp file and rename, so a crash never leaves half a key. */
+  /** Writes a file 0600, atomically (replacing it), so a crash never leaves half a key. */
   writeSecret(file: string, data: string): void {
     this.ensureDir(path.dirname(file));
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, data, { mode: 0o600 });
-    fs.chmodSync(tmp, 0o600);
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, data, { mode: 0o600, overwrite: true });
   }
 
   save(p: Profile): void {

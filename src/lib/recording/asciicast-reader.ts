@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { badParameter } from '../errors.js';
 import type { AsciicastHeader } from './asciicast-writer.js';
+import { castLineBatches, castLineText, type CastLine } from './cast-lines.js';
 
 /** One asciicast v2 event: time in seconds, code ("o", "i", "r", "m", or any other kept as is), data. */
 export type CastEvent = [number, string, string];
@@ -11,8 +12,8 @@ export type CastItem = { header: AsciicastHeader } | { events: CastEvent[] };
 /**
  * Streams an asciicast v2 file: the header, then the events of each chunk read (1 MiB at a time)
  * as one batch, so start-up does not depend on the recording's size and a million small events
- * do not cost a million promises. Lines are split on the bytes (no regex, no string copy of the
- * whole chunk). A truncated last line (a recording cut short) ends the stream with one warning.
+ * do not cost a million promises. Lines come from the one `.cast` line scanner (cast-lines.ts).
+ * A truncated last line (a recording cut short) ends the stream with one warning.
  */
 export async function* readCastBatches(source: string | Readable, onWarning?: (message: string) => void): AsyncGenerator<CastItem> {
   const file = typeof source === 'string' ? source : 'the recording';
@@ -20,15 +21,14 @@ export async function* readCastBatches(source: string | Readable, onWarning?: (m
   let first = true;
   let n = 0;
   let lastTime = 0;
-  let rest: Buffer | undefined;
-  /** Parses one line; returns false when the stream must end (a cut-short last event). */
-  const parse = (buf: Buffer, start: number, end: number, out: CastEvent[]): { header?: AsciicastHeader; stop?: boolean } => {
+  /** Parses one line into `out`; `stop` when the stream must end (a cut-short last event). */
+  const parse = (line: CastLine, out: CastEvent[]): { header?: AsciicastHeader; stop?: boolean } => {
     n++;
-    if (end > start && buf[end - 1] === 13) end--;
-    if (end <= start) return {};
+    const text = castLineText(line);
+    if (text === '') return {};
     let value: unknown;
     try {
-      value = JSON.parse(buf.toString('utf8', start, end));
+      value = JSON.parse(text);
     } catch {
       // Only the last line may be cut short (a killed writer); anything else is damage.
       if (!first) {
@@ -50,43 +50,16 @@ export async function* readCastBatches(source: string | Readable, onWarning?: (m
     return {};
   };
   try {
-    for await (const raw of input as AsyncIterable<Buffer | string>) {
-      const buf = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    for await (const lines of castLineBatches(input as AsyncIterable<Buffer | string>)) {
       const events: CastEvent[] = [];
-      let start = 0;
-      if (rest?.length) {
-        // Only the line that spans the two chunks is copied, not the whole chunk.
-        const nl = buf.indexOf(10);
-        if (nl === -1) {
-          rest = Buffer.concat([rest, buf]);
-          continue;
-        }
-        const joined = Buffer.concat([rest, buf.subarray(0, nl + 1)]);
-        rest = undefined;
-        const r = parse(joined, 0, joined.length - 1, events);
-        if (r.header) yield { header: r.header };
-        if (r.stop) {
-          if (events.length) yield { events };
-          return;
-        }
-        start = nl + 1;
-      }
-      for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
-        const r = parse(buf, start, nl, events);
-        start = nl + 1;
+      for (const line of lines) {
+        const r = parse(line, events);
         if (r.header) yield { header: r.header };
         if (r.stop) {
           if (events.length) yield { events };
           return;
         }
       }
-      rest = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined;
-      if (events.length) yield { events };
-    }
-    if (rest?.length) {
-      const events: CastEvent[] = [];
-      const r = parse(rest, 0, rest.length, events);
-      if (r.header) yield { header: r.header };
       if (events.length) yield { events };
     }
   } finally {

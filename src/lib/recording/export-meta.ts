@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { castLineText, splitCastLines } from './cast-lines.js';
 import type { HtmlExportMeta } from './html-export.js';
 import type { SessionJson } from './session-json.js';
 import type { VerifyResult } from './verify.js';
@@ -9,8 +10,8 @@ function fromHeader(castFile: string): { title?: string; timestamp?: number } {
   try {
     const buf = Buffer.alloc(64 * 1024);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    const first = buf.subarray(0, n).toString('utf8').split('\n')[0] ?? '';
-    return JSON.parse(first) as { title?: string; timestamp?: number };
+    const first = splitCastLines(buf.subarray(0, n))[0];
+    return first ? (JSON.parse(castLineText(first)) as { title?: string; timestamp?: number }) : {};
   } catch {
     return {};
   } finally {

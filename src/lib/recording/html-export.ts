@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { StringDecoder } from 'node:string_decoder';
 import { formatDuration } from '../duration.js';
 import { badParameter } from '../errors.js';
+import { castLines, castLineText } from './cast-lines.js';
 
 /*
  * One self-contained HTML file that plays a recording offline: for auditors without an account.
@@ -136,28 +136,8 @@ async function write(out: NodeJS.WritableStream, text: string): Promise<void> {
 }
 
 /** Lines of the cast text, one at a time, holding at most one chunk plus one partial line. */
-async function* castLines(cast: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let partial = '';
-  let first = true;
-  const split = function* (text: string, last: boolean): Generator<string> {
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      yield text.slice(start, nl);
-      start = nl + 1;
-    }
-    partial = text.slice(start);
-    if (last && partial !== '') yield partial;
-  };
-  for await (const chunk of cast) {
-    let text = partial + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
-    if (first && text !== '') {
-      first = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
-    for (const line of split(text, false)) yield line.endsWith('\r') ? line.slice(0, -1) : line;
-  }
-  for (const line of split(partial + decoder.end(), true)) yield line.endsWith('\r') ? line.slice(0, -1) : line;
+async function* castTextLines(cast: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  for await (const line of castLines(cast)) yield castLineText(line);
 }
 
 const PAGE_CSS = `
@@ -213,7 +193,7 @@ ${row('User', 'tg-user', esc(meta.user))}${row('Login', 'tg-login', esc(meta.log
  * event cut short by a stopped proxy) are left out, and the page says so.
  */
 export async function writeHtmlExport(cast: AsyncIterable<Buffer | string>, out: NodeJS.WritableStream, meta: HtmlExportMeta): Promise<void> {
-  const lines = castLines(cast);
+  const lines = castTextLines(cast);
   try {
     await writePage(lines, out, meta);
   } finally {

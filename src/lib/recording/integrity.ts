@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
+import { CastLineScanner } from './cast-lines.js';
 
 /*
  * Integrity beside the `.cast` (DESIGN.md, Recording), in `ID.cast.chain`, newline-delimited JSON:
@@ -113,15 +114,11 @@ export class ChainWriter {
   /** Links lines just written (each ends with "\n", `data` is exactly their bytes); returns sidecar text. */
   link(lines: readonly string[], data: Buffer, time: number): string {
     this.hash.update(data);
-    // CRCs of the encoded bytes, line by line (no second UTF-8 encoding of the strings).
-    const crcs: string[] = new Array(lines.length);
-    let start = 0;
-    for (let i = 0; i < lines.length; i++) {
-      const nl = data.indexOf(10, start);
-      const end = nl === -1 ? data.length : nl + 1;
-      crcs[i] = crcHex(eventCrc(data.subarray(start, end)));
-      start = end;
-    }
+    // CRCs of the encoded bytes, line by line, each with its "\n" (no second UTF-8 encoding of the strings).
+    const crcs: string[] = [];
+    new CastLineScanner().split(data, (piece, _offset, ends) => {
+      if (ends) crcs.push(crcHex(eventCrc(piece)));
+    });
     this.events += lines.length;
     this.bytes += data.length;
     this.time = time;

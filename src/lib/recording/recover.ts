@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { chainPath, checkpointLine, RECORDING_INTERRUPTED_NAMESPACE, signCheckpoint, sigPath, type RecordingSigner } from './integrity.js';
 import { verifyRecording, type VerifyResult } from './verify.js';
 
@@ -21,6 +22,7 @@ export async function closeInterruptedRecording(castFile: string, session: strin
   const end = signCheckpoint(signer, session, { kind: 'interrupted', n: 0, events: last.events, bytes: last.bytes, time: last.time, chain: last.chain });
   fs.appendFileSync(chainFile, checkpointLine(end));
   // The digest of the bytes as they were checked, never a second read (the file could change between).
-  fs.writeFileSync(sigPath(castFile), signer.signSshsig(digest, RECORDING_INTERRUPTED_NAMESPACE), { mode: 0o644 });
+  // Atomic: a crash while writing it must not leave half a signature that reads as tampering.
+  writeFileAtomic(sigPath(castFile), signer.signSshsig(digest, RECORDING_INTERRUPTED_NAMESPACE), { mode: 0o644, overwrite: true });
   return verifyRecording({ castFile, session, publicBlob: signer.publicBlob, namespace: signer.namespace });
 }

@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { badParameter } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RecordingPart, Store } from '../store/types.js';
+import { wholeLinesEnd } from './cast-lines.js';
 import { chainPath, sigPath } from './integrity.js';
 
 /*
@@ -13,6 +15,11 @@ import { chainPath, sigPath } from './integrity.js';
  * chunks while the session runs (so every daemon can read it, even mid-session) and removes the
  * local copy once the session has ended and everything is shipped. When the database is down
  * the spool keeps growing and is shipped when it is back.
+ *
+ * Every reader, on every daemon, sees a running recording the same way: its whole lines so far.
+ * A half-written last line (the writer mid-write) is never served, since it could still change
+ * or be cut in recovery; the shipper never ships one while the session runs, and a read of the
+ * local file stops before it. Once the session has ended, everything is served and shipped.
  */
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 const PARTS: readonly RecordingPart[] = ['cast', 'chain', 'sig'];
@@ -24,22 +31,35 @@ export interface MaterializedRecording {
   cleanup(): void;
 }
 
+/**
+ * What the recorder, the web API and the admin API need from wherever recordings live; both
+ * storages pass one contract suite (test/contract/recording-storage-contract.ts).
+ */
 export interface RecordingStorage {
+  /** Where the recorder writes: the data dir's recordings, or the spool. */
   readonly dir: string;
-  /** The local (spool) file of a part. */
+  /** The local (spool) file of a part; a session id that is not a UUID is a bad-parameter error. */
   localPath(id: string, part?: RecordingPart): string;
-  /** A part's bytes, streamed; null when there is none. */
+  /**
+   * A part's bytes, streamed, from this daemon's files or the shared store; null when there is
+   * none (not-found is for the caller to word). A running recording reads as its whole lines.
+   */
   open(id: string, part: RecordingPart): Promise<Readable | null>;
-  /** The recording with its sidecars as local files (a temporary copy when they are remote). */
+  /** The recording with its sidecars as local files (a temporary copy when they are remote); null when there is none. */
   materialize(id: string): Promise<MaterializedRecording | null>;
+  /** Starts shipping in the background (the shared store); a no-op for the data dir. */
   start(): void;
   /** Ships what is pending now (tests, shutdown). */
   flush(): Promise<void>;
+  /** Stops the background shipping after shipping what is pending. */
   stop(): Promise<void>;
 }
 
+/** The session index lookups the storages make (whether a recording is still running). */
+export type SessionLookup = Pick<Store, 'getSession'>;
+
 function checkId(id: string): string {
-  if (!SESSION_ID.test(id)) throw new Error(`invalid session id ${id}`);
+  if (!SESSION_ID.test(id)) throw badParameter(`invalid session id ${id}`, 'session ids are UUIDs, as tsh recordings ls shows them');
   return id;
 }
 
@@ -48,17 +68,52 @@ function partFile(dir: string, id: string, part: RecordingPart): string {
   return part === 'cast' ? cast : part === 'chain' ? chainPath(cast) : sigPath(cast);
 }
 
-/** The embedded default: recordings stay in the data dir. */
+/**
+ * The embedded default: recordings stay in the data dir. `sessions` tells a running recording
+ * from an ended one; without it (or when it cannot answer) a file is served as it is.
+ */
 export class LocalDirStorage implements RecordingStorage {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly sessions?: SessionLookup,
+  ) {}
 
   localPath(id: string, part: RecordingPart = 'cast'): string {
     return partFile(this.dir, id, part);
   }
 
   async open(id: string, part: RecordingPart): Promise<Readable | null> {
-    const f = this.localPath(id, part);
-    return fs.existsSync(f) ? fs.createReadStream(f) : null;
+    let fd: number;
+    try {
+      // Opened before anything else: a spool copy the shipper removes meanwhile stays readable.
+      fd = fs.openSync(this.localPath(id, part), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      if (!(await this.isRecording(id))) return fs.createReadStream('', { fd });
+      const end = wholeLinesEnd(fd, 0, fs.fstatSync(fd).size);
+      if (end === 0) {
+        fs.closeSync(fd);
+        return Readable.from([]);
+      }
+      return fs.createReadStream('', { fd, start: 0, end: end - 1 });
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  /** Whether the session is still being recorded; a lookup that fails counts as ended (served whole, as before lookups). */
+  private async isRecording(id: string): Promise<boolean> {
+    if (!this.sessions) return false;
+    try {
+      const s = await this.sessions.getSession(id);
+      return s !== undefined && s.endedAt === null;
+    } catch {
+      return false;
+    }
   }
 
   async materialize(id: string): Promise<MaterializedRecording | null> {
@@ -84,7 +139,7 @@ export class SharedStoreStorage extends LocalDirStorage {
     private readonly log: Logger,
     private readonly intervalMs = 1000,
   ) {
-    super(dir);
+    super(dir, store);
   }
 
   override async open(id: string, part: RecordingPart): Promise<Readable | null> {
@@ -177,11 +232,12 @@ export class SharedStoreStorage extends LocalDirStorage {
       }
       const key = `${id}:${part}`;
       let offset = this.shipped.get(key) ?? (await this.store.recordingPartSize(id, part));
-      const size = fs.statSync(file).size;
-      // Ship whole lines while the writer may still append (a half line could change in recovery).
-      const limit = ended ? size : await this.lastNewline(file, offset, size);
       const fd = fs.openSync(file, 'r');
+      let size: number;
       try {
+        size = fs.fstatSync(fd).size;
+        // Ship whole lines while the writer may still append (a half line could change in recovery).
+        const limit = ended ? size : wholeLinesEnd(fd, offset, size);
         while (offset < limit) {
           const buf = Buffer.alloc(Math.min(CHUNK_BYTES, limit - offset));
           const n = fs.readSync(fd, buf, 0, buf.length, offset);
@@ -199,20 +255,6 @@ export class SharedStoreStorage extends LocalDirStorage {
     if (ended && complete) {
       for (const part of PARTS) fs.rmSync(this.localPath(id, part), { force: true });
       for (const part of PARTS) this.shipped.delete(`${id}:${part}`);
-    }
-  }
-
-  private async lastNewline(file: string, from: number, size: number): Promise<number> {
-    if (size <= from) return from;
-    const fd = fs.openSync(file, 'r');
-    try {
-      const window = Math.min(size - from, 1 << 20);
-      const buf = Buffer.alloc(window);
-      const n = fs.readSync(fd, buf, 0, window, size - window);
-      const nl = buf.subarray(0, n).lastIndexOf(10);
-      return nl === -1 ? from : size - window + nl + 1;
-    } finally {
-      fs.closeSync(fd);
     }
   }
 }

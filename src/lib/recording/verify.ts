@@ -4,6 +4,7 @@ import path from 'node:path';
 import { publicKeyFromBlob } from '../ca/keys.js';
 import { badParameter } from '../errors.js';
 import { verifySshsig } from '../ca/sshsig.js';
+import { CastLineScanner } from './cast-lines.js';
 import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, checkpointMessage, crcHex, eventCrc, RECORDING_INTERRUPTED_NAMESPACE } from './integrity.js';
 
 /*
@@ -163,36 +164,33 @@ async function digestLines(file: string, want: () => boolean, onBytes: (b: Buffe
   let crc = 0;
   let head: Buffer[] = [];
   let headLen = 0;
-  let lineStart = 0;
-  let pos = 0;
+  let length = 0;
+  let lineOffset = 0;
+  const scanner = new CastLineScanner();
   const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let start = 0;
-      while (start < chunk.length) {
-        if (!want()) return;
-        const nl = chunk.indexOf(10, start);
-        const end = nl === -1 ? chunk.length : nl + 1;
-        const piece = chunk.subarray(start, end);
+      const go = scanner.split(chunk, (piece, offset, ends) => {
+        if (!want()) return false;
         crc = eventCrc(piece, crc);
         onBytes(piece);
         if (headLen < LINE_HEAD_BYTES) {
           head.push(piece.subarray(0, LINE_HEAD_BYTES - headLen));
           headLen += Math.min(piece.length, LINE_HEAD_BYTES - headLen);
         }
-        pos += piece.length;
-        start = end;
-        if (nl !== -1) {
-          const keepGoing = onLine({ crc, head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: true });
-          crc = 0;
-          head = [];
-          headLen = 0;
-          lineStart = pos;
-          if (!keepGoing) return;
-        }
-      }
+        length += piece.length;
+        lineOffset = offset;
+        if (!ends) return true;
+        const keepGoing = onLine({ crc, head: Buffer.concat(head), offset, length, complete: true });
+        crc = 0;
+        head = [];
+        headLen = 0;
+        length = 0;
+        return keepGoing;
+      });
+      if (!go) return;
     }
-    if (pos > lineStart && want()) onLine({ crc, head: Buffer.concat(head), offset: lineStart, length: pos - lineStart, complete: false });
+    if (length > 0 && want()) onLine({ crc, head: Buffer.concat(head), offset: lineOffset, length, complete: false });
   } finally {
     stream.destroy();
   }

@@ -4,25 +4,11 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../../lib/cli/base-command.js';
 import { openRecording } from '../../../lib/cli/recording-target.js';
 import { alreadyExists, badParameter } from '../../../lib/errors.js';
+import { writeFileAtomicStream } from '../../../lib/fs/atomic-write.js';
 import { exportMeta } from '../../../lib/recording/export-meta.js';
 import { writeHtmlExport } from '../../../lib/recording/html-export.js';
 import { chainPath, sigPath } from '../../../lib/recording/integrity.js';
 import { playText } from '../../../lib/recording/player.js';
-
-/** Writes via a temp file and a rename: a failed export never leaves half a file behind. */
-async function writeAtomically(file: string, fill: (out: fs.WriteStream) => Promise<void>): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
-  const out = fs.createWriteStream(tmp, { mode: 0o600 });
-  try {
-    await fill(out);
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    out.destroy();
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 export default class RecordingsExport extends BaseCommand {
   static override summary = 'Export a recording: one self-contained HTML player file, the .cast, or its text.';
@@ -63,7 +49,8 @@ export default class RecordingsExport extends BaseCommand {
         await fill(process.stdout);
         return;
       }
-      await writeAtomically(output, fill);
+      // All or nothing: a failed export never leaves half a file behind.
+      await writeFileAtomicStream(output, fill, { mode: 0o600, overwrite: flags.overwrite });
       if (flags.format === 'cast') {
         for (const [from, to] of [[chainPath(castFile), chainPath(output)], [sigPath(castFile), sigPath(output)]] as const) {
           if (fs.existsSync(from)) fs.copyFileSync(from, to);

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { generateEd25519 } from '../../src/lib/ca/keys.js';
 import { signSshsig } from '../../src/lib/ca/sshsig.js';
 import { systemClock } from '../../src/lib/clock.js';
+import { createAuditor } from '../../src/lib/audit/index.js';
+import { nullLogger } from '../../src/lib/log.js';
 import type { RecordingSigner } from '../../src/lib/recording/integrity.js';
 import { sealedOf } from '../../src/lib/recording/session-json.js';
 import { RecordingService } from '../../src/lib/recording/session-recorder.js';
@@ -131,7 +133,7 @@ export function testRecordingStorage(name: string, setup: () => Promise<Recordin
   };
 
   const recorder = (s: RecordingStorageSetup) =>
-    new RecordingService({ store: s.store, storage: s.storage, serverId: 'daemon-a', audit: async () => {}, clock: systemClock, maxExecRecordingSize: 0, recordInput: false, signer, checkpointIntervalMs: 100 });
+    new RecordingService({ store: s.store, storage: s.storage, serverId: 'daemon-a', auditor: createAuditor({ append: (e) => s.store.appendEvent(e), clock: systemClock, log: nullLogger }), clock: systemClock, maxExecRecordingSize: 0, recordInput: false, signer, checkpointIntervalMs: 100 });
 
   /** Records one whole session through the recorder, as the proxy does; returns its id. */
   const recordSession = async (s: RecordingStorageSetup): Promise<string> => {

@@ -9,6 +9,7 @@ import { parseProxyAddress } from '../client/proxy-address.js';
 import { downloadRecording, recordingKey } from '../client/recording-fetch.js';
 import { WebClient } from '../client/web-client.js';
 import { loadConfig } from '../config/load.js';
+import { webApiRoutes } from '../web/api-routes.js';
 import { isTollgateError, notFound } from '../errors.js';
 import { RECORDING_NAMESPACE } from '../recording/integrity.js';
 import { sealedOf, type SessionJson } from '../recording/session-json.js';
@@ -85,7 +86,7 @@ async function openProxied(id: string, profile: Profile, flags: RecordingFlags, 
   const web = new WebClient(parseProxyAddress(profile.web_proxy_addr), profile.insecure, profile.token);
   try {
     if (!local) {
-      const source = await web.stream(`/webapi/sessions/${id}/stream`);
+      const source = await web.open(webApiRoutes.streamSession, { params: { id } });
       return { source, session: undefined, verify: () => Promise.reject(new Error('not downloaded')), cleanup: () => source.destroy() };
     }
     const d = await downloadRecording(web, id);

@@ -1,4 +1,4 @@
-import type { StatusResponse } from '../../lib/admin/protocol.js';
+import { adminRoutes } from '../../lib/admin/routes.js';
 import { AdminCommand } from '../../lib/cli/admin-command.js';
 import { formatFlag } from '../../lib/cli/base-command.js';
 
@@ -8,7 +8,7 @@ export default class Status extends AdminCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Status);
-    const s = await this.adminClient(flags).request<StatusResponse>('GET', '/v1/status');
+    const s = await this.adminClient(flags).call(adminRoutes.status);
     if (flags.format === 'json') {
       this.out(JSON.stringify(s, null, 2));
       return;

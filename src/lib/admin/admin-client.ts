@@ -1,13 +1,22 @@
 import http from 'node:http';
-import { kindForHttpStatus, TollgateError, unavailable, type ErrorKind } from '../errors.js';
+import { kindForHttpStatus, TollgateError, unavailable } from '../errors.js';
+import { decodeReply, errorFromReply, routePath, type JsonRoute, type RouteArgs, type RouteOutput } from '../http/route-table.js';
 
-/** tctl's side of the admin API: JSON over the daemon's Unix socket. */
+/** tctl's side of the admin API (routes.ts): JSON over the daemon's Unix socket. */
 export class AdminClient {
   constructor(readonly socketPath: string) {}
 
-  request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  /** Calls one admin route; the answer is validated against the route's response schema. */
+  async call<R extends JsonRoute>(route: R, ...[input]: RouteArgs<R>): Promise<RouteOutput<R>> {
+    const i = (input ?? {}) as { params?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown };
+    const { status, json } = await this.send(route.method, routePath(route, i), i.body);
+    if (status >= 400) throw errorFromReply(json, { kind: kindForHttpStatus(status), message: `HTTP ${status}` });
+    return decodeReply(route, json, 'the auth service', { kind: 'internal', hint: 'is tctl the same version as the daemon?' });
+  }
+
+  private send(method: string, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const req = http.request(
         {
           socketPath: this.socketPath,
@@ -20,20 +29,12 @@ export class AdminClient {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let json: unknown;
+            const status = res.statusCode ?? 500;
             try {
-              json = JSON.parse(text);
+              resolve({ status, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
             } catch {
-              reject(new TollgateError('internal', `the auth service sent an unreadable reply (HTTP ${res.statusCode})`));
-              return;
+              reject(new TollgateError('internal', `the auth service sent an unreadable reply (HTTP ${status})`));
             }
-            if ((res.statusCode ?? 500) >= 400) {
-              const e = (json as { error?: { kind?: ErrorKind; message?: string; hint?: string } }).error;
-              reject(new TollgateError(e?.kind ?? kindForHttpStatus(res.statusCode ?? 500), e?.message ?? `HTTP ${res.statusCode}`, { hint: e?.hint }));
-              return;
-            }
-            resolve(json as T);
           });
         },
       );

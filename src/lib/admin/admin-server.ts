@@ -2,19 +2,19 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { Hono, type Env } from 'hono';
 import type { AuthService } from '../auth/auth-service.js';
 import { certificateLine } from '../ca/certificate.js';
 import { fingerprint } from '../ca/keys.js';
-import { badParameter, httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } from '../errors.js';
-import { jsonBody } from '../http/json-body.js';
+import { httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } from '../errors.js';
+import { mountRoutes, type Handlers } from '../http/mount-routes.js';
 import type { Logger } from '../log.js';
 import type { AuditEvent, Store } from '../store/types.js';
 import { sealedOf, sessionToJson } from '../recording/session-json.js';
 import { verifyRecording, verifyResultToJson } from '../recording/verify.js';
 import type { RecordingStorage } from '../recording/storage.js';
-import type { CertResponse, EventJson, InviteResponse, StatusResponse } from './protocol.js';
+import type { CertResponse, EventJson, InviteResponse } from './protocol.js';
+import { adminRoutes, type AdminRoutes } from './routes.js';
 
 export interface AdminServerOptions {
   auth: AuthService;
@@ -29,14 +29,6 @@ export interface AdminServerOptions {
   /** Where recordings are read from (local dir or shared store). */
   recordings: RecordingStorage;
 }
-
-const ttl = z.number().int().positive().optional();
-const bodies = {
-  addUser: z.strictObject({ name: z.string(), logins: z.union([z.string(), z.array(z.string())]), roles: z.union([z.string(), z.array(z.string())]).optional(), ttl_ms: ttl }),
-  reset: z.strictObject({ ttl_ms: ttl }),
-  hostCert: z.strictObject({ public_key: z.string(), hosts: z.union([z.string(), z.array(z.string())]), ttl_ms: ttl }),
-  userCert: z.strictObject({ user: z.string(), public_key: z.string(), ttl_ms: ttl }),
-};
 
 export function eventToJson(e: AuditEvent): EventJson {
   return { ...e.fields, id: e.id, event: e.event, time: new Date(e.time).toISOString(), user: e.user };
@@ -58,22 +50,16 @@ function certJson(cert: { blob: Buffer; fields: { serial: bigint; keyId: string;
   };
 }
 
-/** The admin API routes; in-process testable with `app.request()`. */
-export function createAdminApp(o: AdminServerOptions): Hono {
+/** The handler of every admin route (routes.ts); the request arrives validated. */
+function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
   const { auth } = o;
-  const app = new Hono();
-
-  app.onError((err, c) => {
-    const e = isTollgateError(err) ? err : new TollgateError('internal', 'internal error in the auth service', { cause: err });
-    if (e.kind === 'internal') o.log.error('admin request failed', { component: 'admin', path: c.req.path, error: String((err as Error)?.stack ?? err) });
-    return c.json({ error: { kind: e.kind, message: e.message, hint: e.hint } }, httpStatusFor(e.kind) as 400);
-  });
-  app.notFound((c) => c.json({ error: { kind: 'not-found', message: `no admin endpoint ${c.req.method} ${c.req.path}` } }, 404));
-
-  app.get('/v1/status', async (c) => {
-    const userCa = auth.ca('user').publicBlob;
-    const hostCa = auth.ca('host').publicBlob;
-    const body: StatusResponse = {
+  const session = async (id: string) => {
+    const s = await o.store.getSession(id);
+    if (!s) throw notFound(`no session with id ${id}`, 'see tctl sessions ls');
+    return s;
+  };
+  return {
+    status: async () => ({
       cluster_name: auth.clusterName,
       version: o.version,
       data_dir: o.dataDir,
@@ -82,88 +68,58 @@ export function createAdminApp(o: AdminServerOptions): Hono {
       users: (await auth.listUsers()).length,
       certs_pinned: auth.certsPinned,
       cert_source_addresses: [...o.certSourceAddresses],
-      user_ca: { fingerprint: fingerprint(userCa), public_key: auth.exportCA('user', 'openssh') },
-      host_ca: { fingerprint: fingerprint(hostCa), public_key: auth.exportCA('host', 'openssh') },
+      user_ca: { fingerprint: fingerprint(auth.ca('user').publicBlob), public_key: auth.exportCA('user', 'openssh') },
+      host_ca: { fingerprint: fingerprint(auth.ca('host').publicBlob), public_key: auth.exportCA('host', 'openssh') },
       public_web_addr: o.publicWebAddr,
-    };
-    return c.json(body);
-  });
+    }),
 
-  app.get('/v1/users', async (c) => c.json(await auth.listUsers()));
-  app.post('/v1/users', async (c) => {
-    const b = await jsonBody(c, bodies.addUser);
-    return c.json(invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, ttlMs: b.ttl_ms })), 201);
-  });
-  app.delete('/v1/users/:name', async (c) => {
-    await auth.deleteUser(c.req.param('name'));
-    return c.json({ deleted: c.req.param('name') });
-  });
-  app.post('/v1/users/:name/reset', async (c) => {
-    const b = await jsonBody(c, bodies.reset);
-    return c.json(invite(await auth.resetUser(c.req.param('name'), b.ttl_ms)));
-  });
+    listUsers: () => auth.listUsers(),
+    addUser: async ({ body: b }) => invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, ttlMs: b.ttl_ms })),
+    deleteUser: async ({ params }) => {
+      await auth.deleteUser(params.name);
+      return { deleted: params.name };
+    },
+    resetUser: async ({ params, body }) => invite(await auth.resetUser(params.name, body.ttl_ms)),
 
-  app.get('/v1/cas/:type', (c) => {
-    const type = c.req.param('type');
-    if (type === 'recording') return c.json({ line: auth.exportRecordingKey() });
-    if (type !== 'user' && type !== 'host') throw badParameter(`unknown CA type "${type}"`, 'valid types: user, host, recording');
-    const format = c.req.query('format') as 'openssh' | 'authorized-keys' | 'known-hosts' | undefined;
-    if (format && !['openssh', 'authorized-keys', 'known-hosts'].includes(format)) {
-      throw badParameter(`unknown format "${format}"`, 'valid formats: openssh, authorized-keys, known-hosts');
-    }
-    return c.json({ line: auth.exportCA(type, format, c.req.query('host_pattern')) });
-  });
+    exportCa: ({ params: { type }, query }) => ({
+      line: type === 'recording' ? auth.exportRecordingKey() : auth.exportCA(type, query.format, query.host_pattern),
+    }),
+    signHostCert: async ({ body: b }) => {
+      const cert = await auth.signHostCert({ publicKey: b.public_key, hosts: b.hosts, ttlMs: b.ttl_ms }, 'tctl');
+      return certJson(cert, cert.fields.keyId);
+    },
+    signUserCert: async ({ body: b }) => certJson(await auth.signUserCert({ user: b.user, publicKey: b.public_key, ttlMs: b.ttl_ms }, 'tctl'), b.user),
 
-  app.post('/v1/certs/host', async (c) => {
-    const b = await jsonBody(c, bodies.hostCert);
-    const cert = await auth.signHostCert({ publicKey: b.public_key, hosts: b.hosts, ttlMs: b.ttl_ms }, 'tctl');
-    return c.json(certJson(cert, cert.fields.keyId));
-  });
-  app.post('/v1/certs/user', async (c) => {
-    const b = await jsonBody(c, bodies.userCert);
-    const cert = await auth.signUserCert({ user: b.user, publicKey: b.public_key, ttlMs: b.ttl_ms }, 'tctl');
-    return c.json(certJson(cert, b.user));
-  });
+    listSessions: async ({ query }) => (await o.store.listSessions({ limit: query.limit, user: query.user })).map(sessionToJson),
+    getSession: async ({ params }) => sessionToJson(await session(params.id)),
+    verifyRecording: async ({ params: { id } }) => {
+      const s = await session(id);
+      const local = await o.recordings.materialize(id);
+      if (!local) throw notFound(`the recording of session ${id} is missing from storage`);
+      try {
+        const signer = auth.recordingSigner;
+        return verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed: sealedOf(s) }));
+      } finally {
+        local.cleanup();
+      }
+    },
 
-  app.get('/v1/sessions', async (c) => {
-    const limitText = c.req.query('limit');
-    const limit = limitText === undefined ? 100 : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw badParameter('limit must be between 1 and 10000');
-    const rows = await o.store.listSessions({ limit, user: c.req.query('user') });
-    return c.json(rows.map(sessionToJson));
-  });
+    listEvents: async ({ query }) => (await auth.listEvents({ types: query.type, limit: query.limit, user: query.user })).map(eventToJson),
+  };
+}
 
-  app.get('/v1/sessions/:id', async (c) => {
-    const s = await o.store.getSession(c.req.param('id'));
-    if (!s) throw notFound(`no session with id ${c.req.param('id')}`, 'see tctl sessions ls');
-    return c.json(sessionToJson(s));
-  });
+/** The admin API (routes.ts); in-process testable with `app.request()`. */
+export function createAdminApp(o: AdminServerOptions): Hono<Env> {
+  const app = new Hono<Env>();
 
-  app.get('/v1/recordings/:id/verify', async (c) => {
-    const id = c.req.param('id');
-    const s = await o.store.getSession(id);
-    if (!s) throw notFound(`no session with id ${id}`, 'see tctl sessions ls');
-    const local = await o.recordings.materialize(id);
-    if (!local) throw notFound(`the recording of session ${id} is missing from storage`);
-    try {
-      const signer = auth.recordingSigner;
-      const sealed = sealedOf(s);
-      return c.json(verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed })));
-    } finally {
-      local.cleanup();
-    }
+  app.onError((err, c) => {
+    const e = isTollgateError(err) ? err : new TollgateError('internal', 'internal error in the auth service', { cause: err });
+    if (e.kind === 'internal') o.log.error('admin request failed', { component: 'admin', path: c.req.path, error: String((err as Error)?.stack ?? err) });
+    return c.json({ error: { kind: e.kind, message: e.message, hint: e.hint } }, httpStatusFor(e.kind) as 400);
   });
+  app.notFound((c) => c.json({ error: { kind: 'not-found', message: `no admin endpoint ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.get('/v1/events', async (c) => {
-    const limitText = c.req.query('limit');
-    const limit = limitText === undefined ? 100 : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw badParameter('limit must be between 1 and 10000');
-    const types = c.req.query('type')?.split(',').filter(Boolean);
-    const user = c.req.query('user');
-    const events = await auth.listEvents({ types, limit, user });
-    return c.json(events.map(eventToJson));
-  });
-
+  mountRoutes(app, adminRoutes, adminHandlers(o));
   return app;
 }
 

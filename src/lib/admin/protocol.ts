@@ -1,6 +1,12 @@
-/** Wire types of the admin API (tctl ↔ auth service over DATA_DIR/admin.sock). JSON, snake_case. */
+/**
+ * Wire types of the admin API (tctl ↔ auth service over DATA_DIR/admin.sock): JSON, snake_case.
+ * Each is a zod schema (the client validates what the daemon answers) and its inferred type.
+ */
+import { z } from 'zod';
 import type { PublicUser } from '../auth/auth-service.js';
 import type { ErrorKind } from '../errors.js';
+import type { SessionJson } from '../recording/session-json.js';
+import type { VerifyJson } from '../recording/verify.js';
 
 export const ADMIN_SOCKET = 'admin.sock';
 
@@ -8,45 +14,109 @@ export interface ApiError {
   error: { kind: ErrorKind; message: string; hint?: string };
 }
 
-export interface InviteResponse {
-  user: string;
-  url: string;
-  token: string;
-  expires_at: string;
-  ttl_ms: number;
-}
+// ---- requests ----------------------------------------------------------------------------------
+const ttlMs = z.number().int().positive().optional();
+const oneOrMany = z.union([z.string(), z.array(z.string())]);
 
-export interface StatusResponse {
-  cluster_name: string;
-  version: string;
-  data_dir: string;
-  roles: string[];
-  started_at: string;
-  users: number;
-  certs_pinned: boolean;
-  cert_source_addresses: string[];
-  user_ca: { fingerprint: string; public_key: string };
-  host_ca: { fingerprint: string; public_key: string };
-  public_web_addr: string;
-}
+export const addUserRequest = z.strictObject({ name: z.string(), logins: oneOrMany, roles: oneOrMany.optional(), ttl_ms: ttlMs });
+export const resetUserRequest = z.strictObject({ ttl_ms: ttlMs });
+export const hostCertRequest = z.strictObject({ public_key: z.string(), hosts: oneOrMany, ttl_ms: ttlMs });
+export const userCertRequest = z.strictObject({ user: z.string(), public_key: z.string(), ttl_ms: ttlMs });
 
-export interface CertResponse {
-  certificate: string;
-  serial: string;
-  key_id: string;
-  principals: string[];
-  valid_after: string;
-  valid_before: string;
-}
+// ---- answers -----------------------------------------------------------------------------------
+export const inviteResponse = z.object({
+  user: z.string(),
+  url: z.string(),
+  token: z.string(),
+  expires_at: z.string(),
+  ttl_ms: z.number(),
+});
+export type InviteResponse = z.infer<typeof inviteResponse>;
 
-export interface EventJson {
-  id: string;
-  event: string;
-  time: string;
-  user: string | null;
-  [field: string]: unknown;
-}
+const caJson = z.object({ fingerprint: z.string(), public_key: z.string() });
+export const statusResponse = z.object({
+  cluster_name: z.string(),
+  version: z.string(),
+  data_dir: z.string(),
+  roles: z.array(z.string()),
+  started_at: z.string(),
+  users: z.number(),
+  certs_pinned: z.boolean(),
+  cert_source_addresses: z.array(z.string()),
+  user_ca: caJson,
+  host_ca: caJson,
+  public_web_addr: z.string(),
+});
+export type StatusResponse = z.infer<typeof statusResponse>;
 
-export type UsersResponse = PublicUser[];
+export const certResponse = z.object({
+  certificate: z.string(),
+  serial: z.string(),
+  key_id: z.string(),
+  principals: z.array(z.string()),
+  valid_after: z.string(),
+  valid_before: z.string(),
+});
+export type CertResponse = z.infer<typeof certResponse>;
+
+/** An audit event: these four, then the event's own flat fields (kept, not stripped). */
+export const eventJson = z.looseObject({ id: z.string(), event: z.string(), time: z.string(), user: z.string().nullable() });
+export type EventJson = z.infer<typeof eventJson>;
+
+export const publicUser = z.object({
+  name: z.string(),
+  logins: z.array(z.string()),
+  roles: z.array(z.enum(['access', 'auditor'])),
+  created_at: z.string(),
+  status: z.enum(['pending', 'active', 'locked']),
+});
+export const usersResponse = z.array(publicUser);
+export type UsersResponse = z.infer<typeof usersResponse>;
+
+/** One CA or the recording key as a single line (`tctl auth export`). */
+export const lineResponse = z.object({ line: z.string() });
+export const deletedResponse = z.object({ deleted: z.string() });
+
+/** A session index row (recording/session-json.ts); shared with the web API. */
+export const sessionJson = z.object({
+  id: z.string(),
+  user: z.string(),
+  login: z.string(),
+  node: z.string(),
+  kind: z.string(),
+  command: z.string().nullable(),
+  started_at: z.string(),
+  ended_at: z.string().nullable(),
+  exit_status: z.number().nullable(),
+  exit_signal: z.string().nullable(),
+  bytes_in: z.number(),
+  bytes_out: z.number(),
+  client_addr: z.string(),
+  end_reason: z.string().nullable(),
+  recording_bytes: z.number().nullable(),
+  recording_chain: z.string().nullable(),
+});
+
+/** A verification result (recording/verify.ts verifyResultToJson). */
+export const verifyJson = z.object({
+  verdict: z.enum(['verified', 'altered', 'incomplete', 'unsigned']),
+  summary: z.string(),
+  verified_until: z.number(),
+  verified_bytes: z.number(),
+  unverified_bytes: z.number(),
+  file_bytes: z.number(),
+  altered_event: z.object({ index: z.number(), time: z.number().nullable(), offset: z.number() }).nullable(),
+  signature: z.boolean().nullable(),
+});
+
+// The schemas above describe types declared elsewhere: keep them equal (a drift fails typecheck).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type ProtocolChecks = [
+  Assert<Same<z.infer<typeof sessionJson>, SessionJson>>,
+  Assert<Same<z.infer<typeof verifyJson>, VerifyJson>>,
+  Assert<Same<z.infer<typeof publicUser>, PublicUser>>,
+];
 
 export type { SessionJson } from '../recording/session-json.js';
+export type { VerifyJson } from '../recording/verify.js';

@@ -3,11 +3,13 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { AdminClient } from '../admin/admin-client.js';
 import { ADMIN_SOCKET } from '../admin/protocol.js';
+import { adminRoutes } from '../admin/routes.js';
 import { profileDirFromEnv, ProfileStore, type Profile } from '../client/profile.js';
 import { parseProxyAddress } from '../client/proxy-address.js';
 import { downloadRecording, recordingKey } from '../client/recording-fetch.js';
 import { WebClient } from '../client/web-client.js';
 import { loadConfig } from '../config/load.js';
+import { webApiRoutes } from '../web/api-routes.js';
 import { isTollgateError, notFound } from '../errors.js';
 import { RECORDING_NAMESPACE } from '../recording/integrity.js';
 import { sealedOf, type SessionJson } from '../recording/session-json.js';
@@ -69,13 +71,13 @@ async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): 
   const admin = new AdminClient(path.join(config.dataDir, ADMIN_SOCKET));
   let session: SessionJson | undefined;
   try {
-    session = await admin.request<SessionJson>('GET', `/v1/sessions/${id}`);
+    session = await admin.call(adminRoutes.getSession, { params: { id } });
   } catch {
     session = undefined; // the daemon may be stopped: the recording still plays
   }
   const key = async () => {
     if (flags['allowed-signers']) return recordingKey(flags['allowed-signers'], undefined);
-    return blobFromAllowedSigners((await admin.request<{ line: string }>('GET', '/v1/cas/recording')).line);
+    return blobFromAllowedSigners((await admin.call(adminRoutes.exportCa, { params: { type: 'recording' } })).line);
   };
   return { source: file, session, verify: async () => verifyFile(file, await key(), id, session), cleanup: () => {} };
 }
@@ -84,7 +86,7 @@ async function openProxied(id: string, profile: Profile, flags: RecordingFlags, 
   const web = new WebClient(parseProxyAddress(profile.web_proxy_addr), profile.insecure, profile.token);
   try {
     if (!local) {
-      const source = await web.stream(`/webapi/sessions/${id}/stream`);
+      const source = await web.open(webApiRoutes.streamSession, { params: { id } });
       return { source, session: undefined, verify: () => Promise.reject(new Error('not downloaded')), cleanup: () => source.destroy() };
     }
     const d = await downloadRecording(web, id);

@@ -6,6 +6,7 @@ import { validateUserName } from '../auth/validate.js';
 import { badParameter } from '../errors.js';
 import type { Profile, ProfileStore } from './profile.js';
 import { parseProxyAddress } from './proxy-address.js';
+import { webApiRoutes } from '../web/api-routes.js';
 import { WebClient } from './web-client.js';
 
 export type AddKeysToAgent = 'auto' | 'yes' | 'no';
@@ -56,12 +57,14 @@ export async function login(req: LoginRequest): Promise<LoginResult> {
   const password = await req.askPassword(req.user);
   const otp = ping.auth.second_factor === 'otp' ? await req.askOtp() : undefined;
   const key = generateEd25519();
-  const certs = await web.request<{ cert: string; host_ca: string; valid_before: string; token: string; user: string; logins: string[] }>('POST', '/webapi/ssh/certs', {
-    user: req.user,
-    password,
-    otp_code: otp,
-    pub_key: publicKeyLine(key.publicBlob),
-    ttl_seconds: req.ttlMs === undefined ? undefined : Math.ceil(req.ttlMs / 1000),
+  const certs = await web.call(webApiRoutes.login, {
+    body: {
+      user: req.user,
+      password,
+      otp_code: otp,
+      pub_key: publicKeyLine(key.publicBlob),
+      ttl_seconds: req.ttlMs === undefined ? undefined : Math.ceil(req.ttlMs / 1000),
+    },
   });
   // Nothing from the proxy is trusted unchecked: the name becomes a file path, and the certificate
   // must be a user certificate for the key just made, for the user who logged in.
@@ -133,7 +136,7 @@ export async function logout(profiles: ProfileStore, agent: AgentClient | undefi
       }
     }
     try {
-      await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).request('DELETE', '/webapi/sessions/web');
+      await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.logout);
     } catch {
       // the proxy may be unreachable; the token expires with the certificate anyway
     }

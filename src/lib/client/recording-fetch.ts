@@ -7,6 +7,7 @@ import type { SessionJson } from '../recording/session-json.js';
 import { chainPath, sigPath } from '../recording/integrity.js';
 import { blobFromAllowedSigners } from '../recording/verify.js';
 import type { Profile } from './profile.js';
+import { webApiRoutes } from '../web/api-routes.js';
 import type { WebClient } from './web-client.js';
 
 export interface DownloadedRecording {
@@ -24,10 +25,10 @@ export async function downloadRecording(web: WebClient, id: string): Promise<Dow
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsh-recording-'));
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
-    const session = await web.request<SessionJson>('GET', `/webapi/sessions/${id}`);
+    const session = await web.call(webApiRoutes.getSession, { params: { id } });
     const castFile = path.join(dir, `${id}.cast`);
-    await pipeline(await web.stream(`/webapi/sessions/${id}/stream`), fs.createWriteStream(castFile, { mode: 0o600 }));
-    const integrity = await web.request<{ chain: string | null; sig: string | null }>('GET', `/webapi/sessions/${id}/integrity`);
+    await pipeline(await web.open(webApiRoutes.streamSession, { params: { id } }), fs.createWriteStream(castFile, { mode: 0o600 }));
+    const integrity = await web.call(webApiRoutes.sessionIntegrity, { params: { id } });
     if (integrity.chain !== null) fs.writeFileSync(chainPath(castFile), integrity.chain, { mode: 0o600 });
     if (integrity.sig !== null) fs.writeFileSync(sigPath(castFile), integrity.sig, { mode: 0o600 });
     return { castFile, session, cleanup };

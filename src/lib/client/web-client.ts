@@ -1,6 +1,11 @@
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { formatHostPort, type HostPort } from '../config/address.js';
-import { TollgateError, unavailable, type ErrorKind } from '../errors.js';
+import { TollgateError, unavailable } from '../errors.js';
+import { decodeReply, errorFromReply, routePath, type JsonRoute, type RawRoute, type RouteArgs, type RouteOutput } from '../http/route-table.js';
+import { webApiRoutes } from '../web/api-routes.js';
+
+export type { CertsResponse, PingResponse } from '../web/api-routes.js';
 
 const TLS_TRUST_ERRORS = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -13,27 +18,11 @@ const TLS_TRUST_ERRORS = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-export interface PingResponse {
-  cluster_name: string;
-  server_version: string;
-  auth: { type: string; second_factor: 'off' | 'otp' };
-  proxy: { ssh: { listen_addr: string; public_addr?: string } };
-  host_ca: string;
-  /** The recording key as an `allowed_signers` line (absent from older proxies). */
-  recording_signers?: string;
-}
+const NOT_A_PROXY_HINT = 'check the --proxy address and port';
 
-export interface CertsResponse {
-  user: string;
-  logins: string[];
-  cert: string;
-  host_ca: string;
-  valid_before: string;
-  token: string;
-  token_expires: string;
-}
+type CallInput = { params?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown };
 
-/** tsh's HTTPS client for the proxy's web API. TLS is verified unless --insecure. */
+/** tsh's HTTPS client for the proxy's web API (web/api-routes.ts). TLS is verified unless --insecure. */
 export class WebClient {
   constructor(
     readonly proxy: HostPort,
@@ -45,10 +34,56 @@ export class WebClient {
     return `https://${formatHostPort(this.proxy)}`;
   }
 
-  request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  /** Calls a JSON route; the answer is validated against the route's response schema. */
+  async call<R extends JsonRoute>(route: R, ...[input]: RouteArgs<R>): Promise<RouteOutput<R>> {
+    const i = (input ?? {}) as CallInput;
+    const res = await this.send(route.method, routePath(route, i), i.body);
+    const text = await readAll(res);
+    const status = res.statusCode ?? 500;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw unavailable(`${this.where} did not answer like a tollgate proxy (HTTP ${status})`, NOT_A_PROXY_HINT);
+    }
+    if (status >= 400) throw errorFromReply(json, { kind: 'internal', message: `the proxy answered HTTP ${status}` });
+    return decodeReply(route, json, `the proxy at ${this.where}`, { kind: 'unavailable', hint: 'is --proxy a tollgate proxy of the same version as tsh?' });
+  }
+
+  /** Opens a raw route (a recording) as a stream, after checking its status and content type. */
+  async open<R extends RawRoute>(route: R, ...[input]: RouteArgs<R>): Promise<IncomingMessage> {
+    const i = (input ?? {}) as CallInput;
+    const res = await this.send(route.method, routePath(route, i), i.body);
+    const status = res.statusCode ?? 500;
+    if (status >= 400) {
+      let json: unknown;
+      try {
+        json = JSON.parse(await readAll(res));
+      } catch {
+        json = undefined;
+      }
+      throw errorFromReply(json, { kind: 'internal', message: `the proxy answered HTTP ${status}` });
+    }
+    const type = res.headers['content-type'] ?? '';
+    if (!type.startsWith(route.response.rawContentType)) {
+      res.destroy();
+      throw unavailable(`${this.where} answered ${route.method} ${route.path} with ${type || 'no content type'}, not ${route.response.rawContentType}`, NOT_A_PROXY_HINT);
+    }
+    return res;
+  }
+
+  ping() {
+    return this.call(webApiRoutes.ping);
+  }
+
+  private get where(): string {
+    return formatHostPort(this.proxy);
+  }
+
+  private send(method: string, path: string, body: unknown): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const where = formatHostPort(this.proxy);
-    return new Promise<T>((resolve, reject) => {
+    const where = this.where;
+    return new Promise((resolve, reject) => {
       const req = https.request(
         {
           host: this.proxy.host,
@@ -64,26 +99,7 @@ export class WebClient {
             ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
           },
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let json: unknown;
-            try {
-              json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              reject(unavailable(`${where} did not answer like a tollgate proxy (HTTP ${res.statusCode})`, 'check the --proxy address and port'));
-              return;
-            }
-            const status = res.statusCode ?? 500;
-            if (status >= 400) {
-              const e = (json as { error?: { kind?: ErrorKind; message?: string; hint?: string } }).error;
-              reject(new TollgateError(e?.kind ?? 'internal', e?.message ?? `the proxy answered HTTP ${status}`, { hint: e?.hint }));
-              return;
-            }
-            resolve(json as T);
-          });
-        },
+        resolve,
       );
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
       req.on('error', (err: NodeJS.ErrnoException) => {
@@ -104,42 +120,13 @@ export class WebClient {
       req.end();
     });
   }
+}
 
-  /** GET a large body as a stream (recordings), with the same error handling as request(). */
-  stream(path: string): Promise<import('node:http').IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        {
-          host: this.proxy.host,
-          port: this.proxy.port,
-          method: 'GET',
-          path,
-          rejectUnauthorized: !this.insecure,
-          timeout: 15_000,
-          headers: this.bearer ? { authorization: `Bearer ${this.bearer}` } : {},
-        },
-        (res) => {
-          if ((res.statusCode ?? 500) < 400) return resolve(res);
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let e: { kind?: ErrorKind; message?: string; hint?: string } | undefined;
-            try {
-              e = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: typeof e }).error;
-            } catch {
-              e = undefined;
-            }
-            reject(new TollgateError(e?.kind ?? 'internal', e?.message ?? `the proxy answered HTTP ${res.statusCode}`, { hint: e?.hint }));
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (err) => reject(unavailable(`cannot reach the proxy at ${formatHostPort(this.proxy)}: ${err.message}`)));
-      req.end();
-    });
-  }
-
-  ping(): Promise<PingResponse> {
-    return this.request<PingResponse>('GET', '/webapi/ping');
-  }
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
 }

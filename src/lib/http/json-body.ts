@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { badParameter } from '../errors.js';
+import { parseInput } from './route-table.js';
 
 /** Parses and validates a JSON request body once, at the edge, into a typed value. */
 export async function jsonBody<T extends z.ZodType>(c: Context, schema: T, opts: { requireContentType?: boolean } = {}): Promise<z.infer<T>> {
@@ -13,10 +14,5 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T, opts:
   } catch {
     throw badParameter('request body is not valid JSON');
   }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw badParameter(`invalid request: ${i.path.join('.') || 'body'}: ${i.message}`);
-  }
-  return r.data;
+  return parseInput(schema, raw, 'request');
 }

@@ -9,8 +9,9 @@ import { sessionToJson } from '../recording/session-json.js';
 import type { LoginService } from '../auth/login-service.js';
 import { formatDuration } from '../duration.js';
 import { accessDenied, isTollgateError } from '../errors.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { SessionRecord, Store, UserRecord } from '../store/types.js';
 import { layout } from './pages.js';
+import type { SessionAccess } from './session-access.js';
 
 type Env = { Bindings: Partial<HttpBindings> };
 
@@ -60,7 +61,7 @@ speedSel.addEventListener('change', () => create(Number(speedSel.value)));
 `;
 
 /** Web pages: login (password + OTP), sessions list, player; cookie sessions with CSRF checks. */
-export function mountUi(app: Hono<Env>, o: { login: LoginService; store: Store; clusterName: string }): void {
+export function mountUi(app: Hono<Env>, o: { login: LoginService; access: SessionAccess; store: Store; clusterName: string }): void {
   const addr = (c: Context<Env>) => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
   const userOf = async (c: Context<Env>): Promise<UserRecord | undefined> => {
     const t = cookieToken(c);
@@ -133,7 +134,7 @@ ${o.login.secondFactor === 'otp' ? html`<label for="otp">Authenticator code</lab
   app.get('/web/sessions', async (c) => {
     const user = await userOf(c);
     if (!user) return c.redirect('/web/login', 303);
-    const auditor = user.roles.includes('auditor');
+    const auditor = o.access.isAuditor(user);
     const q = { user: c.req.query('user') || undefined, from: c.req.query('from') || undefined, to: c.req.query('to') || undefined };
     const rows = (
       await o.store.listSessions({
@@ -166,9 +167,15 @@ ${rows.map(
     const user = await userOf(c);
     if (!user) return c.redirect('/web/login', 303);
     const id = c.req.param('id');
-    const s = /^[0-9a-f-]{36}$/.test(id) ? await o.store.getSession(id) : undefined;
-    if (!s || (s.user !== user.name && !user.roles.includes('auditor'))) {
-      return c.html(layout('Not found', html`${nav(c, user)}<h1>No such recording</h1><p class="error" id="error">There is no recording ${id} that you may see.</p>`), 404);
+    let s: SessionRecord;
+    try {
+      s = await o.access.visibleSession(user, id, addr(c));
+    } catch (err) {
+      // Someone else's recording looks like a missing one (the refusal is audited all the same).
+      if (isTollgateError(err) && (err.kind === 'not-found' || err.kind === 'access-denied')) {
+        return c.html(layout('Not found', html`${nav(c, user)}<h1>No such recording</h1><p class="error" id="error">There is no recording ${id} that you may see.</p>`), 404);
+      }
+      throw err;
     }
     return c.html(
       layout(

@@ -8,7 +8,10 @@ import type { LoginService } from '../auth/login-service.js';
 import { PASSWORD_MIN_LENGTH } from '../auth/passwords.js';
 import { badParameter, httpStatusFor, isTollgateError, TollgateError } from '../errors.js';
 import { jsonBody } from '../http/json-body.js';
+import { mountRoutes } from '../http/mount-routes.js';
 import type { Logger } from '../log.js';
+import { loginRoutes } from './api-routes.js';
+import { createSessionAccess } from './session-access.js';
 import { mountSessionsApi, type SessionsApiOptions } from './sessions-api.js';
 import { mountUi } from './ui.js';
 import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
@@ -24,22 +27,13 @@ export interface WebAppOptions {
   /** `host:port` users type after --proxy= (shown after signup). */
   publicWebAddr: string;
   /** Recorded sessions (absent in tests of the login API alone). */
-  sessions?: Omit<SessionsApiOptions, 'auth' | 'login'>;
+  sessions?: Omit<SessionsApiOptions, 'auth' | 'login' | 'access'>;
 }
 
 /** Requests larger than this are refused (413) before they are read into memory. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 type Env = { Bindings: Partial<HttpBindings> };
-
-const certsBody = z.strictObject({
-  user: z.string().min(1).max(128),
-  password: z.string().min(1).max(1024),
-  otp_code: z.string().max(16).optional(),
-  pub_key: z.string().min(1).max(16_384),
-  /** Requested certificate lifetime in seconds; capped by auth_service.max_session_ttl. */
-  ttl_seconds: z.number().int().positive().max(10 * 365 * 86_400).optional(),
-});
 
 const signupBody = z.strictObject({
   password: z.string().max(1024),
@@ -104,8 +98,9 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
     return c.body(STYLESHEET, 200, { 'content-type': 'text/css; charset=utf-8' });
   });
 
-  app.get('/webapi/ping', (c) =>
-    c.json({
+  // ---- login (tsh): ping, certificate, logout ---------------------------------------------------
+  mountRoutes(app, loginRoutes, {
+    ping: () => ({
       cluster_name: auth.clusterName,
       server_version: o.version,
       auth: { type: 'local', second_factor: login.secondFactor },
@@ -113,7 +108,31 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
       host_ca: auth.exportCA('host', 'known-hosts', '*'),
       recording_signers: auth.exportRecordingKey(),
     }),
-  );
+    login: async ({ body: b }, c) => {
+      const r = await login.issueLoginCert({
+        user: b.user,
+        password: b.password,
+        otp: b.otp_code,
+        publicKey: b.pub_key,
+        ttlMs: b.ttl_seconds === undefined ? undefined : b.ttl_seconds * 1000,
+        addr: clientAddr(c),
+      });
+      return {
+        user: r.user,
+        logins: r.logins,
+        cert: r.certificate,
+        host_ca: r.hostCa,
+        valid_before: r.validBefore.toISOString(),
+        token: r.token,
+        token_expires: r.tokenExpiresAt.toISOString(),
+      };
+    },
+    logout: async (_req, c) => {
+      const bearer = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+      if (bearer) await login.endWebSession(bearer);
+      return { ok: true as const };
+    },
+  });
 
   // ---- signup: JSON API -------------------------------------------------------------------
   app.get('/webapi/invites/:token', async (c) => c.json(await login.signupInfo(c.req.param('token'))));
@@ -159,37 +178,10 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
     }
   });
 
-  // ---- login: certificate for tsh --------------------------------------------------------------
-  app.post('/webapi/ssh/certs', async (c) => {
-    const b = await jsonBody(c, certsBody, { requireContentType: true });
-    const r = await login.issueLoginCert({
-      user: b.user,
-      password: b.password,
-      otp: b.otp_code,
-      publicKey: b.pub_key,
-      ttlMs: b.ttl_seconds === undefined ? undefined : b.ttl_seconds * 1000,
-      addr: clientAddr(c),
-    });
-    return c.json({
-      user: r.user,
-      logins: r.logins,
-      cert: r.certificate,
-      host_ca: r.hostCa,
-      valid_before: r.validBefore.toISOString(),
-      token: r.token,
-      token_expires: r.tokenExpiresAt.toISOString(),
-    });
-  });
-
-  app.delete('/webapi/sessions/web', async (c) => {
-    const bearer = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
-    if (bearer) await login.endWebSession(bearer);
-    return c.json({ ok: true });
-  });
-
   if (o.sessions) {
-    mountSessionsApi(app, { auth, login, ...o.sessions });
-    mountUi(app, { login, store: o.sessions.store, clusterName: auth.clusterName });
+    const access = createSessionAccess({ auth, store: o.sessions.store });
+    mountSessionsApi(app, { auth, login, access, ...o.sessions });
+    mountUi(app, { login, access, store: o.sessions.store, clusterName: auth.clusterName });
   }
 
   app.get('/', (c) => c.redirect('/web/', 302));

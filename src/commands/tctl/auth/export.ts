@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
+import { adminRoutes, CA_FORMATS, CA_TYPES } from '../../../lib/admin/routes.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { badParameter } from '../../../lib/errors.js';
 
-const TYPES = ['user', 'host', 'recording'] as const;
-const FORMATS = ['openssh', 'authorized-keys', 'known-hosts'] as const;
+const TYPES = CA_TYPES;
+const FORMATS = CA_FORMATS;
 
 export default class AuthExport extends AdminCommand {
   static override summary = 'Print a certificate authority public key for OpenSSH.';
@@ -27,10 +28,10 @@ export default class AuthExport extends AdminCommand {
     const { flags } = await this.parse(AuthExport);
     if (!TYPES.includes(flags.type as (typeof TYPES)[number])) throw badParameter(`unknown CA type "${flags.type}"`, `valid types: ${TYPES.join(', ')}`);
     if (flags.format && !FORMATS.includes(flags.format as (typeof FORMATS)[number])) throw badParameter(`unknown format "${flags.format}"`, `valid formats: ${FORMATS.join(', ')}`);
-    const q = new URLSearchParams();
-    if (flags.format) q.set('format', flags.format);
-    if (flags['host-pattern']) q.set('host_pattern', flags['host-pattern']);
-    const { line } = await this.adminClient(flags).request<{ line: string }>('GET', `/v1/cas/${flags.type}?${q}`);
+    const { line } = await this.adminClient(flags).call(adminRoutes.exportCa, {
+      params: { type: flags.type as (typeof TYPES)[number] },
+      query: { format: flags.format as (typeof FORMATS)[number] | undefined, host_pattern: flags['host-pattern'] },
+    });
     this.out(line);
   }
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
-import type { CertResponse } from '../../../lib/admin/protocol.js';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 import { generateEd25519, privateKeyToOpenSSH, publicKeyLine } from '../../../lib/ca/keys.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { writeFilesAtomically } from '../../../lib/cli/write-credentials.js';
@@ -33,8 +33,8 @@ export default class AuthSign extends AdminCommand {
     const key = generateEd25519();
     const pub = publicKeyLine(key.publicBlob);
     const cert = flags.host
-      ? await client.request<CertResponse>('POST', '/v1/certs/host', { hosts: flags.host, public_key: pub, ttl_ms: ttlMs })
-      : await client.request<CertResponse>('POST', '/v1/certs/user', { user: flags.user, public_key: pub, ttl_ms: ttlMs });
+      ? await client.call(adminRoutes.signHostCert, { body: { hosts: flags.host, public_key: pub, ttl_ms: ttlMs } })
+      : await client.call(adminRoutes.signUserCert, { body: { user: flags.user!, public_key: pub, ttl_ms: ttlMs } });
     writeFilesAtomically(
       [
         { path: out, data: await privateKeyToOpenSSH(key.privateKey, cert.key_id), mode: 0o600 },

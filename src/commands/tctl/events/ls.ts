@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import type { EventJson } from '../../../lib/admin/protocol.js';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { formatFlag } from '../../../lib/cli/base-command.js';
 import { renderTable } from '../../../lib/cli/render.js';
@@ -16,10 +16,7 @@ export default class EventsLs extends AdminCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(EventsLs);
-    const q = new URLSearchParams({ limit: String(flags.limit) });
-    if (flags.type) q.set('type', flags.type);
-    if (flags.user) q.set('user', flags.user);
-    const events = await this.adminClient(flags).request<EventJson[]>('GET', `/v1/events?${q}`);
+    const events = await this.adminClient(flags).call(adminRoutes.listEvents, { query: { limit: flags.limit, type: flags.type, user: flags.user } });
     if (flags.format === 'json') {
       this.out(JSON.stringify(events, null, 2));
       return;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { formatFlag } from '../../../lib/cli/base-command.js';
 import { recordingKey } from '../../../lib/client/recording-fetch.js';
@@ -27,11 +28,11 @@ export default class RecordingsVerify extends AdminCommand {
     if (fs.existsSync(args.target) && fs.statSync(args.target).isFile()) {
       const blob = flags['allowed-signers']
         ? recordingKey(flags['allowed-signers'], undefined)
-        : blobFromAllowedSigners((await this.adminClient(flags).request<{ line: string }>('GET', '/v1/cas/recording')).line);
+        : blobFromAllowedSigners((await this.adminClient(flags).call(adminRoutes.exportCa, { params: { type: 'recording' } })).line);
       const base = path.basename(args.target).replace(/\.cast$/, '');
       result = verifyResultToJson(await verifyRecording({ castFile: args.target, publicBlob: blob, namespace: RECORDING_NAMESPACE, ...(SESSION_ID.test(base) ? { session: base } : {}) }));
     } else if (SESSION_ID.test(args.target)) {
-      result = await this.adminClient(flags).request<VerifyJson>('GET', `/v1/recordings/${args.target}/verify`);
+      result = await this.adminClient(flags).call(adminRoutes.verifyRecording, { params: { id: args.target } });
     } else {
       throw notFound(`no recording file or session id ${args.target}`, 'pass a session id from tctl sessions ls, or the path of a .cast file');
     }

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import type { SessionJson } from '../../../lib/admin/protocol.js';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { formatFlag } from '../../../lib/cli/base-command.js';
 import { renderTable } from '../../../lib/cli/render.js';
@@ -17,9 +17,7 @@ export default class SessionsLs extends AdminCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(SessionsLs);
-    const q = new URLSearchParams({ limit: String(flags.limit) });
-    if (flags.user) q.set('user', flags.user);
-    const rows = await this.adminClient(flags).request<SessionJson[]>('GET', `/v1/sessions?${q}`);
+    const rows = await this.adminClient(flags).call(adminRoutes.listSessions, { query: { limit: flags.limit, user: flags.user } });
     if (flags.format === 'json') {
       this.out(JSON.stringify(rows, null, 2));
       return;

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import type { InviteResponse } from '../../../lib/admin/protocol.js';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { formatFlag } from '../../../lib/cli/base-command.js';
 import { renderInvite } from '../../../lib/cli/invite.js';
@@ -26,7 +26,7 @@ export default class UsersAdd extends AdminCommand {
     if (args.logins && flags.logins) throw badParameter('logins given twice', 'use either the positional LOGINS or --logins');
     if (!logins) throw badParameter('no logins given', `name the OS logins ${args.user} may use, e.g. tctl users add ${args.user} ${args.user},root`);
     const ttlMs = parseDuration(flags.ttl, '--ttl');
-    const invite = await this.adminClient(flags).request<InviteResponse>('POST', '/v1/users', { name: args.user, logins, roles: flags.roles, ttl_ms: ttlMs });
+    const invite = await this.adminClient(flags).call(adminRoutes.addUser, { body: { name: args.user, logins, roles: flags.roles, ttl_ms: ttlMs } });
     this.out(flags.format === 'json' ? JSON.stringify(invite, null, 2) : renderInvite(invite, 'created'));
   }
 }

@@ -1,7 +1,7 @@
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { formatFlag } from '../../../lib/cli/base-command.js';
 import { renderTable } from '../../../lib/cli/render.js';
-import type { UsersResponse } from '../../../lib/admin/protocol.js';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 
 export default class UsersLs extends AdminCommand {
   static override summary = 'List users, their logins, roles and signup status.';
@@ -9,7 +9,7 @@ export default class UsersLs extends AdminCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(UsersLs);
-    const users = await this.adminClient(flags).request<UsersResponse>('GET', '/v1/users');
+    const users = await this.adminClient(flags).call(adminRoutes.listUsers);
     if (flags.format === 'json') {
       this.out(JSON.stringify(users.map((u) => ({ id: u.name, ...u })), null, 2));
       return;

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import type { InviteResponse } from '../../../lib/admin/protocol.js';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 import { formatFlag } from '../../../lib/cli/base-command.js';
 import { renderInvite } from '../../../lib/cli/invite.js';
@@ -15,8 +15,9 @@ export default class UsersReset extends AdminCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersReset);
-    const invite = await this.adminClient(flags).request<InviteResponse>('POST', `/v1/users/${encodeURIComponent(args.user)}/reset`, {
-      ttl_ms: parseDuration(flags.ttl, '--ttl'),
+    const invite = await this.adminClient(flags).call(adminRoutes.resetUser, {
+      params: { name: args.user },
+      body: { ttl_ms: parseDuration(flags.ttl, '--ttl') },
     });
     this.out(flags.format === 'json' ? JSON.stringify(invite, null, 2) : renderInvite(invite, 'reset'));
   }

@@ -1,4 +1,5 @@
 import { Args } from '@oclif/core';
+import { adminRoutes } from '../../../lib/admin/routes.js';
 import { AdminCommand } from '../../../lib/cli/admin-command.js';
 
 export default class UsersRm extends AdminCommand {
@@ -7,7 +8,7 @@ export default class UsersRm extends AdminCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersRm);
-    await this.adminClient(flags).request('DELETE', `/v1/users/${encodeURIComponent(args.user)}`);
+    await this.adminClient(flags).call(adminRoutes.deleteUser, { params: { name: args.user } });
     this.out(`User "${args.user}" has been deleted`);
   }
 }

@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
-import type { SessionJson } from '../../../lib/admin/protocol.js';
 import { BaseCommand, formatFlag } from '../../../lib/cli/base-command.js';
 import { renderTable } from '../../../lib/cli/render.js';
 import { profileDirFromEnv, ProfileStore } from '../../../lib/client/profile.js';
 import { parseProxyAddress } from '../../../lib/client/proxy-address.js';
 import { WebClient } from '../../../lib/client/web-client.js';
+import { webApiRoutes } from '../../../lib/web/api-routes.js';
 import { sessionColumns } from '../../../lib/recording/session-json.js';
 
 export default class RecordingsLs extends BaseCommand {
@@ -19,9 +19,8 @@ export default class RecordingsLs extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(RecordingsLs);
     const p = new ProfileStore(profileDirFromEnv(process.env)).current();
-    const q = new URLSearchParams();
-    for (const k of ['from', 'to', 'user'] as const) if (flags[k]) q.set(k, flags[k]!);
-    const rows = await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).request<SessionJson[]>('GET', `/webapi/sessions?${q}`);
+    const query = { from: flags.from || undefined, to: flags.to || undefined, user: flags.user || undefined };
+    const rows = await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.listSessions, { query });
     if (flags.format === 'json') {
       this.out(JSON.stringify(rows, null, 2));
       return;

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { limitParam, oneOf, route } from '../http/route-table.js';
+import {
+  addUserRequest,
+  certResponse,
+  deletedResponse,
+  eventJson,
+  hostCertRequest,
+  inviteResponse,
+  lineResponse,
+  resetUserRequest,
+  sessionJson,
+  statusResponse,
+  userCertRequest,
+  usersResponse,
+  verifyJson,
+} from './protocol.js';
+
+export const CA_TYPES = ['user', 'host', 'recording'] as const;
+export const CA_FORMATS = ['openssh', 'authorized-keys', 'known-hosts'] as const;
+
+const caType = oneOf(CA_TYPES, (t) => `unknown CA type "${t}"`, `valid types: ${CA_TYPES.join(', ')}`);
+const caFormat = oneOf(CA_FORMATS, (f) => `unknown format "${f}"`, `valid formats: ${CA_FORMATS.join(', ')}`);
+
+/**
+ * The admin API: every route tctl calls on the daemon's Unix socket. admin-server.ts registers one
+ * handler per entry; AdminClient.call() takes an entry and its typed input.
+ */
+export const adminRoutes = {
+  status: route({ method: 'GET', path: '/v1/status', response: statusResponse }),
+
+  listUsers: route({ method: 'GET', path: '/v1/users', response: usersResponse }),
+  addUser: route({ method: 'POST', path: '/v1/users', body: addUserRequest, response: inviteResponse, status: 201 }),
+  deleteUser: route({ method: 'DELETE', path: '/v1/users/:name', response: deletedResponse }),
+  resetUser: route({ method: 'POST', path: '/v1/users/:name/reset', body: resetUserRequest, response: inviteResponse }),
+
+  exportCa: route({
+    method: 'GET',
+    path: '/v1/cas/:type',
+    params: z.object({ type: caType }),
+    query: z.object({ format: caFormat.optional(), host_pattern: z.string().optional() }),
+    response: lineResponse,
+  }),
+  signHostCert: route({ method: 'POST', path: '/v1/certs/host', body: hostCertRequest, response: certResponse }),
+  signUserCert: route({ method: 'POST', path: '/v1/certs/user', body: userCertRequest, response: certResponse }),
+
+  listSessions: route({
+    method: 'GET',
+    path: '/v1/sessions',
+    query: z.object({ limit: limitParam(100), user: z.string().optional() }),
+    response: z.array(sessionJson),
+  }),
+  getSession: route({ method: 'GET', path: '/v1/sessions/:id', response: sessionJson }),
+  verifyRecording: route({ method: 'GET', path: '/v1/recordings/:id/verify', response: verifyJson }),
+
+  listEvents: route({
+    method: 'GET',
+    path: '/v1/events',
+    query: z.object({
+      limit: limitParam(100),
+      /** Comma-separated event names. */
+      type: z
+        .string()
+        .optional()
+        .transform((t) => t?.split(',').filter(Boolean)),
+      user: z.string().optional(),
+    }),
+    response: z.array(eventJson),
+  }),
+};
+
+export type AdminRoutes = typeof adminRoutes;

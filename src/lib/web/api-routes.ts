@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { sessionJson } from '../admin/protocol.js';
+import { limitParam, raw, route } from '../http/route-table.js';
+
+/*
+ * The web API tsh calls on the proxy (HTTPS, JSON): login and the recorded sessions. web-app.ts and
+ * sessions-api.ts register one handler per entry; WebClient.call()/open() take an entry and its
+ * typed input and validate the answer. (Signup is not here: the browser's pages call it.)
+ */
+
+export const pingResponse = z.object({
+  cluster_name: z.string(),
+  server_version: z.string(),
+  auth: z.object({ type: z.string(), second_factor: z.enum(['off', 'otp']) }),
+  proxy: z.object({ ssh: z.object({ listen_addr: z.string(), public_addr: z.string().optional() }) }),
+  host_ca: z.string(),
+  /** The recording key as an `allowed_signers` line (absent from older proxies). */
+  recording_signers: z.string().optional(),
+});
+export type PingResponse = z.infer<typeof pingResponse>;
+
+export const certsRequest = z.strictObject({
+  user: z.string().min(1).max(128),
+  password: z.string().min(1).max(1024),
+  otp_code: z.string().max(16).optional(),
+  pub_key: z.string().min(1).max(16_384),
+  /** Requested certificate lifetime in seconds; capped by auth_service.max_session_ttl. */
+  ttl_seconds: z.number().int().positive().max(10 * 365 * 86_400).optional(),
+});
+
+export const certsResponse = z.object({
+  user: z.string(),
+  logins: z.array(z.string()),
+  cert: z.string(),
+  host_ca: z.string(),
+  valid_before: z.string(),
+  token: z.string(),
+  token_expires: z.string(),
+});
+export type CertsResponse = z.infer<typeof certsResponse>;
+
+/** An ISO date in the query (`from`, `to`), as epoch ms. */
+const dateParam = (what: string) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const t = Date.parse(text);
+      if (Number.isNaN(t)) {
+        ctx.addIssue({ code: 'custom', message: `${what} "${text}" is not a date`, params: { hint: 'use an ISO date such as 2026-11-25 or 2026-11-25T10:00:00Z' } });
+        return z.NEVER;
+      }
+      return t;
+    });
+
+/** Login and logout: served with or without the sessions API. */
+export const loginRoutes = {
+  ping: route({ method: 'GET', path: '/webapi/ping', response: pingResponse }),
+  /** Password (and OTP) for a certificate of the key sent, plus a bearer token for this API. */
+  login: route({ method: 'POST', path: '/webapi/ssh/certs', body: certsRequest, requireJson: true, response: certsResponse }),
+  /** Ends the bearer token sent, if any. */
+  logout: route({ method: 'DELETE', path: '/webapi/sessions/web', response: z.object({ ok: z.literal(true) }) }),
+};
+
+/** Recorded sessions, for a logged-in user (bearer token, or the browser's cookie). */
+export const sessionRoutes = {
+  listSessions: route({
+    method: 'GET',
+    path: '/webapi/sessions',
+    auth: true,
+    query: z.object({ user: z.string().optional(), from: dateParam('from'), to: dateParam('to'), limit: limitParam(1000) }),
+    response: z.array(sessionJson),
+  }),
+  getSession: route({ method: 'GET', path: '/webapi/sessions/:id', auth: true, response: sessionJson }),
+  /** The asciicast file, streamed. */
+  streamSession: route({ method: 'GET', path: '/webapi/sessions/:id/stream', auth: true, response: raw('application/x-asciicast') }),
+  /** The integrity data beside the recording (hash chain, detached SSHSIG), null when absent. */
+  sessionIntegrity: route({
+    method: 'GET',
+    path: '/webapi/sessions/:id/integrity',
+    auth: true,
+    response: z.object({ chain: z.string().nullable(), sig: z.string().nullable() }),
+  }),
+  /** One self-contained HTML file: player, recording and verification result. */
+  exportHtml: route({ method: 'GET', path: '/webapi/sessions/:id/export.html', auth: true, response: raw('text/html') }),
+};
+
+export const webApiRoutes = { ...loginRoutes, ...sessionRoutes };
+
+export type LoginRoutes = typeof loginRoutes;
+export type SessionRoutes = typeof sessionRoutes;

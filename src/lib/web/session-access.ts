@@ -1,0 +1,41 @@
+import type { AuthService } from '../auth/auth-service.js';
+import { accessDenied, notFound } from '../errors.js';
+import type { SessionRecord, Store, UserRecord } from '../store/types.js';
+
+const SESSION_ID = /^[0-9a-f-]{36}$/;
+
+export interface SessionAccess {
+  /** May see everyone's sessions (the `auditor` role); others see their own. */
+  isAuditor(user: UserRecord): boolean;
+  /**
+   * The session `id` if `user` may see it. not-found when there is no such session; access-denied,
+   * written to the audit log as `session.access_denied`, when it is someone else's.
+   */
+  visibleSession(user: UserRecord, id: string, addr: string): Promise<SessionRecord>;
+  /** Refuses `user` a listing of `owner`'s sessions unless allowed (audited like visibleSession). */
+  checkListing(user: UserRecord, owner: string | undefined, addr: string): Promise<void>;
+}
+
+/**
+ * The one rule for who sees which recorded session (web API and web pages alike): `access` its
+ * own, `auditor` everyone's; every refusal is audited.
+ */
+export function createSessionAccess(o: { auth: AuthService; store: Store }): SessionAccess {
+  const isAuditor = (u: UserRecord) => u.roles.includes('auditor');
+  const deny = async (user: UserRecord, what: string, addr: string): Promise<never> => {
+    await o.auth.audit('session.access_denied', user.name, { what, addr });
+    throw accessDenied(`access denied: ${what}`, "ask for the auditor role to see other users' sessions");
+  };
+  return {
+    isAuditor,
+    async visibleSession(user, id, addr) {
+      const s = SESSION_ID.test(id) ? await o.store.getSession(id) : undefined;
+      if (!s) throw notFound(`no recording with id ${id}`, 'see tsh recordings ls');
+      if (s.user !== user.name && !isAuditor(user)) return deny(user, `session ${id} of ${s.user}`, addr);
+      return s;
+    },
+    async checkListing(user, owner, addr) {
+      if (owner !== undefined && owner !== user.name && !isAuditor(user)) await deny(user, `sessions of ${owner}`, addr);
+    },
+  };
+}

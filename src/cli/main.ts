@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { moveLeadingFlags } from '../lib/cli/argv.js';
+import { moveLeadingFlags } from './argv.js';
 import { exitCodeFor, isTollgateError } from '../lib/errors.js';
 
 export type BinName = 'tsh' | 'tctl' | 'teleport';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moveLeadingFlags } from '../../src/lib/cli/argv.js';
+import { moveLeadingFlags } from '../../src/cli/argv.js';
 
 const ids = new Set(['users add', 'users ls', 'auth export', 'status', 'ssh']);
 const values = new Set(['-c', '--config', '--proxy', '--data-dir']);

@@ -1,6 +1,6 @@
 import { adminRoutes } from '../../lib/admin/routes.js';
-import { AdminCommand } from '../../lib/cli/admin-command.js';
-import { formatFlag } from '../../lib/cli/base-command.js';
+import { AdminCommand } from '../../cli/admin-command.js';
+import { formatFlag } from '../../cli/base-command.js';
 
 export default class Status extends AdminCommand {
   static override summary = 'Show the cluster: name, version, CAs, users, and whether certificates are pinned to the proxy.';

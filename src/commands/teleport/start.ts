@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand, configFlags } from '../../lib/cli/base-command.js';
-import { parseDaemonRoles } from '../../lib/cli/roles.js';
-import { waitForStopSignal } from '../../lib/cli/signals.js';
+import { BaseCommand, configFlags } from '../../cli/base-command.js';
+import { parseDaemonRoles } from '../../cli/roles.js';
+import { waitForStopSignal } from '../../cli/signals.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { createLogger } from '../../lib/log.js';
 

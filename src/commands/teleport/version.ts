@@ -1,4 +1,4 @@
-import { BaseCommand } from '../../lib/cli/base-command.js';
+import { BaseCommand } from '../../cli/base-command.js';
 import { VERSION } from '../../lib/version.js';
 
 export default class Version extends BaseCommand {

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../../lib/cli/base-command.js';
+import { BaseCommand } from '../../cli/base-command.js';
 import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
 import { renderSshConfig } from '../../lib/client/ssh-config.js';
 

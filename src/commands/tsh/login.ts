@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { AgentClient } from '../../lib/agent/agent-client.js';
-import { BaseCommand } from '../../lib/cli/base-command.js';
-import { renderProfile } from '../../lib/cli/tsh-output.js';
+import { BaseCommand } from '../../cli/base-command.js';
+import { renderProfile } from '../../cli/tsh-output.js';
 import { login, type AddKeysToAgent } from '../../lib/client/login.js';
 import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
 import { parseDuration } from '../../lib/duration.js';

@@ -1,5 +1,5 @@
 import { AgentClient } from '../../lib/agent/agent-client.js';
-import { BaseCommand } from '../../lib/cli/base-command.js';
+import { BaseCommand } from '../../cli/base-command.js';
 import { logout } from '../../lib/client/login.js';
 import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../../lib/cli/base-command.js';
-import { openRecording } from '../../lib/cli/recording-target.js';
+import { BaseCommand } from '../../cli/base-command.js';
+import { openRecording } from '../../cli/recording-target.js';
 import { PlaybackControl, playJson, playText, playTimed } from '../../lib/recording/player.js';
 import { VERDICT_EXIT_CODES } from '../../lib/recording/verify.js';
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../../lib/cli/base-command.js';
+import { BaseCommand } from '../../cli/base-command.js';
 import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
 import { proxyHostKeyOptions } from '../../lib/client/proxy-host-key.js';
 import { parseProxyAddress } from '../../lib/client/proxy-address.js';

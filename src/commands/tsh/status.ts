@@ -1,5 +1,5 @@
-import { BaseCommand, formatFlag } from '../../lib/cli/base-command.js';
-import { renderProfile } from '../../lib/cli/tsh-output.js';
+import { BaseCommand, formatFlag } from '../../cli/base-command.js';
+import { renderProfile } from '../../cli/tsh-output.js';
 import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
 
 export default class Status extends BaseCommand {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { adminRoutes, CA_FORMATS, CA_TYPES } from '../../../lib/admin/routes.js';
-import { AdminCommand } from '../../../lib/cli/admin-command.js';
+import { AdminCommand } from '../../../cli/admin-command.js';
 import { badParameter } from '../../../lib/errors.js';
 
 const TYPES = CA_TYPES;

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { adminRoutes } from '../../../lib/admin/routes.js';
 import { generateEd25519, privateKeyToOpenSSH, publicKeyLine } from '../../../lib/ca/keys.js';
-import { AdminCommand } from '../../../lib/cli/admin-command.js';
-import { writeFilesAtomically } from '../../../lib/cli/write-credentials.js';
+import { AdminCommand } from '../../../cli/admin-command.js';
+import { writeFilesAtomically } from '../../../cli/write-credentials.js';
 import { parseDuration } from '../../../lib/duration.js';
 import { badParameter } from '../../../lib/errors.js';
 

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { adminRoutes } from '../../../lib/admin/routes.js';
-import { AdminCommand } from '../../../lib/cli/admin-command.js';
-import { formatFlag } from '../../../lib/cli/base-command.js';
-import { renderTable } from '../../../lib/cli/render.js';
+import { AdminCommand } from '../../../cli/admin-command.js';
+import { formatFlag } from '../../../cli/base-command.js';
+import { renderTable } from '../../../cli/render.js';
 
 export default class EventsLs extends AdminCommand {
   static override summary = 'List audit events, newest first.';

@@ -1,6 +1,6 @@
-import { AdminCommand } from '../../../lib/cli/admin-command.js';
-import { formatFlag } from '../../../lib/cli/base-command.js';
-import { renderTable } from '../../../lib/cli/render.js';
+import { AdminCommand } from '../../../cli/admin-command.js';
+import { formatFlag } from '../../../cli/base-command.js';
+import { renderTable } from '../../../cli/render.js';
 import { adminRoutes } from '../../../lib/admin/routes.js';
 
 export default class UsersLs extends AdminCommand {

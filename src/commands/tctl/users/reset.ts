@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { adminRoutes } from '../../../lib/admin/routes.js';
-import { AdminCommand } from '../../../lib/cli/admin-command.js';
-import { formatFlag } from '../../../lib/cli/base-command.js';
-import { renderInvite } from '../../../lib/cli/invite.js';
+import { AdminCommand } from '../../../cli/admin-command.js';
+import { formatFlag } from '../../../cli/base-command.js';
+import { renderInvite } from '../../../cli/invite.js';
 import { parseDuration } from '../../../lib/duration.js';
 
 export default class UsersReset extends AdminCommand {

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { adminRoutes } from '../../../lib/admin/routes.js';
-import { AdminCommand } from '../../../lib/cli/admin-command.js';
+import { AdminCommand } from '../../../cli/admin-command.js';
 
 export default class UsersRm extends AdminCommand {
   static override summary = 'Delete a user (their certificates stop working at the proxy at once).';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand } from '../../../lib/cli/base-command.js';
-import { openRecording } from '../../../lib/cli/recording-target.js';
+import { BaseCommand } from '../../../cli/base-command.js';
+import { openRecording } from '../../../cli/recording-target.js';
 import { alreadyExists, badParameter } from '../../../lib/errors.js';
 import { writeFileAtomicStream } from '../../../lib/fs/atomic-write.js';
 import { exportMeta } from '../../../lib/recording/export-meta.js';

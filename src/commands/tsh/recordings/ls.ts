@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand, formatFlag } from '../../../lib/cli/base-command.js';
-import { renderTable } from '../../../lib/cli/render.js';
+import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
+import { renderTable } from '../../../cli/render.js';
 import { profileDirFromEnv, ProfileStore } from '../../../lib/client/profile.js';
 import { parseProxyAddress } from '../../../lib/client/proxy-address.js';
 import { WebClient } from '../../../lib/client/web-client.js';

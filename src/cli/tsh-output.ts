@@ -1,5 +1,5 @@
-import { formatDuration } from '../duration.js';
-import type { Profile } from '../client/profile.js';
+import { formatDuration } from '../lib/duration.js';
+import type { Profile } from '../lib/client/profile.js';
 
 /** Teleport's profile block, as `tsh login` and `tsh status` print it. */
 export function renderProfile(p: Profile, now: Date, extra: [string, string][] = []): string {

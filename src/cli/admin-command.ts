@@ -1,6 +1,6 @@
-import { AdminClient } from '../admin/admin-client.js';
-import { ADMIN_SOCKET } from '../admin/protocol.js';
-import { loadConfig } from '../config/load.js';
+import { AdminClient } from '../lib/admin/admin-client.js';
+import { ADMIN_SOCKET } from '../lib/admin/protocol.js';
+import { loadConfig } from '../lib/config/load.js';
 import path from 'node:path';
 import { BaseCommand, configFlags } from './base-command.js';
 

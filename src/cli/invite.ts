@@ -1,5 +1,5 @@
-import type { InviteResponse } from '../admin/protocol.js';
-import { formatDuration } from '../duration.js';
+import type { InviteResponse } from '../lib/admin/protocol.js';
+import { formatDuration } from '../lib/duration.js';
 
 /** Teleport's wording for a signup link, so runbooks written for Teleport still read true. */
 export function renderInvite(i: InviteResponse, verb: 'created' | 'reset'): string {

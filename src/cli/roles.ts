@@ -1,5 +1,5 @@
-import type { Role } from '../config/config.js';
-import { badParameter } from '../errors.js';
+import type { Role } from '../lib/config/config.js';
+import { badParameter } from '../lib/errors.js';
 
 /** `--roles=auth,proxy` as Teleport spells it; `node` does not exist here (nodes are stock OpenSSH). */
 export function parseDaemonRoles(text: string): Role[] {

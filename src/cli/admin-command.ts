@@ -1,6 +1,6 @@
-import { AdminClient } from '../lib/admin/admin-client.js';
-import { ADMIN_SOCKET } from '../lib/admin/protocol.js';
-import { loadConfig } from '../lib/config/load.js';
+import { AdminClient } from '../lib/admin/index.js';
+import { ADMIN_SOCKET } from '../lib/admin/index.js';
+import { loadConfig } from '../lib/config/index.js';
 import path from 'node:path';
 import { BaseCommand, configFlags } from './base-command.js';
 

@@ -1,20 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { AdminClient } from '../lib/admin/admin-client.js';
-import { ADMIN_SOCKET } from '../lib/admin/protocol.js';
-import { adminRoutes } from '../lib/admin/routes.js';
-import { profileDirFromEnv, ProfileStore, type Profile } from '../lib/client/profile.js';
-import { parseProxyAddress } from '../lib/client/proxy-address.js';
-import { downloadRecording, recordingKey } from '../lib/client/recording-fetch.js';
-import { WebClient } from '../lib/client/web-client.js';
-import { loadConfig } from '../lib/config/load.js';
-import { webApiRoutes } from '../lib/web/api-routes.js';
+import { AdminClient } from '../lib/admin/index.js';
+import { ADMIN_SOCKET } from '../lib/admin/index.js';
+import { adminRoutes } from '../lib/admin/index.js';
+import { profileDirFromEnv, ProfileStore, type Profile } from '../lib/client/index.js';
+import { parseProxyAddress } from '../lib/client/index.js';
+import { downloadRecording, recordingKey } from '../lib/client/index.js';
+import { WebClient } from '../lib/client/index.js';
+import { loadConfig } from '../lib/config/index.js';
+import { webApiRoutes } from '../lib/web/index.js';
 import { isTollgateError, notFound } from '../lib/errors.js';
-import { RECORDING_NAMESPACE } from '../lib/recording/integrity.js';
-import { sealedOf, type SessionJson } from '../lib/recording/session-json.js';
-import { RECORDINGS_DIR } from '../lib/recording/session-recorder.js';
-import { blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/verify.js';
+import { RECORDING_NAMESPACE } from '../lib/recording/index.js';
+import { sealedOf, type SessionJson } from '../lib/recording/index.js';
+import { RECORDINGS_DIR } from '../lib/recording/index.js';
+import { blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/index.js';
 
 export interface RecordingFlags {
   config?: string;

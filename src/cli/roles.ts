@@ -1,4 +1,4 @@
-import type { Role } from '../lib/config/config.js';
+import type { Role } from '../lib/config/index.js';
 import { badParameter } from '../lib/errors.js';
 
 /** `--roles=auth,proxy` as Teleport spells it; `node` does not exist here (nodes are stock OpenSSH). */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { alreadyExists, badParameter } from '../lib/errors.js';
-import { writeFilesAtomic } from '../lib/fs/atomic-write.js';
+import { writeFilesAtomic } from '../lib/fs/index.js';
 
 /**
  * Writes files all-or-nothing (fs/atomic-write.ts); refuses to replace existing files unless

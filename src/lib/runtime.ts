@@ -1,28 +1,28 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startAdminServer, type AdminServer } from './admin/admin-server.js';
-import { ADMIN_SOCKET } from './admin/protocol.js';
-import { AuthService } from './auth/auth-service.js';
-import { LoginService } from './auth/login-service.js';
+import { startAdminServer, type AdminServer } from './admin/index.js';
+import { ADMIN_SOCKET } from './admin/index.js';
+import { AuthService } from './auth/index.js';
+import { LoginService } from './auth/index.js';
 import { systemClock, type Clock } from './clock.js';
-import { formatHostPort } from './config/address.js';
-import type { Config, DataDirSource } from './config/config.js';
+import { formatHostPort } from './config/index.js';
+import type { Config, DataDirSource } from './config/index.js';
 import { badParameter, unavailable } from './errors.js';
 import type { Logger } from './log.js';
-import { createSqliteStore } from './store/sqlite.js';
-import type { Store } from './store/types.js';
+import { createSqliteStore } from './store/index.js';
+import type { Store } from './store/index.js';
 import { VERSION } from './version.js';
-import { loadOrCreateTls } from './web/tls.js';
-import { HostCertificates, proxyPrincipals } from './proxy/host-certs.js';
-import { nodeHostKeyCheck } from './proxy/node-host-keys.js';
-import { startSshProxy } from './proxy/proxy-server.js';
-import { TargetPolicy } from './proxy/targets.js';
-import { UpstreamConnector } from './proxy/upstream.js';
-import { RECORDINGS_DIR, RecordingService } from './recording/session-recorder.js';
-import { LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/storage.js';
-import { startWebServer } from './web/web-server.js';
-import { assertSsh2Patched } from './ssh/ssh2-certs.js';
+import { loadOrCreateTls } from './web/index.js';
+import { HostCertificates, proxyPrincipals } from './proxy/index.js';
+import { nodeHostKeyCheck } from './proxy/index.js';
+import { startSshProxy } from './proxy/index.js';
+import { TargetPolicy } from './proxy/index.js';
+import { UpstreamConnector } from './proxy/index.js';
+import { RECORDINGS_DIR, RecordingService } from './recording/index.js';
+import { LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
+import { startWebServer } from './web/index.js';
+import { assertSsh2Patched } from './ssh/index.js';
 
 /*
  * The composition root: builds the concrete store, auth service and servers from a Config.

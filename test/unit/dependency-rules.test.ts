@@ -46,4 +46,20 @@ describe('dependency rules (npm run check:deps, run by npm test)', () => {
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/no-folder-cycle/);
   });
+
+  it('fail on a deep import into another folder, and on lib importing the CLI or oclif', async () => {
+    const r = await cruise({
+      'src/lib/a/one.ts': "import { two } from '../b/two.js';\nexport const one = () => two;\n",
+      'src/lib/a/index.ts': "export { one } from './one.js';\n",
+      'src/lib/b/two.ts': 'export const two = 2;\n',
+      'src/lib/b/index.ts': "export { two } from './two.js';\n",
+      'src/lib/c/three.ts': "import { run } from '../../cli/run.js';\nexport const three = run;\n",
+      'src/lib/c/index.ts': "export { three } from './three.js';\n",
+      'src/cli/run.ts': "import { one } from '../lib/a/one.js';\nexport const run = one;\n",
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/no-deep-import-between-folders: src\/lib\/a\/one\.ts → src\/lib\/b\/two\.ts/);
+    expect(r.out).toMatch(/lib-not-cli: src\/lib\/c\/three\.ts → src\/cli\/run\.ts/);
+    expect(r.out).toMatch(/no-deep-import-from-outside-lib: src\/cli\/run\.ts → src\/lib\/a\/one\.ts/);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import pkg from '../../package.j.js' with { type: 'json' };
+import pkg from '../../package.json' with { type: 'json' };
 import { exitCodeFor, httpStatusFor, kindForHttpStatus, TollgateError } from '../../src/lib/errors.js';
 import { VERSION } from '../../src/lib/version.js';
 

@@ -1,4 +1,4 @@
-import { adminRoutes } from '../../lib/admin/routes.js';
+import { adminRoutes } from '../../lib/admin/index.js';
 import { AdminCommand } from '../../cli/admin-command.js';
 import { formatFlag } from '../../cli/base-command.js';
 

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand, configFlags } from '../../cli/base-command.js';
 import { parseDaemonRoles } from '../../cli/roles.js';
 import { waitForStopSignal } from '../../cli/signals.js';
-import { loadConfig } from '../../lib/config/load.js';
+import { loadConfig } from '../../lib/config/index.js';
 import { createLogger } from '../../lib/log.js';
 
 export default class Start extends BaseCommand {

@@ -1,12 +1,12 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { profileDirFromEnv, ProfileStore } from '../../lib/client/profile.js';
-import { proxyHostKeyOptions } from '../../lib/client/proxy-host-key.js';
-import { parseProxyAddress } from '../../lib/client/proxy-address.js';
-import { runSsh } from '../../lib/client/ssh-session.js';
+import { profileDirFromEnv, ProfileStore } from '../../lib/client/index.js';
+import { proxyHostKeyOptions } from '../../lib/client/index.js';
+import { parseProxyAddress } from '../../lib/client/index.js';
+import { runSsh } from '../../lib/client/index.js';
 import { badParameter } from '../../lib/errors.js';
-import { assertSsh2Patched } from '../../lib/ssh/ssh2-certs.js';
+import { assertSsh2Patched } from '../../lib/ssh/index.js';
 
 export default class Ssh extends BaseCommand {
   static override summary = 'Open a recorded SSH session on a node through the proxy.';

@@ -3,10 +3,10 @@
  * Each is a zod schema (the client validates what the daemon answers) and its inferred type.
  */
 import { z } from 'zod';
-import type { PublicUser } from '../auth/auth-service.js';
+import type { PublicUser } from '../auth/index.js';
 import type { ErrorKind } from '../errors.js';
-import type { SessionJson } from '../recording/session-json.js';
-import type { VerifyJson } from '../recording/verify.js';
+import type { SessionJson } from '../recording/index.js';
+import type { VerifyJson } from '../recording/index.js';
 
 export const ADMIN_SOCKET = 'admin.sock';
 
@@ -118,5 +118,5 @@ export type ProtocolChecks = [
   Assert<Same<z.infer<typeof publicUser>, PublicUser>>,
 ];
 
-export type { SessionJson } from '../recording/session-json.js';
-export type { VerifyJson } from '../recording/verify.js';
+export type { SessionJson } from '../recording/index.js';
+export type { VerifyJson } from '../recording/index.js';

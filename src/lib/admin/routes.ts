@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitParam, oneOf, route } from '../http/route-table.js';
+import { limitParam, oneOf, route } from '../http/index.js';
 import {
   addUserRequest,
   certResponse,

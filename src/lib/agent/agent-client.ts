@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { rawEd25519Public } from '../ca/keys.js';
+import { rawEd25519Public } from '../ca/index.js';
 import { TollgateError, unavailable } from '../errors.js';
 import { WireReader, WireWriter } from '../wire/index.js';
 

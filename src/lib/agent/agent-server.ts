@@ -1,6 +1,6 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { ed25519Blob, rawEd25519Public } from '../ca/keys.js';
+import { ed25519Blob, rawEd25519Public } from '../ca/index.js';
 import { WireReader, WireWriter } from '../wire/index.js';
 
 /*

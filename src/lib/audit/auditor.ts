@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { AuditEvent } from '../store/types.js';
+import type { AuditEvent } from '../store/index.js';
 import type { AuditEventName } from './events.js';
 
 export type AuditFields = Record<string, unknown>;

@@ -1,3 +1,3 @@
 /** The audit log: event names and the one writer every part reports to. */
-export { AuditEvents, type AuditEventName } from './events.js';
-export { createAuditor, type Auditor, type AuditFields, type AuditorOptions } from './auditor.js';
+export { type AuditFields, type Auditor, type AuditorOptions, createAuditor } from './auditor.js';
+export { type AuditEventName, AuditEvents } from './events.js';

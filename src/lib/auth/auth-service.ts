@@ -1,15 +1,15 @@
 import crypto from 'node:crypto';
 import { createAuditor, type AuditEventName, type Auditor } from '../audit/index.js';
-import { CertAuthority, type CAType, type IssuedCert } from '../ca/cert-authority.js';
-import { fingerprint, parsePublicKeyLine, privateKeyFromPem } from '../ca/keys.js';
-import { allowedSignersLine, signSshsig } from '../ca/sshsig.js';
+import { CertAuthority, type CAType, type IssuedCert } from '../ca/index.js';
+import { fingerprint, parsePublicKeyLine, privateKeyFromPem } from '../ca/index.js';
+import { allowedSignersLine, signSshsig } from '../ca/index.js';
 import type { Clock } from '../clock.js';
-import { formatHostPort, type HostPort } from '../config/address.js';
+import { formatHostPort, type HostPort } from '../config/index.js';
 import { formatDuration } from '../duration.js';
 import { badParameter, notFound, TollgateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type RecordingSigner } from '../recording/integrity.js';
-import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/types.js';
+import { RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type RecordingSigner } from '../recording/index.js';
+import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/index.js';
 import { parseHostNames, parseLogins, parseRoles, validateUserName } from './validate.js';
 
 export interface AuthServiceOptions {
@@ -25,7 +25,7 @@ export interface AuthServiceOptions {
 }
 
 export const SIGNUP_TTL_DEFAULT_MS = 3_600_000;
-export { RECORDING_NAMESPACE } from '../recording/integrity.js';
+export { RECORDING_NAMESPACE } from '../recording/index.js';
 /** Teleport caps invitations at 48h: a signup link is a password-setting credential. */
 export const SIGNUP_TTL_MAX_MS = 48 * 3_600_000;
 export const USER_CERT_TTL_DEFAULT_MS = 12 * 3_600_000;

@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
-import { certificateLine } from '../ca/certificate.js';
-import { parsePublicKeyLine } from '../ca/keys.js';
+import { certificateLine } from '../ca/index.js';
+import { parsePublicKeyLine } from '../ca/index.js';
 import type { Clock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { accessDenied, badParameter, TollgateError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { Store, UserRecord } from '../store/index.js';
 import { USER_CERT_TTL_DEFAULT_MS, type AuthService } from './auth-service.js';
 import { newOtpSecret, otpUri, verifyOtp } from './otp.js';
 import { burnPasswordCheck, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';

@@ -1,5 +1,5 @@
 import { badParameter } from '../errors.js';
-import type { UserRole } from '../store/types.js';
+import type { UserRole } from '../store/index.js';
 
 /*
  * Names that end up inside certificates (key id, principals) and in URLs and file paths, so they

@@ -1,12 +1,12 @@
-import { AgentClient } from '../agent/agent-client.js';
-import { parseCertificate } from '../ca/certificate.js';
-import { generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/keys.js';
-import { formatHostPort, isWildcardHost, parseHostPort } from '../config/address.js';
-import { validateUserName } from '../auth/validate.js';
+import { AgentClient } from '../agent/index.js';
+import { parseCertificate } from '../ca/index.js';
+import { generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/index.js';
+import { formatHostPort, isWildcardHost, parseHostPort } from '../config/index.js';
+import { validateUserName } from '../auth/index.js';
 import { badParameter } from '../errors.js';
 import type { Profile, ProfileStore } from './profile.js';
 import { parseProxyAddress } from './proxy-address.js';
-import { webApiRoutes } from '../web/api-routes.js';
+import { webApiRoutes } from '../web/index.js';
 import { WebClient } from './web-client.js';
 
 export type AddKeysToAgent = 'auto' | 'yes' | 'no';

@@ -1,7 +1,7 @@
 import type * as Ssh2 from 'ssh2';
-import { parsePublicKeyLine } from '../ca/keys.js';
+import { parsePublicKeyLine } from '../ca/index.js';
 import { badParameter } from '../errors.js';
-import { hostCertVerifier, type HostCertVerifier } from '../ssh/ssh2-certs.js';
+import { hostCertVerifier, type HostCertVerifier } from '../ssh/index.js';
 import type { Profile, ProfileStore } from './profile.js';
 
 /**

@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { badParameter } from '../errors.js';
-import type { SessionJson } from '../recording/session-json.js';
-import { chainPath, sigPath } from '../recording/integrity.js';
-import { blobFromAllowedSigners } from '../recording/verify.js';
+import type { SessionJson } from '../recording/index.js';
+import { chainPath, sigPath } from '../recording/index.js';
+import { blobFromAllowedSigners } from '../recording/index.js';
 import type { Profile } from './profile.js';
-import { webApiRoutes } from '../web/api-routes.js';
+import { webApiRoutes } from '../web/index.js';
 import type { WebClient } from './web-client.js';
 
 export interface DownloadedRecording {

@@ -4,13 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
-import { serveAgent } from '../agent/agent-server.js';
-import { parseCertificate } from '../ca/certificate.js';
-import { parsePrivateKeyText, parsePublicKeyLine } from '../ca/keys.js';
-import { parseHostPort } from '../config/address.js';
+import { serveAgent } from '../agent/index.js';
+import { parseCertificate } from '../ca/index.js';
+import { parsePrivateKeyText, parsePublicKeyLine } from '../ca/index.js';
+import { parseHostPort } from '../config/index.js';
 import { accessDenied, badParameter, unavailable } from '../errors.js';
-import { FORWARD_AGENT_ENV, TARGET_ENV } from '../proxy/messages.js';
-import { createCertAgent } from '../ssh/ssh2-certs.js';
+import { FORWARD_AGENT_ENV, TARGET_ENV } from '../proxy/index.js';
+import { createCertAgent } from '../ssh/index.js';
 import type { Profile } from './profile.js';
 
 export interface SshTarget {

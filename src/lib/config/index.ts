@@ -1,4 +1,5 @@
-export * from './address.js';
-export * from './config.js';
-export { loadConfig, parseConfigText, readConfigFile, type ConfigInputs } from './load.js';
+/** The config part's public surface: what other folders may use. */
+export { checkCidr, formatHostPort, type HostPort, isValidHost, isWildcardHost, parseHostPort } from './address.js';
+export { type Config, type DataDirSource, DEFAULTS, type Role, type StorageConfig, type UnsupportedSetting } from './config.js';
+export { type ConfigInputs, loadConfig, parseConfigText, readConfigFile } from './load.js';
 export { parseSize } from './size.js';

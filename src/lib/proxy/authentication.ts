@@ -1,8 +1,8 @@
 import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor } from '../audit/index.js';
 import type { Clock } from '../clock.js';
-import { verifyUserCertAuth } from '../ssh/ssh2-certs.js';
-import type { UserRecord } from '../store/types.js';
+import { verifyUserCertAuth } from '../ssh/index.js';
+import type { UserRecord } from '../store/index.js';
 import type { Identity } from './session/plan.js';
 
 /** Failed authentication attempts allowed per connection (OpenSSH's MaxAuthTries is 6). */

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import type * as Ssh2 from 'ssh2';
-import type { CertAuthority } from '../ca/cert-authority.js';
-import { generateEd25519, type Ed25519KeyPair } from '../ca/keys.js';
+import type { CertAuthority } from '../ca/index.js';
+import { generateEd25519, type Ed25519KeyPair } from '../ca/index.js';
 import type { Clock } from '../clock.js';
-import { isWildcardHost, type HostPort } from '../config/address.js';
-import { hostKeyWithCertificate, plainHostKey } from '../ssh/ssh2-certs.js';
+import { isWildcardHost, type HostPort } from '../config/index.js';
+import { hostKeyWithCertificate, plainHostKey } from '../ssh/index.js';
 
 /** The proxy's own certificate lives a week and is renewed daily, in place, while it runs. */
 const PROXY_CERT_TTL_MS = 7 * 24 * 3_600_000;

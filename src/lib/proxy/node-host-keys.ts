@@ -1,7 +1,7 @@
-import type { AuthService } from '../auth/auth-service.js';
+import type { AuthService } from '../auth/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { hostCertVerifier } from '../ssh/ssh2-certs.js';
+import { hostCertVerifier } from '../ssh/index.js';
 import type { HostKeyCheck } from './upstream.js';
 
 /**

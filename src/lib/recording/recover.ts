@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { writeFileAtomic } from '../fs/atomic-write.js';
+import { writeFileAtomic } from '../fs/index.js';
 import { chainPath, checkpointLine, RECORDING_INTERRUPTED_NAMESPACE, signCheckpoint, sigPath, type RecordingSigner } from './integrity.js';
 import { verifyRecording, type VerifyResult } from './verify.js';
 

@@ -1,5 +1,5 @@
 import { formatDuration } from '../duration.js';
-import type { SessionRecord } from '../store/types.js';
+import type { SessionRecord } from '../store/index.js';
 
 /** A session in listings and APIs (DESIGN.md: `id` first, snake_case fields, ISO times). */
 export interface SessionJson {

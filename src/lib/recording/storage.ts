@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { badParameter } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RecordingPart, Store } from '../store/types.js';
+import type { RecordingPart, Store } from '../store/index.js';
 import { wholeLinesEnd } from './cast-lines.js';
 import { chainPath, sigPath } from './integrity.js';
 

@@ -13,7 +13,7 @@
  * Usage: new Client().connect({ host, username: 'root', agent: createCertAgent(process.env.SSH_AUTH_SOCK!) })
  */
 import type * as Ssh2 from 'ssh2';
-import { ED25519_CERT } from '../ca/certificate.js';
+import { ED25519_CERT } from '../ca/index.js';
 import { badParameter } from '../errors.js';
 import { type AgentKey, type AgentSource, openAgentStream, withAgent } from '../agent/index.js';
 import { certPublicKey, certSignatureAlgorithm } from './cert-keys.js';

@@ -19,7 +19,7 @@
  * that shows a good certificate but cannot sign with its key fails the signature check.
  */
 import type * as Ssh2 from 'ssh2';
-import { checkCertificate, parseCertificate, type ParsedCertificate } from '../ca/certificate.js';
+import { checkCertificate, parseCertificate, type ParsedCertificate } from '../ca/index.js';
 import { badParameter } from '../errors.js';
 import { blobAlgorithm, CERT_SIGNATURE_ALGORITHMS } from './cert-keys.js';
 import { ssh2Constants } from './ssh2-patch.js';

@@ -16,7 +16,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type * as Ssh2 from 'ssh2';
-import { parseCertificate } from '../ca/certificate.js';
+import { parseCertificate } from '../ca/index.js';
 import { badParameter } from '../errors.js';
 import { certifiedKey, ssh2PrivateKey } from './cert-keys.js';
 

@@ -1,5 +1,5 @@
 /** Records the store keeps, and the one interface every backend (SQLite, PostgreSQL) implements. */
-import type { CAType } from '../ca/cert-authority.js';
+import type { CAType } from '../ca/index.js';
 
 export interface CertAuthorityRecord {
   type: CAType | 'recording';

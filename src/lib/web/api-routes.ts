@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { sessionJson } from '../admin/protocol.js';
-import { limitParam, raw, route } from '../http/route-table.js';
+import { sessionJson } from '../admin/index.js';
+import { limitParam, raw, route } from '../http/index.js';
 
 /*
  * The web API tsh calls on the proxy (HTTPS, JSON): login and the recorded sessions. web-app.ts and

@@ -1,6 +1,6 @@
-import type { AuthService } from '../auth/auth-service.js';
+import type { AuthService } from '../auth/index.js';
 import { accessDenied, notFound } from '../errors.js';
-import type { SessionRecord, Store, UserRecord } from '../store/types.js';
+import type { SessionRecord, Store, UserRecord } from '../store/index.js';
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Config } from '../config/config.js';
-import { isWildcardHost } from '../config/address.js';
+import type { Config } from '../config/index.js';
+import { isWildcardHost } from '../config/index.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 

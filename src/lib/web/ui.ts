@@ -5,11 +5,11 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
-import { sessionToJson } from '../recording/session-json.js';
-import type { LoginService } from '../auth/login-service.js';
+import { sessionToJson } from '../recording/index.js';
+import type { LoginService } from '../auth/index.js';
 import { formatDuration } from '../duration.js';
 import { accessDenied, isTollgateError } from '../errors.js';
-import type { SessionRecord, Store, UserRecord } from '../store/types.js';
+import type { SessionRecord, Store, UserRecord } from '../store/index.js';
 import { layout } from './pages.js';
 import type { SessionAccess } from './session-access.js';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/routes.js';
-import { generateEd25519, privateKeyToOpenSSH, publicKeyLine } from '../../../lib/ca/keys.js';
+import { adminRoutes } from '../../../lib/admin/index.js';
+import { generateEd25519, privateKeyToOpenSSH, publicKeyLine } from '../../../lib/ca/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { writeFilesAtomically } from '../../../cli/write-credentials.js';
 import { parseDuration } from '../../../lib/duration.js';

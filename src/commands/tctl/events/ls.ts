@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/routes.js';
+import { adminRoutes } from '../../../lib/admin/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
 import { renderTable } from '../../../cli/render.js';

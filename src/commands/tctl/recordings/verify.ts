@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/routes.js';
+import { adminRoutes } from '../../../lib/admin/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
-import { recordingKey } from '../../../lib/client/recording-fetch.js';
+import { recordingKey } from '../../../lib/client/index.js';
 import { notFound } from '../../../lib/errors.js';
-import { RECORDING_NAMESPACE } from '../../../lib/recording/integrity.js';
-import { blobFromAllowedSigners, VERDICT_EXIT_CODES, verifyRecording, verifyResultToJson, type VerifyJson } from '../../../lib/recording/verify.js';
+import { RECORDING_NAMESPACE } from '../../../lib/recording/index.js';
+import { blobFromAllowedSigners, VERDICT_EXIT_CODES, verifyRecording, verifyResultToJson, type VerifyJson } from '../../../lib/recording/index.js';
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/routes.js';
+import { adminRoutes } from '../../../lib/admin/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
 import { renderTable } from '../../../cli/render.js';
-import { sessionColumns } from '../../../lib/recording/session-json.js';
+import { sessionColumns } from '../../../lib/recording/index.js';
 
 const size = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 

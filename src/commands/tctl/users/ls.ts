@@ -1,7 +1,7 @@
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
 import { renderTable } from '../../../cli/render.js';
-import { adminRoutes } from '../../../lib/admin/routes.js';
+import { adminRoutes } from '../../../lib/admin/index.js';
 
 export default class UsersLs extends AdminCommand {
   static override summary = 'List users, their logins, roles and signup status.';

@@ -4,11 +4,11 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../../cli/base-command.js';
 import { openRecording } from '../../../cli/recording-target.js';
 import { alreadyExists, badParameter } from '../../../lib/errors.js';
-import { writeFileAtomicStream } from '../../../lib/fs/atomic-write.js';
-import { exportMeta } from '../../../lib/recording/export-meta.js';
-import { writeHtmlExport } from '../../../lib/recording/html-export.js';
-import { chainPath, sigPath } from '../../../lib/recording/integrity.js';
-import { playText } from '../../../lib/recording/player.js';
+import { writeFileAtomicStream } from '../../../lib/fs/index.js';
+import { exportMeta } from '../../../lib/recording/index.js';
+import { writeHtmlExport } from '../../../lib/recording/index.js';
+import { chainPath, sigPath } from '../../../lib/recording/index.js';
+import { playText } from '../../../lib/recording/index.js';
 
 export default class RecordingsExport extends BaseCommand {
   static override summary = 'Export a recording: one self-contained HTML player file, the .cast, or its text.';

@@ -1,11 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
 import { renderTable } from '../../../cli/render.js';
-import { profileDirFromEnv, ProfileStore } from '../../../lib/client/profile.js';
-import { parseProxyAddress } from '../../../lib/client/proxy-address.js';
-import { WebClient } from '../../../lib/client/web-client.js';
-import { webApiRoutes } from '../../../lib/web/api-routes.js';
-import { sessionColumns } from '../../../lib/recording/session-json.js';
+import { profileDirFromEnv, ProfileStore } from '../../../lib/client/index.js';
+import { parseProxyAddress } from '../../../lib/client/index.js';
+import { WebClient } from '../../../lib/client/index.js';
+import { webApiRoutes } from '../../../lib/web/index.js';
+import { sessionColumns } from '../../../lib/recording/index.js';
 
 export default class RecordingsLs extends BaseCommand {
   static override summary = 'List recorded sessions you may replay (yours; everyone\'s with the auditor role).';

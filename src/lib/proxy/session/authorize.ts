@@ -1,4 +1,4 @@
-import type { UserRecord } from '../../store/types.js';
+import type { UserRecord } from '../../store/index.js';
 import { NEEDS_AGENT, NO_TARGET } from '../messages.js';
 import type { SessionPlan, Target } from './plan.js';
 

@@ -1,6 +1,6 @@
 import type * as Ssh2 from 'ssh2';
-import type { ParsedCertificate } from '../../ca/certificate.js';
-import type { SessionKind } from '../../store/types.js';
+import type { ParsedCertificate } from '../../ca/index.js';
+import type { SessionKind } from '../../store/index.js';
 
 /** Who is on the other end, as proven by their certificate. */
 export interface Identity {

@@ -1,4 +1,4 @@
-import type { ActiveRecording } from '../../recording/session-recorder.js';
+import type { ActiveRecording } from '../../recording/index.js';
 import type { SessionTap } from './taps.js';
 
 /**

@@ -15,6 +15,7 @@ import { RECORDING_NAMESPACE } from '../lib/recording/index.js';
 import { sealedOf, type SessionJson } from '../lib/recording/index.js';
 import { RECORDINGS_DIR } from '../lib/recording/index.js';
 import { blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/index.js';
+import { isUuid } from '../lib/ids.js';
 
 export interface RecordingFlags {
   config?: string;
@@ -32,7 +33,6 @@ export interface RecordingTarget {
   cleanup(): void;
 }
 
-const SESSION_ID = /^[0-9a-f-]{36}$/;
 
 /**
  * Finds a recording: a `.cast` file path; a session id in the local data dir (auth host, with
@@ -46,7 +46,7 @@ export async function openRecording(target: string, flags: RecordingFlags, o: { 
     const profile = new ProfileStore(profileDirFromEnv(process.env)).load();
     return { source: target, session: undefined, verify: () => verifyFile(target, recordingKey(flags['allowed-signers'], profile)), cleanup: none };
   }
-  if (!SESSION_ID.test(target)) throw notFound(`no recording with id ${target} (see tsh recordings ls)`);
+  if (!isUuid(target)) throw notFound(`no recording with id ${target} (see tsh recordings ls)`);
   const profile = flags['data-dir'] || flags.config ? undefined : new ProfileStore(profileDirFromEnv(process.env)).load();
   if (!profile) return openLocal(target, flags, Boolean(flags['data-dir'] || flags.config));
   return openProxied(target, profile, flags, o.local);

@@ -23,6 +23,7 @@ import { RECORDINGS_DIR, RecordingService } from './recording/index.js';
 import { LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { startWebServer } from './web/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
+import { isUuid } from './ids.js';
 
 /*
  * The composition root: builds the concrete store, auth service and servers from a Config.
@@ -88,7 +89,7 @@ function serverId(dataDir: string): string {
   const file = path.join(dataDir, 'server_id');
   try {
     const id = fs.readFileSync(file, 'utf8').trim();
-    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+    if (isUuid(id)) return id;
   } catch {
     // first start
   }

@@ -11,6 +11,7 @@ import { AsciicastWriter } from './asciicast-writer.js';
 import { sigPath, type RecordingSigner } from './integrity.js';
 import { closeInterruptedRecording } from './recover.js';
 import type { RecordingStorage } from './storage.js';
+import { isUuid } from '../ids.js';
 
 /** Where the data dir keeps recordings (the local-dir storage, the embedded default). */
 export const RECORDINGS_DIR = 'recordings';
@@ -172,7 +173,7 @@ export class RecordingService {
 
   /** Where a recording's local file is, from its id (ids are UUIDs; nothing else is accepted). */
   pathFor(id: string): string {
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw unavailable(`invalid session id ${id}`);
+    if (!isUuid(id)) throw unavailable(`invalid session id ${id}`);
     return this.o.storage.localPath(id);
   }
 

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { RecordingPart, Store } from '../store/index.js';
 import { wholeLinesEnd } from './cast-lines.js';
 import { chainPath, sigPath } from './integrity.js';
+import { isUuid } from '../ids.js';
 
 /*
  * Where recordings live. The recorder always writes to a local directory first (the data dir's
@@ -21,7 +22,6 @@ import { chainPath, sigPath } from './integrity.js';
  * or be cut in recovery; the shipper never ships one while the session runs, and a read of the
  * local file stops before it. Once the session has ended, everything is served and shipped.
  */
-const SESSION_ID = /^[0-9a-f-]{36}$/;
 const PARTS: readonly RecordingPart[] = ['cast', 'chain', 'sig'];
 const CHUNK_BYTES = 1 << 20;
 const PAGE_CHUNKS = 8;
@@ -59,7 +59,7 @@ export interface RecordingStorage {
 export type SessionLookup = Pick<Store, 'getSession'>;
 
 function checkId(id: string): string {
-  if (!SESSION_ID.test(id)) throw badParameter(`invalid session id ${id}`, 'session ids are UUIDs, as tsh recordings ls shows them');
+  if (!isUuid(id)) throw badParameter(`invalid session id ${id}`, 'session ids are UUIDs, as tsh recordings ls shows them');
   return id;
 }
 
@@ -203,7 +203,7 @@ export class SharedStoreStorage extends LocalDirStorage {
   private async shipAll(): Promise<void> {
     let ids: string[];
     try {
-      ids = fs.readdirSync(this.dir).filter((f) => f.endsWith('.cast')).map((f) => f.slice(0, -5)).filter((id) => SESSION_ID.test(id));
+      ids = fs.readdirSync(this.dir).filter((f) => f.endsWith('.cast')).map((f) => f.slice(0, -5)).filter((id) => isUuid(id));
     } catch {
       return; // no spool yet
     }

@@ -1,8 +1,8 @@
 import type { AuthService } from '../auth/index.js';
 import { accessDenied, notFound } from '../errors.js';
 import type { SessionRecord, Store, UserRecord } from '../store/index.js';
+import { isUuid } from '../ids.js';
 
-const SESSION_ID = /^[0-9a-f-]{36}$/;
 
 export interface SessionAccess {
   /** May see everyone's sessions (the `auditor` role); others see their own. */
@@ -29,7 +29,7 @@ export function createSessionAccess(o: { auth: AuthService; store: Store }): Ses
   return {
     isAuditor,
     async visibleSession(user, id, addr) {
-      const s = SESSION_ID.test(id) ? await o.store.getSession(id) : undefined;
+      const s = isUuid(id) ? await o.store.getSession(id) : undefined;
       if (!s) throw notFound(`no recording with id ${id}`, 'see tsh recordings ls');
       if (s.user !== user.name && !isAuditor(user)) return deny(user, `session ${id} of ${s.user}`, addr);
       return s;

@@ -8,8 +8,8 @@ import { recordingKey } from '../../../lib/client/index.js';
 import { notFound } from '../../../lib/errors.js';
 import { RECORDING_NAMESPACE } from '../../../lib/recording/index.js';
 import { blobFromAllowedSigners, VERDICT_EXIT_CODES, verifyRecording, verifyResultToJson, type VerifyJson } from '../../../lib/recording/index.js';
+import { isUuid } from '../../../lib/ids.js';
 
-const SESSION_ID = /^[0-9a-f-]{36}$/;
 
 export default class RecordingsVerify extends AdminCommand {
   static override summary = 'Check a recording against its signed checkpoints and signature.';
@@ -30,8 +30,8 @@ export default class RecordingsVerify extends AdminCommand {
         ? recordingKey(flags['allowed-signers'], undefined)
         : blobFromAllowedSigners((await this.adminClient(flags).call(adminRoutes.exportCa, { params: { type: 'recording' } })).line);
       const base = path.basename(args.target).replace(/\.cast$/, '');
-      result = verifyResultToJson(await verifyRecording({ castFile: args.target, publicBlob: blob, namespace: RECORDING_NAMESPACE, ...(SESSION_ID.test(base) ? { session: base } : {}) }));
-    } else if (SESSION_ID.test(args.target)) {
+      result = verifyResultToJson(await verifyRecording({ castFile: args.target, publicBlob: blob, namespace: RECORDING_NAMESPACE, ...(isUuid(base) ? { session: base } : {}) }));
+    } else if (isUuid(args.target)) {
       result = await this.adminClient(flags).call(adminRoutes.verifyRecording, { params: { id: args.target } });
     } else {
       throw notFound(`no recording file or session id ${args.target}`, 'pass a session id from tctl sessions ls, or the path of a .cast file');

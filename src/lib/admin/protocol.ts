@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { PublicUser } from '../auth/index.js';
 import type { ErrorKind } from '../errors.js';
-import type { SessionJson } from '../recording/index.js';
+import { sessionJson, type SessionJson } from '../recording/index.js';
 import type { VerifyJson } from '../recording/index.js';
 
 export const ADMIN_SOCKET = 'admin.sock';
@@ -77,25 +77,8 @@ export type UsersResponse = z.infer<typeof usersResponse>;
 export const lineResponse = z.object({ line: z.string() });
 export const deletedResponse = z.object({ deleted: z.string() });
 
-/** A session index row (recording/session-json.ts); shared with the web API. */
-export const sessionJson = z.object({
-  id: z.string(),
-  user: z.string(),
-  login: z.string(),
-  node: z.string(),
-  kind: z.string(),
-  command: z.string().nullable(),
-  started_at: z.string(),
-  ended_at: z.string().nullable(),
-  exit_status: z.number().nullable(),
-  exit_signal: z.string().nullable(),
-  bytes_in: z.number(),
-  bytes_out: z.number(),
-  client_addr: z.string(),
-  end_reason: z.string().nullable(),
-  recording_bytes: z.number().nullable(),
-  recording_chain: z.string().nullable(),
-});
+/** A session index row: the one schema, from recording/session-json.ts (shared with the web API). */
+export { sessionJson };
 
 /** A verification result (recording/verify.ts verifyResultToJson). */
 export const verifyJson = z.object({

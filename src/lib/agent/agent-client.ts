@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { rawEd25519Public } from '../ca/index.js';
-import { TollgateError, unavailable } from '../errors.js';
+import { TollgateError } from '../errors.js';
 import { WireReader, WireWriter } from '../wire/index.js';
 
 /*

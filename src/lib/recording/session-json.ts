@@ -1,26 +1,32 @@
+import { z } from 'zod';
 import { formatDuration } from '../duration.js';
 import type { SessionRecord } from '../store/index.js';
 
-/** A session in listings and APIs (DESIGN.md: `id` first, snake_case fields, ISO times). */
-export interface SessionJson {
-  id: string;
-  user: string;
-  login: string;
-  node: string;
-  kind: string;
-  command: string | null;
-  started_at: string;
-  ended_at: string | null;
-  exit_status: number | null;
-  exit_signal: string | null;
-  bytes_in: number;
-  bytes_out: number;
-  client_addr: string;
-  end_reason: string | null;
+/**
+ * A session on the wire: listings, the admin API and the web API (DESIGN.md: `id` first,
+ * snake_case fields, ISO times). The one wire shape of a session index row; both APIs validate
+ * with this schema, and SessionRecord (the store's row) is the one internal shape.
+ */
+export const sessionJson = z.object({
+  id: z.string(),
+  user: z.string(),
+  login: z.string(),
+  node: z.string(),
+  kind: z.string(),
+  command: z.string().nullable(),
+  started_at: z.string(),
+  ended_at: z.string().nullable(),
+  exit_status: z.number().nullable(),
+  exit_signal: z.string().nullable(),
+  bytes_in: z.number(),
+  bytes_out: z.number(),
+  client_addr: z.string(),
+  end_reason: z.string().nullable(),
   /** Where the recording was sealed (its signed end), for verifiers that fetch the recording. */
-  recording_bytes: number | null;
-  recording_chain: string | null;
-}
+  recording_bytes: z.number().nullable(),
+  recording_chain: z.string().nullable(),
+});
+export type SessionJson = z.infer<typeof sessionJson>;
 
 /** A session index row as the listings print it (DESIGN.md: snake_case, `id` first). */
 export function sessionToJson(x: SessionRecord): SessionJson {

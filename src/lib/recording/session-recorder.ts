@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { AuditEvents, type Auditor } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { unavailable } from '../errors.js';
-import type { SessionKind, SessionRecord, Store } from '../store/index.js';
+import type { SessionRecord, Store } from '../store/index.js';
 import { fingerprint } from '../ca/index.js';
 import type { Logger } from '../log.js';
 import { AsciicastWriter } from './asciicast-writer.js';
@@ -17,18 +16,12 @@ import { isUuid } from '../ids.js';
 export const RECORDINGS_DIR = 'recordings';
 
 
-export interface SessionMeta {
-  user: string;
-  login: string;
-  node: string;
-  clientAddr: string;
-  kind: SessionKind;
-  command: string | null;
-  pty: boolean;
+/** What a recording starts from: the session index row's identity fields, and the terminal. */
+export type SessionMeta = Pick<SessionRecord, 'user' | 'login' | 'node' | 'clientAddr' | 'kind' | 'command' | 'pty'> & {
   cols: number;
   rows: number;
   term?: string;
-}
+};
 
 export interface RecordingServiceOptions {
   store: Store;

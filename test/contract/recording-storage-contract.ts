@@ -237,7 +237,7 @@ export function testRecordingStorage(name: string, setup: () => Promise<Recordin
         const rec = await service.start({ user: 'joe', login: 'root', node: '127.0.0.1:22', clientAddr: '127.0.0.1', kind: 'exec', command: 'yes', pty: false, cols: 80, rows: 24 });
         for (let i = 0; i < 100; i++) rec.output(Buffer.from(`early ${i}\n`));
         // The writer flushes on its own (every 250 ms); wait until this daemon can read the lines.
-        let early = Buffer.alloc(0);
+        let early: Buffer = Buffer.alloc(0);
         await waitFor(async () => {
           await s.storage.flush();
           early = (await readPart(s.readers().at(-1)!, rec.id, 'cast')) ?? Buffer.alloc(0);

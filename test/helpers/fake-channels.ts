@@ -48,7 +48,7 @@ export class FakeClient extends Duplex implements ClientChannel {
 export class FakeNode extends Duplex implements NodeChannel {
   readonly stderr = new PassThrough();
   readonly received: Buffer[] = [];
-  closed = false;
+  closedByRelay = false;
   inputEnded = false;
   readonly windows: Array<[number, number]> = [];
   readonly signals: string[] = [];
@@ -79,8 +79,8 @@ export class FakeNode extends Duplex implements NodeChannel {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.closedByRelay) return;
+    this.closedByRelay = true;
     this.push(null);
     this.stderr.end();
     setImmediate(() => this.emit('close'));

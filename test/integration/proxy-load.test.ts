@@ -4,6 +4,7 @@ import path from 'node:path';
 import type * as Ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/lib/admin/admin-client.js';
+import { adminRoutes } from '../../src/lib/admin/routes.js';
 import { ADMIN_SOCKET } from '../../src/lib/admin/protocol.js';
 import { TARGET_ENV } from '../../src/lib/proxy/messages.js';
 import { castEvents, sessions, startCluster, type Cluster } from '../helpers/cluster.js';
@@ -176,7 +177,7 @@ describe('proxy under load', () => {
     // a sample through tctl itself.
     const tVerify = Date.now();
     const admin = new AdminClient(path.join(c.daemon.dataDir, ADMIN_SOCKET));
-    const verdicts = await pool(rows, 8, (s) => admin.request<{ verdict: string; summary: string }>('GET', `/v1/recordings/${s.id}/verify`));
+    const verdicts = await pool(rows, 8, (s) => admin.call(adminRoutes.verifyRecording, { params: { id: s.id } }));
     for (const [i, v] of verdicts.entries()) expect(v.verdict, `${rows[i]!.id}: ${v.summary}`).toBe('verified');
     for (const n of [0, 57, SESSIONS - 1]) {
       const r = await c.daemon.tctl(['recordings', 'verify', byCommand.get(cmd(n))!.id]);
@@ -243,7 +244,7 @@ describe('proxy under load', () => {
     expect(bytes).toBe(size + 'slow-reader-done\n'.length);
     const s = (await sessions(c.daemon)).find((x) => x.command === command)!;
     expect(s).toMatchObject({ endReason: 'exit', exitStatus: 0, bytesOut: bytes, sha256Out: hash.digest('hex') });
-    const v = await new AdminClient(path.join(c.daemon.dataDir, ADMIN_SOCKET)).request<{ verdict: string; summary: string }>('GET', `/v1/recordings/${s.id}/verify`);
+    const v = await new AdminClient(path.join(c.daemon.dataDir, ADMIN_SOCKET)).call(adminRoutes.verifyRecording, { params: { id: s.id } });
     expect(v.verdict, v.summary).toBe('verified');
     await conn.end();
   }, 90_000);

@@ -107,7 +107,7 @@ describe('relaySession', () => {
     const { client, node, relay, finished } = setup();
     client.destroy();
     expect((await relay.done).reason).toBe('client disconnected');
-    expect(node.closed).toBe(true);
+    expect(node.closedByRelay).toBe(true);
     await tick();
     expect(finished).toEqual(['client disconnected']);
   });
@@ -130,7 +130,7 @@ describe('relaySession', () => {
     await tick();
     expect(client.stderrText.join('')).toBe('tollgate: the session recording failed (ENOSPC)\r\n');
     expect(client.exitStatus).toBe(255);
-    expect(node.closed).toBe(true);
+    expect(node.closedByRelay).toBe(true);
     expect(finished).toEqual(['recording failed: ENOSPC']);
   });
 });

@@ -38,7 +38,7 @@ describe('web API (in-process)', () => {
     const login = new LoginService({ auth, store, clock, log: nullLogger, secondFactor: 'off', maxSessionTtlMs: 30 * 3_600_000 });
     storage = new LocalDirStorage(path.join(dir, 'recordings'));
     fs.mkdirSync(storage.dir, { mode: 0o700 });
-    const recordings = new RecordingService({ store, storage, serverId: crypto.randomUUID(), audit: (e, u, f) => auth.audit(e, u, f), clock, maxExecRecordingSize: 1 << 20, recordInput: false, log: nullLogger });
+    const recordings = new RecordingService({ store, storage, serverId: crypto.randomUUID(), auditor: auth.auditor, clock, maxExecRecordingSize: 1 << 20, recordInput: false, log: nullLogger });
     app = createWebApp({ auth, login, log: nullLogger, version: '9.9.9', sshListenAddr: '0.0.0.0:3023', sshPublicAddr: undefined, publicWebAddr: 'proxy.example.test:3080', sessions: { store, recordings } });
     for (const [name, roles] of [['joe', 'access'], ['ann', 'auditor'], ['bob', 'access']] as const) {
       const invite = await auth.createUser({ name, logins: name, roles });

@@ -1,3 +1,5 @@
+import { sessionColumns, type SessionJson } from '../lib/recording/index.js';
+
 /** Plain-text table for listings (`tctl users ls`): header, a rule, padded columns. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -8,3 +10,39 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
       .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** One column of a listing's text form. */
+export interface Column<T> {
+  header: string;
+  cell(row: T): string;
+}
+
+/**
+ * Every listing's output (DESIGN.md: `--format=text|json`): a table of the columns, or a JSON
+ * array of objects whose `id` comes first (`json` maps a row when it has no `id` of its own).
+ */
+export function renderListing<T>(format: string, rows: readonly T[], columns: readonly Column<T>[], json: (row: T) => object = (r) => r as object): string {
+  if (format === 'json') return JSON.stringify(rows.map(json), null, 2);
+  return renderTable(
+    columns.map((c) => c.header),
+    rows.map((r) => columns.map((c) => c.cell(r))),
+  );
+}
+
+/** Bytes as people read them: `512 B`, `3.0 KiB`, `1.5 MiB`. */
+export function formatBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}
+
+/** The session listings' columns (tctl sessions ls, tsh recordings ls): one definition for both. */
+export const SESSION_COLUMNS: readonly Column<SessionJson>[] = [
+  { header: 'ID', cell: (r) => r.id },
+  { header: 'User', cell: (r) => r.user },
+  { header: 'Login', cell: (r) => r.login },
+  { header: 'Node', cell: (r) => r.node },
+  { header: 'Started', cell: (r) => r.started_at },
+  { header: 'Duration', cell: (r) => sessionColumns(r).duration },
+  { header: 'Exit', cell: (r) => sessionColumns(r).exit },
+  { header: 'Kind', cell: (r) => r.kind },
+  { header: 'Size', cell: (r) => formatBytes(r.bytes_out) },
+];

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { adminRoutes } from '../../../lib/admin/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
-import { renderTable } from '../../../cli/render.js';
+import { renderListing } from '../../../cli/render.js';
 
 export default class EventsLs extends AdminCommand {
   static override summary = 'List audit events, newest first.';
@@ -17,15 +17,17 @@ export default class EventsLs extends AdminCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(EventsLs);
     const events = await this.adminClient(flags).call(adminRoutes.listEvents, { query: { limit: flags.limit, type: flags.type, user: flags.user } });
-    if (flags.format === 'json') {
-      this.out(JSON.stringify(events, null, 2));
-      return;
-    }
+    const details = ({ id: _id, event: _event, time: _time, user: _user, ...rest }: (typeof events)[number]) =>
+      Object.entries(rest)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
     this.out(
-      renderTable(
-        ['Time', 'Event', 'User', 'Details'],
-        events.map(({ id: _id, event, time, user, ...rest }) => [time, event, user ?? '', Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')]),
-      ),
+      renderListing(flags.format, events, [
+        { header: 'Time', cell: (e) => e.time },
+        { header: 'Event', cell: (e) => e.event },
+        { header: 'User', cell: (e) => e.user ?? '' },
+        { header: 'Details', cell: details },
+      ]),
     );
   }
 }

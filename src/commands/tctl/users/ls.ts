@@ -1,6 +1,6 @@
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
-import { renderTable } from '../../../cli/render.js';
+import { renderListing } from '../../../cli/render.js';
 import { adminRoutes } from '../../../lib/admin/index.js';
 
 export default class UsersLs extends AdminCommand {
@@ -10,10 +10,19 @@ export default class UsersLs extends AdminCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(UsersLs);
     const users = await this.adminClient(flags).call(adminRoutes.listUsers);
-    if (flags.format === 'json') {
-      this.out(JSON.stringify(users.map((u) => ({ id: u.name, ...u })), null, 2));
-      return;
-    }
-    this.out(renderTable(['User', 'Logins', 'Roles', 'Status', 'Created'], users.map((u) => [u.name, u.logins.join(','), u.roles.join(','), u.status, u.created_at])));
+    this.out(
+      renderListing(
+        flags.format,
+        users,
+        [
+          { header: 'User', cell: (u) => u.name },
+          { header: 'Logins', cell: (u) => u.logins.join(',') },
+          { header: 'Roles', cell: (u) => u.roles.join(',') },
+          { header: 'Status', cell: (u) => u.status },
+          { header: 'Created', cell: (u) => u.created_at },
+        ],
+        (u) => ({ id: u.name, ...u }),
+      ),
+    );
   }
 }

@@ -1,11 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
-import { renderTable } from '../../../cli/render.js';
-import { profileDirFromEnv, ProfileStore } from '../../../lib/client/index.js';
-import { parseProxyAddress } from '../../../lib/client/index.js';
-import { WebClient } from '../../../lib/client/index.js';
+import { renderListing, SESSION_COLUMNS } from '../../../cli/render.js';
+import { parseProxyAddress, profileDirFromEnv, ProfileStore, WebClient } from '../../../lib/client/index.js';
 import { webApiRoutes } from '../../../lib/web/index.js';
-import { sessionColumns } from '../../../lib/recording/index.js';
 
 export default class RecordingsLs extends BaseCommand {
   static override summary = 'List recorded sessions you may replay (yours; everyone\'s with the auditor role).';
@@ -21,18 +18,6 @@ export default class RecordingsLs extends BaseCommand {
     const p = new ProfileStore(profileDirFromEnv(process.env)).current();
     const query = { from: flags.from || undefined, to: flags.to || undefined, user: flags.user || undefined };
     const rows = await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.listSessions, { query });
-    if (flags.format === 'json') {
-      this.out(JSON.stringify(rows, null, 2));
-      return;
-    }
-    this.out(
-      renderTable(
-        ['ID', 'User', 'Login', 'Node', 'Started', 'Duration', 'Exit', 'Kind', 'Bytes'],
-        rows.map((r) => {
-          const c = sessionColumns(r);
-          return [r.id, r.user, r.login, r.node, r.started_at, c.duration, c.exit, r.kind, String(r.bytes_out)];
-        }),
-      ),
-    );
+    this.out(renderListing(flags.format, rows, SESSION_COLUMNS));
   }
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { AuditEvents, type Auditor } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { unavailable } from '../errors.js';
+import { writeFileAtomic } from '../fs/index.js';
 import type { SessionRecord, Store } from '../store/index.js';
 import { fingerprint } from '../ca/index.js';
 import type { Logger } from '../log.js';
@@ -102,7 +103,8 @@ export class ActiveRecording {
     if (this.o.signer && totals.file.sha256 && totals.sealed && !this.failure && !this.writer.error) {
       // Beside the .cast, never inside it: the recording stays plain asciicast v2.
       try {
-        fs.writeFileSync(sigPath(this.writer.file), this.o.signer.signSshsig(totals.file.sha256), { mode: 0o644 });
+        // Atomic: a reader (the shipper, a verifier) sees no signature or the whole one.
+        writeFileAtomic(sigPath(this.writer.file), this.o.signer.signSshsig(totals.file.sha256), { mode: 0o644, overwrite: true });
       } catch (err) {
         // The session is over either way; a missing signature reads as "not verified", and the
         // session index still records the end (its sealed length and chain head).

@@ -1,14 +1,12 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { AuthService } from '../../src/lib/auth/auth-service.js';
+import type { AuthService } from '../../src/lib/auth/auth-service.js';
+import { authFixture } from './auth-fixture.js';
 import { generateEd25519, parseCertificate, publicKeyLine } from '../../src/lib/ca/index.js';
 import { FakeClock } from '../../src/lib/clock.js';
 import { nullLogger, type Logger } from '../../src/lib/log.js';
 import type { Identity } from '../../src/lib/proxy/session/index.js';
 import { RecordingService } from '../../src/lib/recording/session-recorder.js';
 import { LocalDirStorage } from '../../src/lib/recording/storage.js';
-import { createSqliteStore } from '../../src/lib/store/sqlite.js';
 import type { Store } from '../../src/lib/store/types.js';
 
 export interface SessionFixture {
@@ -27,13 +25,9 @@ export interface SessionFixture {
  * auth service with its CAs, the recording service, and a user with a certificate. No daemon.
  */
 export async function sessionFixture(o: { log?: Logger; recordInput?: boolean } = {}): Promise<SessionFixture> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-session-'));
-  const store = await createSqliteStore(path.join(dir, 'tollgate.db'));
-  await store.migrate();
-  const clock = new FakeClock(Date.now());
   const log = o.log ?? nullLogger;
-  const auth = new AuthService({ store, clock, log, clusterName: 'example.test', publicWebAddr: { host: 'proxy.example.test', port: 3080 }, maxSessionTtlMs: 30 * 3_600_000, certSourceAddresses: [] });
-  await auth.init();
+  const base = await authFixture({ prefix: 'tollgate-session-', log, now: Date.now() });
+  const { dir, store, clock, auth } = base;
   await auth.createUser({ name: 'joe', logins: 'joe,root' });
   const key = generateEd25519();
   const issued = await auth.signUserCert({ user: 'joe', publicKey: publicKeyLine(key.publicBlob), ttlMs: 3_600_000 });
@@ -57,8 +51,7 @@ export async function sessionFixture(o: { log?: Logger; recordInput?: boolean } 
     joe: { user: 'joe', cert: parseCertificate(issued.blob), clientAddr: '127.0.0.1' },
     async close() {
       await recordings.close();
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await base.close();
     },
   };
 }

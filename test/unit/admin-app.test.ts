@@ -1,7 +1,5 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/lib/admin/admin-client.js';
@@ -12,8 +10,8 @@ import { FakeClock } from '../../src/lib/clock.js';
 import { nullLogger } from '../../src/lib/log.js';
 import { routePath, type JsonRoute, type RouteArgs, type RouteOutput } from '../../src/lib/http/route-table.js';
 import { LocalDirStorage } from '../../src/lib/recording/storage.js';
-import { createSqliteStore } from '../../src/lib/store/sqlite.js';
 import type { Store } from '../../src/lib/store/types.js';
+import { authFixture, type AuthFixture } from '../helpers/auth-fixture.js';
 import { sessionRow } from '../helpers/sessions.js';
 
 describe('admin API (in-process)', () => {
@@ -22,23 +20,17 @@ describe('admin API (in-process)', () => {
   let clock: FakeClock;
   let auth: AuthService;
   let app: ReturnType<typeof createAdminApp>;
+  let f: AuthFixture;
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-admin-app-'));
-    store = await createSqliteStore(path.join(dir, 'tollgate.db'));
-    await store.migrate();
-    clock = new FakeClock(Date.UTC(2026, 5, 1));
-    auth = new AuthService({ store, clock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'proxy.example.test', port: 3080 }, maxSessionTtlMs: 30 * 3_600_000, certSourceAddresses: [] });
-    await auth.init();
+    f = await authFixture({ prefix: 'tollgate-admin-app-' });
+    ({ dir, store, clock, auth } = f);
     app = createAdminApp({
       auth, store, log: nullLogger, version: '9.9.9', dataDir: dir, roles: ['auth'], publicWebAddr: 'proxy.example.test:3080', certSourceAddresses: [], startedAt: clock.now(),
       recordings: new LocalDirStorage(path.join(dir, 'recordings')),
     });
   });
-  afterEach(async () => {
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => f.close());
 
   /** Calls a route of the table as AdminClient would, and checks a success against its response schema. */
   async function call<R extends JsonRoute>(route: R, ...[input]: RouteArgs<R>) {

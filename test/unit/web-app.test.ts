@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthService } from '../../src/lib/auth/auth-service.js';
@@ -12,10 +11,10 @@ import { decodeReply, routePath, type JsonRoute, type RouteArgs, type RouteOutpu
 import { nullLogger } from '../../src/lib/log.js';
 import { RecordingService } from '../../src/lib/recording/session-recorder.js';
 import { LocalDirStorage } from '../../src/lib/recording/storage.js';
-import { createSqliteStore } from '../../src/lib/store/sqlite.js';
 import type { Store } from '../../src/lib/store/types.js';
 import { webApiRoutes } from '../../src/lib/web/api-routes.js';
 import { createWebApp } from '../../src/lib/web/web-app.js';
+import { authFixture, type AuthFixture } from '../helpers/auth-fixture.js';
 import { sessionRow } from '../helpers/sessions.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -27,14 +26,11 @@ describe('web API (in-process)', () => {
   let auth: AuthService;
   let storage: LocalDirStorage;
   let app: ReturnType<typeof createWebApp>;
+  let f: AuthFixture;
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-web-app-'));
-    store = await createSqliteStore(path.join(dir, 'tollgate.db'));
-    await store.migrate();
-    clock = new FakeClock(Date.UTC(2026, 5, 1));
-    auth = new AuthService({ store, clock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'proxy.example.test', port: 3080 }, maxSessionTtlMs: 30 * 3_600_000, certSourceAddresses: [] });
-    await auth.init();
+    f = await authFixture({ prefix: 'tollgate-web-app-' });
+    ({ dir, store, clock, auth } = f);
     const login = new LoginService({ auth, store, clock, log: nullLogger, secondFactor: 'off', maxSessionTtlMs: 30 * 3_600_000 });
     storage = new LocalDirStorage(path.join(dir, 'recordings'));
     fs.mkdirSync(storage.dir, { mode: 0o700 });
@@ -46,8 +42,7 @@ describe('web API (in-process)', () => {
     }
   });
   afterEach(async () => {
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await f.close();
   });
 
   /** Calls a route of the table as WebClient would; a success must match the route's response schema. */

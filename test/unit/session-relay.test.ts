@@ -42,6 +42,7 @@ function setup(exit: ExitInfo | undefined = { code: 0, signal: null }) {
     node,
     taps: new SessionTaps(tap, [], nullLogger),
     exit: () => exit,
+    log: nullLogger,
     finish: async (end) => {
       finished.push(end.reason);
       client.log.push('finish');
@@ -183,5 +184,63 @@ describe('optional taps', () => {
     tap.write({ type: 'output', data: Buffer.from('2') });
     await tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
     expect(seen).toEqual(['1', '2', 'closed']);
+  });
+});
+
+/**
+ * A client whose SSH window is full (write callbacks held) when the node exits, and a stop()
+ * (recording failed, node connection lost) while the relay waits to flush: the node's exit
+ * status stands, and it goes out only after the recording is finished.
+ */
+class SlowClient extends FakeClient {
+  private held: Array<() => void> = [];
+  hold = true;
+  override _write(chunk: Buffer, enc: BufferEncoding, cb: () => void): void {
+    if (!this.hold) return super._write(chunk, enc, cb);
+    this.held.push(() => super._write(chunk, enc, cb));
+  }
+  release(): void {
+    this.hold = false;
+    for (const f of this.held.splice(0)) f();
+  }
+}
+
+describe('relaySession: the node\'s exit against a late stop()', () => {
+  it('keeps the node exit status when stop() arrives while the exit is being flushed', async () => {
+    const client = new SlowClient();
+    const node = new FakeNode();
+    let recordingDone = false;
+    const tap: SessionTap = {
+      name: 'rec',
+      write: () => true,
+      onceDrained: (cb) => cb(),
+      close: async (_e: SessionEnd) => {
+        await new Promise((r) => setTimeout(r, 50));
+        recordingDone = true;
+      },
+    };
+    const relay = relaySession({
+      client,
+      node,
+      taps: new SessionTaps(tap, [], nullLogger),
+      exit: () => ({ code: 0, signal: null }),
+      log: nullLogger,
+      finish: async (end) => {
+        client.log.push(`finish:${end.reason}`);
+        await tap.close(end);
+        client.log.push('finished');
+      },
+    });
+    node.print('out\n');
+    await tick();
+    node.close(); // the command exited 0; the client's window is full
+    await tick();
+    relay.stop('node connection lost: reset', 'tollgate: connection to node1:22 lost', 255);
+    client.release();
+    await relay.done;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(recordingDone).toBe(true);
+    expect(client.log.filter((l) => l.startsWith('exit:'))).toEqual(['exit:0']);
+    expect(client.log.indexOf('finished')).toBeLessThan(client.log.indexOf('exit:0'));
   });
 });

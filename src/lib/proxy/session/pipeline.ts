@@ -27,6 +27,8 @@ export interface PipelineDeps {
   forwardAgentToNodes: boolean;
   /** Optional taps for a session that has started (live view, search indexer); none by default. */
   optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
+  /** How long the end of a session waits for optional taps (default OPTIONAL_TAP_CLOSE_MS). */
+  optionalTapCloseMs?: number;
 }
 
 /**
@@ -76,6 +78,8 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   }
 
   let rec: ActiveRecording;
+  // The size the recording starts with; a resize while the node is dialled is recorded below.
+  const startSize = { cols: plan.pty?.cols ?? 80, rows: plan.pty?.rows ?? 24 };
   try {
     rec = await deps.recordings.start({
       user: who.user,
@@ -85,8 +89,8 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
       kind: plan.kind,
       command: plan.command ?? (plan.subsystem ? `subsystem:${plan.subsystem}` : null),
       pty: Boolean(plan.pty),
-      cols: plan.pty?.cols ?? 80,
-      rows: plan.pty?.rows ?? 24,
+      cols: startSize.cols,
+      rows: startSize.rows,
       term: plan.pty?.term,
     });
   } catch (err) {
@@ -111,22 +115,38 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   // A resize that arrived while the node was being dialled.
   if (plan.pty) stream.setWindow(plan.pty.rows, plan.pty.cols, plan.pty.height, plan.pty.width);
 
-  const optional: SessionTap[] = (deps.optionalTaps?.(rec.id, plan) ?? []).map((consumer) =>
-    createOptionalTap(consumer, {
-      maxBufferedBytes: OPTIONAL_TAP_BUFFER_BYTES,
-      onDrop: (reason) => {
-        sessionLog.warn('dropped a session tap that fell behind', { component: 'proxy', tap: consumer.name, reason });
-        deps.auditor.emit(AuditEvents.sessionTapDropped, who.user, { sid: rec.id, tap: consumer.name, reason });
-      },
-    }),
-  );
-  const taps = new SessionTaps(recorderTap(rec), optional, sessionLog);
+  let taps: SessionTaps;
+  try {
+    const optional: SessionTap[] = (deps.optionalTaps?.(rec.id, plan) ?? []).map((consumer) =>
+      createOptionalTap(consumer, {
+        maxBufferedBytes: OPTIONAL_TAP_BUFFER_BYTES,
+        onDrop: (reason) => {
+          sessionLog.warn('dropped a session tap', { component: 'proxy', tap: consumer.name, reason });
+          deps.auditor.emit(AuditEvents.sessionTapDropped, who.user, { sid: rec.id, tap: consumer.name, reason });
+        },
+      }),
+    );
+    taps = new SessionTaps(recorderTap(rec), optional, sessionLog, (tap, reason) => {
+      sessionLog.warn('dropped a session tap', { component: 'proxy', tap, reason });
+      deps.auditor.emit(AuditEvents.sessionTapDropped, who.user, { sid: rec.id, tap, reason });
+    }, deps.optionalTapCloseMs);
+  } catch (err) {
+    stream.close();
+    up.close();
+    refuseChannel(channel, `tollgate: cannot set up the session: ${(err as Error).message}`, 255);
+    await rec.end({ exitStatus: null, exitSignal: null, reason: `session set-up failed: ${(err as Error).message}` }).catch((e: Error) =>
+      sessionLog.error('could not finish the recording', { component: 'proxy', error: e.message }),
+    );
+    return;
+  }
+  if (plan.pty && (plan.pty.cols !== startSize.cols || plan.pty.rows !== startSize.rows)) taps.write({ type: 'resize', cols: plan.pty.cols, rows: plan.pty.rows });
 
   const relay: Relay = relaySession({
     client: channel,
     node: stream,
     taps,
     exit,
+    log: sessionLog,
     async finish(end) {
       up.close();
       try {

@@ -1,4 +1,5 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Logger } from '../../log.js';
 import type { SessionEnd, SessionTaps } from './taps.js';
 
 /** The client's session channel, as the relay uses it (an ssh2 ServerChannel). */
@@ -27,6 +28,7 @@ export interface RelayOptions {
   exit(): ExitInfo | undefined;
   /** Runs once when the session is over, before the client learns the exit status. */
   finish(end: SessionEnd): Promise<void>;
+  log: Logger;
 }
 
 export interface Relay {
@@ -46,6 +48,23 @@ export function refuseChannel(channel: ClientChannel, line: string, status = 1):
 }
 
 /**
+ * Sends the node's exit status or signal on to the client. ssh2 sends only the signal names of
+ * RFC 4254 §6.10 and throws on any other (OpenSSH reports signals it has no name for, e.g. BUS or
+ * SYS, as `SIG@openssh.com`); such a session ends with status 255, as ssh reports a signal.
+ */
+function sendExit(client: ClientChannel, status: number | null, signal: string | null): void {
+  if (signal) {
+    try {
+      client.exit(signal.replace(/^SIG/, ''), false, '');
+      return;
+    } catch {
+      status = 255;
+    }
+  }
+  if (status !== null) client.exit(status);
+}
+
+/**
  * Relays one session both ways and feeds every byte to the taps.
  *
  * Backpressure: a source pauses while its sink (the other side's SSH window) or the mandatory
@@ -61,15 +80,20 @@ export function relaySession(o: RelayOptions): Relay {
   let resolveDone!: (end: SessionEnd) => void;
   const done = new Promise<SessionEnd>((resolve) => (resolveDone = resolve));
 
+  /** Never rejects: a failure to finish is logged, and the session still ends for the client. */
   const finish = async (end: SessionEnd): Promise<void> => {
     if (ended) return;
     ended = end;
     try {
       await o.finish(end);
+    } catch (err) {
+      o.log.error('could not finish the session', { component: 'proxy', reason: end.reason, error: (err as Error).message });
     } finally {
       resolveDone(end);
     }
   };
+  /** The node has exited: its status is what the client gets, whatever happens during the flush. */
+  let nodeExited = false;
 
   const pump = (src: Readable, sink: Writable, type: 'output' | 'input') =>
     src.on('data', (data: Buffer) => {
@@ -92,6 +116,7 @@ export function relaySession(o: RelayOptions): Relay {
   node.on('close', () => {
     // Already ended from outside (stop) or by the client: the client has been told, or is gone.
     if (ended) return;
+    nodeExited = true;
     const exit = o.exit();
     const exitStatus = exit?.code ?? null;
     const exitSignal = exit?.signal ?? null;
@@ -99,8 +124,7 @@ export function relaySession(o: RelayOptions): Relay {
     const report = () => {
       void finish({ exitStatus, exitSignal, reason: 'exit' }).then(() => {
         if (client.destroyed || client.writableEnded) return;
-        if (exitSignal) client.exit(exitSignal.replace(/^SIG/, ''), false, '');
-        else if (exitStatus !== null) client.exit(exitStatus);
+        sendExit(client, exitStatus, exitSignal);
         client.end();
       });
     };
@@ -117,7 +141,8 @@ export function relaySession(o: RelayOptions): Relay {
   return {
     done,
     stop(reason, line, status = 255) {
-      if (ended) return;
+      // Once the node has exited, its exit status stands and the recording is being finished.
+      if (ended || nodeExited) return;
       refuseChannel(client, line, status);
       node.close();
       void finish({ exitStatus: null, exitSignal: null, reason });

@@ -83,8 +83,14 @@ export function collectSessionRequests(session: Ssh2.Session, conn: ConnectionCo
     started?.live()?.resize(size);
     accept?.();
   });
-  session.on('signal', (accept, _reject, info) => {
-    started?.live()?.signal(info.name);
+  session.on('signal', (accept, reject, info) => {
+    // ssh2 throws on a signal name outside RFC 4254 §6.10; that must refuse the request, not
+    // end the client's whole connection.
+    try {
+      started?.live()?.signal(info.name);
+    } catch {
+      return reject?.();
+    }
     accept?.();
   });
 

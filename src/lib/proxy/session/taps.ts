@@ -57,6 +57,9 @@ export interface OptionalTapOptions {
 
 const EVENT_OVERHEAD = 64;
 
+/** How long the end of a session waits for an optional tap to deliver what it holds and close. */
+export const OPTIONAL_TAP_CLOSE_MS = 5_000;
+
 function sizeOf(e: TapEvent): number {
   return e.type === 'output' || e.type === 'input' ? e.data.length + EVENT_OVERHEAD : EVENT_OVERHEAD;
 }
@@ -80,6 +83,12 @@ export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions):
     queued = 0;
     o.onDrop(reason);
     for (const cb of idle.splice(0)) cb();
+    // The consumer is told it is out (a live viewer is disconnected, an indexer marks the gap).
+    try {
+      void Promise.resolve(consumer.close?.({ exitStatus: null, exitSignal: null, reason: `tap dropped: ${reason}` })).catch(() => undefined);
+    } catch {
+      // Its own failure to close changes nothing: it is already out of the session.
+    }
   };
   const pump = () => {
     scheduled = false;
@@ -137,8 +146,9 @@ export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions):
 
 /**
  * The taps of one session: the mandatory one decides backpressure; every event goes to all.
- * Closing waits for every tap; an optional tap's failure to close is logged, the mandatory
- * tap's is the caller's to handle.
+ * Closing waits for the mandatory tap (its failure is the caller's to handle) and gives each
+ * optional tap at most OPTIONAL_TAP_CLOSE_MS: one that fails or takes longer is dropped
+ * (`onDrop`), so no optional tap holds up the end of a session.
  */
 export class SessionTaps {
   private readonly all: SessionTap[];
@@ -147,6 +157,8 @@ export class SessionTaps {
     private readonly mandatory: SessionTap,
     optional: readonly SessionTap[],
     private readonly log: Logger,
+    private readonly onDrop: (tap: string, reason: string) => void = () => {},
+    private readonly closeTimeoutMs = OPTIONAL_TAP_CLOSE_MS,
   ) {
     this.all = [mandatory, ...optional];
   }
@@ -162,13 +174,28 @@ export class SessionTaps {
   }
 
   async close(end: SessionEnd): Promise<void> {
-    const optional = this.all.slice(1).map((tap) =>
-      tap.close(end).catch((err: Error) => this.log.error('a session tap failed to close', { component: 'proxy', tap: tap.name, error: err.message })),
-    );
+    const optional = this.all.slice(1).map((tap) => this.closeOptional(tap, end));
     try {
       await this.mandatory.close(end);
     } finally {
       await Promise.all(optional);
+    }
+  }
+
+  private async closeOptional(tap: SessionTap, end: SessionEnd): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.closeTimeoutMs);
+      timer.unref();
+    });
+    try {
+      const r = await Promise.race([tap.close(end).then(() => 'closed' as const), late]);
+      if (r === 'late') this.onDrop(tap.name, `did not finish within ${this.closeTimeoutMs} ms of the session's end`);
+    } catch (err) {
+      this.log.error('a session tap failed to close', { component: 'proxy', tap: tap.name, error: (err as Error).message });
+      this.onDrop(tap.name, `failed to close: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -73,7 +73,13 @@ export async function openStore(config: Config, log?: Logger): Promise<Store> {
     }
     return store;
   }
-  const store = await createSqliteStore(path.join(config.dataDir, STORE_FILE));
+  const dir = config.storage.dir ?? config.dataDir;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw unavailable(`cannot create the store directory ${dir} (teleport.storage.path): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'pick a writable location', err);
+  }
+  const store = await createSqliteStore(path.join(dir, STORE_FILE));
   await store.migrate();
   return store;
 }

@@ -165,3 +165,25 @@ describe('the daemon and settings it cannot carry out', () => {
     expect((err as TollgateError).message).toMatch(/teleport\.yaml:2: auth_service\.client_idle_timeout: 900s is not supported yet$/);
   });
 });
+
+describe('teleport.storage.path and teleport.log.output do what they say', () => {
+  it('storage.path (sqlite) is where the store file goes, relative to the config file', () => {
+    const c = load('teleport:\n  storage:\n    type: sqlite\n    path: backend\n');
+    expect(c.storage).toEqual({ type: 'sqlite', dir: path.join(path.dirname(c.file!), 'backend') });
+    expect(load('teleport:\n  log:\n    output: stdout\n').logOutput).toBe('stdout');
+    expect(loadConfig({ systemConfigFile: '/nonexistent', hostname: 'box', dataDir: '/tmp/x' }).logOutput).toBe('stderr');
+  });
+
+  it('the daemon opens its SQLite store there', async () => {
+    const { openStore, STORE_FILE } = await import('../../src/lib/runtime.js');
+    const c = load('teleport:\n  storage:\n    type: sqlite\n    path: backend\n');
+    const store = await openStore(c);
+    await store.close();
+    expect(fs.existsSync(path.join(path.dirname(c.file!), 'backend', STORE_FILE))).toBe(true);
+    expect(fs.statSync(path.join(path.dirname(c.file!), 'backend')).mode & 0o777).toBe(0o700);
+  });
+
+  it('a path with postgres is refused', () => {
+    expect(errorOf(() => load('teleport:\n  storage:\n    type: postgres\n    conn_string: postgres://x@h/db\n    path: /x\n')).message).toMatch(/storage\.path is for sqlite/);
+  });
+});

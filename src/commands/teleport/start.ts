@@ -19,7 +19,7 @@ export default class Start extends BaseCommand {
     const { flags } = await this.parse(Start);
     const roles = flags.roles === undefined ? undefined : parseDaemonRoles(flags.roles);
     const config = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'], roles });
-    const log = createLogger({ level: flags.debug ? 'debug' : config.logLevel });
+    const log = createLogger({ level: flags.debug ? 'debug' : config.logLevel, ...(config.logOutput === 'stdout' ? { write: (line: string) => void process.stdout.write(line) } : {}) });
     const { startDaemon } = await import('../../lib/runtime.js');
     // Listen before starting, so a signal that arrives during start-up still shuts down cleanly.
     const stopSignal = waitForStopSignal(() => {

@@ -5,7 +5,8 @@ export type Role = 'auth' | 'proxy';
 /** Where the data dir came from, so the start-up line can say why it is where it is. */
 export type DataDirSource = 'flag' | 'config' | 'system-default' | 'user-default';
 
-export type StorageConfig = { type: 'sqlite' } | { type: 'postgres'; connString: string };
+/** `sqlite`: the store file lives in `dir` (teleport.storage.path), else in the data dir. */
+export type StorageConfig = { type: 'sqlite'; dir?: string } | { type: 'postgres'; connString: string };
 
 /** A setting the file asks for that this version parses but does not carry out yet. */
 export interface UnsupportedSetting {
@@ -23,6 +24,8 @@ export interface Config {
   readonly dataDirSource: DataDirSource;
   readonly hostname: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Where the daemon's log lines go (teleport.log.output). */
+  readonly logOutput: 'stderr' | 'stdout';
   readonly storage: StorageConfig;
   readonly auth: {
     readonly enabled: boolean;

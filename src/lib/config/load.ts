@@ -156,12 +156,16 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
   const st = f.teleport?.storage;
   if (st?.type === 'postgres' && !st.conn_string) fail(`${where}: teleport.storage.conn_string is required when type is postgres`, 'add conn_string: postgres://user@host/db');
   if (st?.type === 'dir') fail(`${where}: teleport.storage.type "dir" is not supported`, 'use sqlite (the default) or postgres');
-  const storage = st?.type === 'postgres' ? { type: 'postgres' as const, connString: st.conn_string! } : { type: 'sqlite' as const };
+  if (st?.type === 'postgres' && st.path) fail(`${where}: teleport.storage.path is for sqlite`, 'remove it; PostgreSQL is reached through conn_string');
+  const storage =
+    st?.type === 'postgres'
+      ? { type: 'postgres' as const, connString: st.conn_string! }
+      : { type: 'sqlite' as const, ...(st?.path ? { dir: path.resolve(path.dirname(file ?? '.'), st.path) } : {}) };
 
   const a = f.auth_service ?? {};
   const rec = a.session_recording ?? 'proxy';
   if (rec === 'node' || rec === 'node-sync') {
-    fail(`${where}: auth_service.session_recording: "${rec}" needs a Teleport node service`, 'tollgate records at the proxy: use "proxy" (or "off")');
+    fail(`${where}: auth_service.session_recording: "${rec}" needs a Teleport node service`, 'tollgate records at the proxy: use "proxy"');
   }
   const p = f.proxy_service ?? {};
   if (Boolean(p.https_cert_file) !== Boolean(p.https_key_file)) {
@@ -187,6 +191,7 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     dataDirSource,
     hostname,
     logLevel: (f.teleport?.log?.severity?.toLowerCase() as Config['logLevel'] | undefined) ?? 'info',
+    logOutput: f.teleport?.log?.output ?? 'stderr',
     storage,
     auth: {
       enabled: authEnabled,

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { createAuditor, type AuditEventName, type Auditor } from '../audit/index.js';
+import { AuditEvents, createAuditor, type AuditEventName, type Auditor } from '../audit/index.js';
 import { CertAuthority, type CAType, type IssuedCert } from '../ca/index.js';
 import { fingerprint, parsePublicKeyLine, privateKeyFromPem } from '../ca/index.js';
 import { allowedSignersLine, signSshsig } from '../ca/index.js';
@@ -179,7 +179,7 @@ export class AuthService {
       name, logins, roles, passwordHash: null, otpSecret: null, createdAt: this.o.clock.now().getTime(), lockedUntil: null,
     };
     await this.o.store.createUser(user, record);
-    await this.audit('user.create', name, { name, logins, roles, actor });
+    await this.audit(AuditEvents.userCreate, name, { name, logins, roles, actor });
     return invite;
   }
 
@@ -202,7 +202,7 @@ export class AuthService {
 
   async deleteUser(name: string, actor = 'admin'): Promise<void> {
     if (!(await this.o.store.deleteUser(name))) throw notFound(`user "${name}" not found`, 'see tctl users ls');
-    await this.audit('user.delete', name, { name, actor });
+    await this.audit(AuditEvents.userDelete, name, { name, actor });
   }
 
   /** Clears the password and second factor and issues a new signup link (Teleport's `users reset`). */
@@ -212,7 +212,7 @@ export class AuthService {
     await this.o.store.updateUser(name, { passwordHash: null, otpSecret: null, lockedUntil: null });
     await this.o.store.replaceSignupToken(record);
     await this.o.store.deleteWebSessionsForUser(name);
-    await this.audit('user.reset', name, { name, actor });
+    await this.audit(AuditEvents.userReset, name, { name, actor });
     return invite;
   }
 
@@ -275,7 +275,7 @@ export class AuthService {
       createdAt: this.o.clock.now().getTime(),
     };
     await this.o.store.recordIssuedCert(rec);
-    await this.audit('cert.create', f.type === 'user' ? f.keyId : null, {
+    await this.audit(AuditEvents.certCreate, f.type === 'user' ? f.keyId : null, {
       cert_type: f.type,
       serial: rec.serial,
       key_id: f.keyId,

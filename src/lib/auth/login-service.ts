@@ -9,6 +9,7 @@ import type { Store, UserRecord } from '../store/index.js';
 import { USER_CERT_TTL_DEFAULT_MS, type AuthService } from './auth-service.js';
 import { newOtpSecret, otpUri, verifyOtp } from './otp.js';
 import { burnPasswordCheck, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
+import { AuditEvents } from '../audit/index.js';
 
 export const LOCKOUT_MAX_FAILURES = 5;
 export const LOCKOUT_WINDOW_MS = 30 * 60_000;
@@ -95,18 +96,18 @@ export class LoginService {
       await this.o.auth.checkSignupToken(token);
       throw badParameter('this signup link has already been used');
     }
-    await this.o.auth.audit('user.signup', rec.user, { addr, second_factor: this.o.secondFactor });
+    await this.o.auth.audit(AuditEvents.userSignup, rec.user, { addr, second_factor: this.o.secondFactor });
     return rec.user;
   }
 
   private async fail(user: string, reason: string, addr: string, known: UserRecord | undefined): Promise<never> {
-    await this.o.auth.audit('user.login', user, { success: false, reason, addr, method: 'password' });
+    await this.o.auth.audit(AuditEvents.userLogin, user, { success: false, reason, addr, method: 'password' });
     if (known && reason !== 'user is locked') {
       const now = this.o.clock.now().getTime();
       const failures = await this.o.store.recordLoginFailure(user, now, reason, now - LOCKOUT_WINDOW_MS);
       if (failures >= LOCKOUT_MAX_FAILURES) {
         await this.o.store.updateUser(user, { lockedUntil: now + LOCKOUT_DURATION_MS });
-        await this.o.auth.audit('user.locked', user, { failures, until: new Date(now + LOCKOUT_DURATION_MS).toISOString(), addr });
+        await this.o.auth.audit(AuditEvents.userLocked, user, { failures, until: new Date(now + LOCKOUT_DURATION_MS).toISOString(), addr });
       }
     }
     throw accessDenied('invalid credentials', 'check the user name, password and authenticator code');
@@ -140,7 +141,7 @@ export class LoginService {
       return this.fail(c.user, 'unknown user', c.addr, undefined);
     }
     if (user.lockedUntil && user.lockedUntil > now) {
-      await this.o.auth.audit('user.login', c.user, { success: false, reason: 'user is locked', addr: c.addr, method: 'password' });
+      await this.o.auth.audit(AuditEvents.userLogin, c.user, { success: false, reason: 'user is locked', addr: c.addr, method: 'password' });
       throw new TollgateError('access-denied', `user "${c.user}" is locked after too many failed logins until ${new Date(user.lockedUntil).toISOString()}`, {
         hint: 'wait, or ask an administrator to run tctl users reset',
       });
@@ -158,7 +159,7 @@ export class LoginService {
     }
     await this.o.store.clearLoginFailures(c.user);
     if (user.lockedUntil) await this.o.store.updateUser(c.user, { lockedUntil: null });
-    await this.o.auth.audit('user.login', c.user, { success: true, addr: c.addr, method: 'password' });
+    await this.o.auth.audit(AuditEvents.userLogin, c.user, { success: true, addr: c.addr, method: 'password' });
     return user;
   }
 

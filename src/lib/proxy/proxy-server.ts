@@ -38,7 +38,6 @@ export interface SshProxyOptions {
   hostCerts: HostCertificates;
   policy: TargetPolicy;
   forwardAgentToNodes: boolean;
-  allowPortForwarding: boolean;
   version: string;
 }
 

@@ -2,6 +2,7 @@ import type { AuthService } from '../auth/index.js';
 import { accessDenied, notFound } from '../errors.js';
 import type { SessionRecord, Store, UserRecord } from '../store/index.js';
 import { isUuid } from '../ids.js';
+import { AuditEvents } from '../audit/index.js';
 
 
 export interface SessionAccess {
@@ -23,7 +24,7 @@ export interface SessionAccess {
 export function createSessionAccess(o: { auth: AuthService; store: Store }): SessionAccess {
   const isAuditor = (u: UserRecord) => u.roles.includes('auditor');
   const deny = async (user: UserRecord, what: string, addr: string): Promise<never> => {
-    await o.auth.audit('session.access_denied', user.name, { what, addr });
+    await o.auth.audit(AuditEvents.sessionAccessDenied, user.name, { what, addr });
     throw accessDenied(`access denied: ${what}`, "ask for the auditor role to see other users' sessions");
   };
   return {

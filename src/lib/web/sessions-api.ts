@@ -15,6 +15,7 @@ import type { Store, UserRecord } from '../store/index.js';
 import { sessionRoutes, type SessionRoutes } from './api-routes.js';
 import type { SessionAccess } from './session-access.js';
 import { cookieToken } from './ui.js';
+import { AuditEvents } from '../audit/index.js';
 
 type Env = { Bindings: Partial<HttpBindings> };
 
@@ -58,7 +59,7 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
       const s = await visible(c, user, params.id);
       const cast = await o.recordings.storage.open(s.id, 'cast');
       if (!cast) throw notFound(`the recording of session ${s.id} is missing from storage`);
-      await o.auth.audit('session.replay', user.name, { sid: s.id, owner: s.user, addr: clientAddr(c) });
+      await o.auth.audit(AuditEvents.sessionReplay, user.name, { sid: s.id, owner: s.user, addr: clientAddr(c) });
       // Streamed from storage: a 1 GiB recording is never held in memory.
       return new Response(Readable.toWeb(cast) as ReadableStream, {
         headers: {
@@ -95,7 +96,7 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
       try {
         const signer = o.auth.recordingSigner;
         const verification = await verifyRecording({ castFile: file, session: s.id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed: sealedOf(s) });
-        await o.auth.audit('session.export', user.name, { sid: s.id, owner: s.user, addr: clientAddr(c), format: 'html', verdict: verification.verdict });
+        await o.auth.audit(AuditEvents.sessionExport, user.name, { sid: s.id, owner: s.user, addr: clientAddr(c), format: 'html', verdict: verification.verdict });
         writeHtmlExport(fs.createReadStream(file), out, exportMeta(s.id, file, sessionToJson(s), verification, Date.now())).then(
           () => {
             out.end();

@@ -44,7 +44,7 @@ export interface SessionPlan {
   agentRequested: boolean;
 }
 
-/** `login@host:port` for logs and the session index. */
+/** `host:port`, as logs and the session index name a node. */
 export function nodeName(t: Target): string {
   return `${t.host}:${t.port}`;
 }

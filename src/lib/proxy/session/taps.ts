@@ -1,4 +1,5 @@
 import type { Logger } from '../../log.js';
+import type { SessionEnd } from '../../recording/index.js';
 
 /*
  * Taps: whatever watches a session (the recorder, live observers, the search indexer) gets the
@@ -24,12 +25,8 @@ export type TapEvent =
   | { type: 'file'; op: string; path: string; bytes?: number; target?: string }
   | { type: 'exit'; status: number | null; signal: string | null };
 
-/** How a session ended, as taps are told when it is over. */
-export interface SessionEnd {
-  exitStatus: number | null;
-  exitSignal: string | null;
-  reason: string;
-}
+/** How a session ended, as taps are told when it is over (the recording's own end record). */
+export type { SessionEnd };
 
 export interface SessionTap {
   readonly name: string;

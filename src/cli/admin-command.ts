@@ -1,5 +1,5 @@
-import { AdminClient } from '../lib/admin/index.js';
-import { ADMIN_SOCKET } from '../lib/admin/index.js';
+import { AdminClient } from '../lib/client/index.js';
+import { ADMIN_SOCKET } from '../lib/api/index.js';
 import { loadConfig } from '../lib/config/index.js';
 import path from 'node:path';
 import { BaseCommand, configFlags } from './base-command.js';

@@ -1,4 +1,4 @@
-import type { InviteResponse } from '../lib/admin/index.js';
+import type { InviteResponse } from '../lib/api/index.js';
 import { formatDuration } from '../lib/duration.js';
 
 /** Teleport's wording for a signup link, so runbooks written for Teleport still read true. */

@@ -1,20 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { AdminClient } from '../lib/admin/index.js';
-import { ADMIN_SOCKET } from '../lib/admin/index.js';
-import { adminRoutes } from '../lib/admin/index.js';
-import { profileDirFromEnv, ProfileStore, type Profile } from '../lib/client/index.js';
-import { parseProxyAddress } from '../lib/client/index.js';
-import { downloadRecording, recordingKey } from '../lib/client/index.js';
-import { WebClient } from '../lib/client/index.js';
+import { AdminClient, profileDirFromEnv, ProfileStore, type Profile, parseProxyAddress, downloadRecording, recordingKey, WebClient } from '../lib/client/index.js';
+import { ADMIN_SOCKET, adminRoutes, webApiRoutes } from '../lib/api/index.js';
 import { loadConfig } from '../lib/config/index.js';
-import { webApiRoutes } from '../lib/web/index.js';
 import { isTollgateError, notFound } from '../lib/errors.js';
-import { RECORDING_NAMESPACE } from '../lib/recording/index.js';
-import { sealedOf, type SessionJson } from '../lib/recording/index.js';
-import { RECORDINGS_DIR } from '../lib/recording/index.js';
-import { blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/index.js';
+import { RECORDING_NAMESPACE, sealedOf, type SessionJson, RECORDINGS_DIR, blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/index.js';
 import { isUuid } from '../lib/ids.js';
 
 export interface RecordingFlags {

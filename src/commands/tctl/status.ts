@@ -1,4 +1,4 @@
-import { adminRoutes } from '../../lib/admin/index.js';
+import { adminRoutes } from '../../lib/api/index.js';
 import { AdminCommand } from '../../cli/admin-command.js';
 import { formatFlag } from '../../cli/base-command.js';
 

@@ -3,8 +3,7 @@ import { Flags } from '@oclif/core';
 import { AgentClient } from '../../lib/agent/index.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderProfile } from '../../cli/tsh-output.js';
-import { login, type AddKeysToAgent } from '../../lib/client/index.js';
-import { profileDirFromEnv, ProfileStore } from '../../lib/client/index.js';
+import { login, type AddKeysToAgent, profileDirFromEnv, ProfileStore } from '../../lib/client/index.js';
 import { parseDuration } from '../../lib/duration.js';
 import { badParameter } from '../../lib/errors.js';
 

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { openRecording } from '../../cli/recording-target.js';
-import { PlaybackControl, playJson, playText, playTimed } from '../../lib/recording/index.js';
-import { VERDICT_EXIT_CODES } from '../../lib/recording/index.js';
+import { PlaybackControl, playJson, playText, playTimed, VERDICT_EXIT_CODES } from '../../lib/recording/index.js';
 
 /** stdout with backpressure: resolves when the data is accepted, so a 1 GiB replay stays small in memory. */
 function writeOut(text: string): void | Promise<void> {

@@ -4,17 +4,15 @@ import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Env } from 'hono';
 import type { AuthService } from '../auth/index.js';
-import { certificateLine } from '../ca/index.js';
-import { fingerprint } from '../ca/index.js';
+import { certificateLine, fingerprint } from '../ca/index.js';
 import { httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } from '../errors.js';
 import { mountRoutes, type Handlers } from '../http/index.js';
 import type { Logger } from '../log.js';
 import type { AuditEvent, Store } from '../store/index.js';
-import { sealedOf, sessionToJson } from '../recording/index.js';
-import { verifyRecording, verifyResultToJson } from '../recording/index.js';
+import { sealedOf, sessionToJson, verifyRecording, verifyResultToJson } from '../recording/index.js';
 import type { RecordingStorage } from '../recording/index.js';
-import type { CertResponse, EventJson, InviteResponse } from './protocol.js';
-import { adminRoutes, type AdminRoutes } from './routes.js';
+import type { CertResponse, EventJson, InviteResponse } from '../api/index.js';
+import { adminRoutes, type AdminRoutes } from '../api/index.js';
 
 export interface AdminServerOptions {
   auth: AuthService;

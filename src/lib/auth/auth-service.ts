@@ -1,8 +1,6 @@
 import crypto from 'node:crypto';
 import { AuditEvents, createAuditor, type AuditEventName, type Auditor } from '../audit/index.js';
-import { CertAuthority, type CAType, type IssuedCert } from '../ca/index.js';
-import { fingerprint, parsePublicKeyLine, privateKeyFromPem } from '../ca/index.js';
-import { allowedSignersLine, signSshsig } from '../ca/index.js';
+import { CertAuthority, type CAType, type IssuedCert, fingerprint, parsePublicKeyLine, privateKeyFromPem, allowedSignersLine, signSshsig } from '../ca/index.js';
 import type { Clock } from '../clock.js';
 import { formatHostPort, type HostPort } from '../config/index.js';
 import { formatDuration } from '../duration.js';

@@ -1,5 +1,5 @@
 /** The auth part's public surface: what other folders may use. */
-export { AuthService, type AuthServiceOptions, type ExportFormat, HOST_CERT_TTL_DEFAULT_MS, type PublicUser, RECORDING_NAMESPACE, SIGNUP_TTL_DEFAULT_MS, SIGNUP_TTL_MAX_MS, type SignupInvite, USER_CERT_TTL_DEFAULT_MS } from './auth-service.js';
+export { AuthService, type AuthServiceOptions, type ExportFormat, HOST_CERT_TTL_DEFAULT_MS, type PublicUser, SIGNUP_TTL_DEFAULT_MS, SIGNUP_TTL_MAX_MS, type SignupInvite, USER_CERT_TTL_DEFAULT_MS } from './auth-service.js';
 export { type Credentials, LOCKOUT_DURATION_MS, LOCKOUT_MAX_FAILURES, LOCKOUT_WINDOW_MS, type LoginCert, LoginService, type LoginServiceOptions, type SignupInfo } from './login-service.js';
 export { PASSWORD_MIN_LENGTH } from './passwords.js';
 export { parseHostNames, parseLogins, parseRoles, ROLES, validateUserName } from './validate.js';

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
-import { certificateLine } from '../ca/index.js';
-import { parsePublicKeyLine } from '../ca/index.js';
+import { certificateLine, parsePublicKeyLine } from '../ca/index.js';
 import type { Clock } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { accessDenied, badParameter, TollgateError } from '../errors.js';

@@ -1,12 +1,11 @@
 import { AgentClient } from '../agent/index.js';
-import { parseCertificate } from '../ca/index.js';
-import { generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/index.js';
+import { parseCertificate, generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/index.js';
 import { formatHostPort, isWildcardHost, parseHostPort } from '../config/index.js';
 import { validateUserName } from '../auth/index.js';
 import { badParameter } from '../errors.js';
 import type { Profile, ProfileStore } from './profile.js';
 import { parseProxyAddress } from './proxy-address.js';
-import { webApiRoutes } from '../web/index.js';
+import { webApiRoutes } from '../api/index.js';
 import { WebClient } from './web-client.js';
 
 export type AddKeysToAgent = 'auto' | 'yes' | 'no';

@@ -4,10 +4,9 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { badParameter } from '../errors.js';
 import type { SessionJson } from '../recording/index.js';
-import { chainPath, sigPath } from '../recording/index.js';
-import { blobFromAllowedSigners } from '../recording/index.js';
+import { chainPath, sigPath, blobFromAllowedSigners } from '../recording/index.js';
 import type { Profile } from './profile.js';
-import { webApiRoutes } from '../web/index.js';
+import { webApiRoutes } from '../api/index.js';
 import type { WebClient } from './web-client.js';
 
 export interface DownloadedRecording {

@@ -2,10 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { formatHostPort, type HostPort } from '../config/index.js';
 import { TollgateError, unavailable } from '../errors.js';
-import { decodeReply, errorFromReply, routePath, type JsonRoute, type RawRoute, type RouteArgs, type RouteOutput } from '../http/index.js';
-import { webApiRoutes } from '../web/index.js';
+import { decodeReply, errorFromReply, routePath, type JsonRoute, type RawRoute, type RouteArgs, type RouteOutput, webApiRoutes } from '../api/index.js';
 
-export type { CertsResponse, PingResponse } from '../web/index.js';
+export type { CertsResponse, PingResponse } from '../api/index.js';
 
 const TLS_TRUST_ERRORS = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',

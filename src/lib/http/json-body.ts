@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { badParameter } from '../errors.js';
-import { parseInput } from './route-table.js';
+import { parseInput } from '../api/index.js';
 
 /** Parses and validates a JSON request body once, at the edge, into a typed value. */
 export async function jsonBody<T extends z.ZodType>(c: Context, schema: T, opts: { requireContentType?: boolean } = {}): Promise<z.infer<T>> {

@@ -1,6 +1,6 @@
 import type { Context, Env, Hono } from 'hono';
 import { jsonBody } from './json-body.js';
-import { isRawReply, parseInput, type AnyRoute, type RouteRequest, type RouteResult } from './route-table.js';
+import { isRawReply, parseInput, type AnyRoute, type RouteRequest, type RouteResult } from '../api/index.js';
 
 /** Serves one route: gets the validated request, returns the JSON body (or a Response for raw routes). */
 export type Handler<R extends AnyRoute, E extends Env, U> = (req: RouteRequest<R, U>, c: Context<E>) => Promise<RouteResult<R>> | RouteResult<R>;

@@ -1,6 +1,5 @@
 /** The proxy part's public surface: what other folders may use. */
 export { HostCertificates, proxyPrincipals } from './host-certs.js';
-export { FORWARD_AGENT_ENV, TARGET_ENV } from './messages.js';
 export { nodeHostKeyCheck } from './node-host-keys.js';
 export { startSshProxy } from './proxy-server.js';
 export { TargetPolicy } from './targets.js';

@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { publicKeyFromBlob } from '../ca/index.js';
+import { publicKeyFromBlob, verifySshsig } from '../ca/index.js';
 import { badParameter } from '../errors.js';
-import { verifySshsig } from '../ca/index.js';
 import { CastLineScanner } from './cast-lines.js';
 import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, checkpointMessage, crcHex, eventCrc, RECORDING_INTERRUPTED_NAMESPACE } from './integrity.js';
 

@@ -16,8 +16,7 @@
  * Certificate blob layout: PROTOCOL.certkeys, see ../ca/certificate.ts.
  */
 import crypto, { type KeyObject } from 'node:crypto';
-import { ED25519_CERT, parseCertificate, type ParsedCertificate } from '../ca/index.js';
-import { ed25519Blob, rawEd25519Public } from '../ca/index.js';
+import { ED25519_CERT, parseCertificate, type ParsedCertificate, ed25519Blob, rawEd25519Public } from '../ca/index.js';
 import { badParameter } from '../errors.js';
 import { keyParser, type Ssh2Key } from './ssh2-internals.js';
 import { WireReader, WireWriter } from '../wire/index.js';

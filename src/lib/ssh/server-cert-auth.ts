@@ -22,8 +22,7 @@
  * (In the query phase accept() sends USERAUTH_PK_OK; with a signature it logs the user in.)
  */
 import crypto from 'node:crypto';
-import { checkCertificate, ED25519_CERT, parseCertificate, type ParsedCertificate } from '../ca/index.js';
-import { ED25519, ed25519Blob, publicKeyFromBlob } from '../ca/index.js';
+import { checkCertificate, ED25519_CERT, parseCertificate, type ParsedCertificate, ED25519, ed25519Blob, publicKeyFromBlob } from '../ca/index.js';
 import { WireReader } from '../wire/index.js';
 
 /** The fields of ssh2's publickey AuthContext that are read (structurally: ssh2's PublicKeyAuthContext fits). */

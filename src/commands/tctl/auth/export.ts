@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { adminRoutes, CA_FORMATS, CA_TYPES } from '../../../lib/admin/index.js';
+import { adminRoutes, CA_FORMATS, CA_TYPES } from '../../../lib/api/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { badParameter } from '../../../lib/errors.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/index.js';
+import { adminRoutes } from '../../../lib/api/index.js';
 import { generateEd25519, privateKeyToOpenSSH, publicKeyLine } from '../../../lib/ca/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { writeFilesAtomically } from '../../../cli/write-credentials.js';

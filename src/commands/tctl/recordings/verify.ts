@@ -1,13 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/index.js';
+import { adminRoutes } from '../../../lib/api/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
 import { recordingKey } from '../../../lib/client/index.js';
 import { notFound } from '../../../lib/errors.js';
-import { RECORDING_NAMESPACE } from '../../../lib/recording/index.js';
-import { blobFromAllowedSigners, VERDICT_EXIT_CODES, verifyRecording, verifyResultToJson, type VerifyJson } from '../../../lib/recording/index.js';
+import { RECORDING_NAMESPACE, blobFromAllowedSigners, VERDICT_EXIT_CODES, verifyRecording, verifyResultToJson, type VerifyJson } from '../../../lib/recording/index.js';
 import { isUuid } from '../../../lib/ids.js';
 
 

@@ -1,7 +1,7 @@
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
 import { renderListing } from '../../../cli/render.js';
-import { adminRoutes } from '../../../lib/admin/index.js';
+import { adminRoutes } from '../../../lib/api/index.js';
 
 export default class UsersLs extends AdminCommand {
   static override summary = 'List users, their logins, roles and signup status.';

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/index.js';
+import { adminRoutes } from '../../../lib/api/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 import { formatFlag } from '../../../cli/base-command.js';
 import { renderInvite } from '../../../cli/invite.js';

@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { adminRoutes } from '../../../lib/admin/index.js';
+import { adminRoutes } from '../../../lib/api/index.js';
 import { AdminCommand } from '../../../cli/admin-command.js';
 
 export default class UsersRm extends AdminCommand {

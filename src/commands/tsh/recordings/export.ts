@@ -5,10 +5,7 @@ import { BaseCommand } from '../../../cli/base-command.js';
 import { openRecording } from '../../../cli/recording-target.js';
 import { alreadyExists, badParameter } from '../../../lib/errors.js';
 import { writeFileAtomicStream } from '../../../lib/fs/index.js';
-import { exportMeta } from '../../../lib/recording/index.js';
-import { writeHtmlExport } from '../../../lib/recording/index.js';
-import { chainPath, sigPath } from '../../../lib/recording/index.js';
-import { playText } from '../../../lib/recording/index.js';
+import { exportMeta, writeHtmlExport, chainPath, sigPath, playText } from '../../../lib/recording/index.js';
 
 export default class RecordingsExport extends BaseCommand {
   static override summary = 'Export a recording: one self-contained HTML player file, the .cast, or its text.';

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
 import { renderListing, SESSION_COLUMNS } from '../../../cli/render.js';
 import { parseProxyAddress, profileDirFromEnv, ProfileStore, WebClient } from '../../../lib/client/index.js';
-import { webApiRoutes } from '../../../lib/web/index.js';
+import { webApiRoutes } from '../../../lib/api/index.js';
 
 export default class RecordingsLs extends BaseCommand {
   static override summary = 'List recorded sessions you may replay (yours; everyone\'s with the auditor role).';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitParam, oneOf, route } from '../http/index.js';
+import { limitParam, oneOf, route } from './route-table.js';
 import {
   addUserRequest,
   certResponse,
@@ -14,7 +14,7 @@ import {
   userCertRequest,
   usersResponse,
   verifyJson,
-} from './protocol.js';
+} from './admin-protocol.js';
 
 export const CA_TYPES = ['user', 'host', 'recording'] as const;
 export const CA_FORMATS = ['openssh', 'authorized-keys', 'known-hosts'] as const;

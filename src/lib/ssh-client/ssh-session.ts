@@ -5,13 +5,12 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { serveAgent } from '../agent/index.js';
-import { parseCertificate } from '../ca/index.js';
-import { parsePrivateKeyText, parsePublicKeyLine } from '../ca/index.js';
+import { parseCertificate, parsePrivateKeyText, parsePublicKeyLine } from '../ca/index.js';
 import { parseHostPort } from '../config/index.js';
 import { accessDenied, badParameter, unavailable } from '../errors.js';
-import { FORWARD_AGENT_ENV, TARGET_ENV } from '../proxy/index.js';
+import { FORWARD_AGENT_ENV, TARGET_ENV } from '../api/index.js';
 import { createCertAgent } from '../ssh/index.js';
-import type { Profile } from './profile.js';
+import type { Profile } from '../client/index.js';
 
 export interface SshTarget {
   login: string;

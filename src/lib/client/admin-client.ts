@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { kindForHttpStatus, TollgateError, unavailable } from '../errors.js';
-import { decodeReply, errorFromReply, routePath, type JsonRoute, type RouteArgs, type RouteOutput } from '../http/index.js';
+import { decodeReply, errorFromReply, routePath, type JsonRoute, type RouteArgs, type RouteOutput } from '../api/index.js';
 
 /** tctl's side of the admin API (routes.ts): JSON over the daemon's Unix socket. */
 export class AdminClient {

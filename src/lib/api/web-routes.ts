@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { sessionJson } from '../admin/index.js';
-import { limitParam, raw, route } from '../http/index.js';
+import { sessionJson } from '../recording/index.js';
+import { limitParam, raw, route } from './route-table.js';
 
 /*
  * The web API tsh calls on the proxy (HTTPS, JSON): login and the recorded sessions. web-app.ts and

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { parsePublicKeyLine } from '../src/lib/ca/keys.js';
-import { ProfileStore } from '../src/lib/client/profile.js';
+import { ProfileStore } from '../src/lib/profile/profile.js';
 import { proxyHostKeyOptions } from '../src/lib/ssh-client/proxy-host-key.js';
-import { parseHostPort } from '../src/lib/config/address.js';
-import { TARGET_ENV } from '../src/lib/api/proxy-messages.js';
+import { parseHostPort } from '../src/lib/address.js';
+import { TARGET_ENV } from '../src/lib/proxy-protocol.js';
 import { createCertAgent } from '../src/lib/ssh/ssh2-certs.js';
 
 /** What every load session runs on the node: it prints at once, then idles or streams text. */

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { AdminClient, profileDirFromEnv, ProfileStore, type Profile, parseProxyAddress, downloadRecording, recordingKey, WebClient } from '../lib/client/index.js';
+import { AdminClient, downloadRecording, recordingKey, WebClient } from '../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore, type Profile, parseProxyAddress } from '../lib/profile/index.js';
 import { ADMIN_SOCKET, adminRoutes, webApiRoutes } from '../lib/api/index.js';
 import { loadConfig } from '../lib/config/index.js';
 import { isTollgateError, notFound } from '../lib/errors.js';

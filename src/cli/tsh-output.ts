@@ -1,5 +1,5 @@
 import { formatDuration } from '../lib/duration.js';
-import type { Profile } from '../lib/client/index.js';
+import type { Profile } from '../lib/profile/index.js';
 
 /** Teleport's profile block, as `tsh login` and `tsh status` print it. */
 export function renderProfile(p: Profile, now: Date, extra: [string, string][] = []): string {

@@ -5,7 +5,7 @@ import { startAdminServer, type AdminServer } from './admin/index.js';
 import { ADMIN_SOCKET } from './api/index.js';
 import { AuthService, LoginService } from './auth/index.js';
 import { systemClock, type Clock } from './clock.js';
-import { formatHostPort } from './config/index.js';
+import { formatHostPort } from './address.js';
 import type { Config, DataDirSource } from './config/index.js';
 import { badParameter, unavailable } from './errors.js';
 import type { Logger } from './log.js';

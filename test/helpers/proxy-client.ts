@@ -3,7 +3,7 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { parsePublicKeyLine } from '../../src/lib/ca/keys.js';
-import { TARGET_ENV } from '../../src/lib/api/proxy-messages.js';
+import { TARGET_ENV } from '../../src/lib/proxy-protocol.js';
 // ssh2 speaks certificates through patches/ssh2+1.17.0.patch (applied to node_modules by npm ci).
 import { createCertAgent, type AgentSource } from '../../src/lib/ssh/ssh2-certs.js';
 

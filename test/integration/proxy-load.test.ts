@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/lib/client/admin-client.js';
 import { adminRoutes } from '../../src/lib/api/admin-routes.js';
 import { ADMIN_SOCKET } from '../../src/lib/api/admin-protocol.js';
-import { TARGET_ENV } from '../../src/lib/api/proxy-messages.js';
+import { TARGET_ENV } from '../../src/lib/proxy-protocol.js';
 import { castEvents, sessions, startCluster, type Cluster } from '../helpers/cluster.js';
 import { run, tmpDir, waitFor } from '../helpers/proc.js';
 import { fdCount, fdTargets, rssKiB } from '../helpers/procfs.js';

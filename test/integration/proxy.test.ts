@@ -8,7 +8,7 @@ import { AgentClient } from '../../src/lib/agent/agent-client.js';
 import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { parseCertificate } from '../../src/lib/ca/certificate.js';
 import { generateEd25519, parsePrivateKeyText, parsePublicKeyLine, publicKeyLine } from '../../src/lib/ca/keys.js';
-import { NEEDS_AGENT } from '../../src/lib/api/proxy-messages.js';
+import { NEEDS_AGENT } from '../../src/lib/proxy-protocol.js';
 import { certPublicKey, assertSsh2Patched } from '../../src/lib/ssh/ssh2-certs.js';
 import { TestAgent } from '../helpers/agent.js';
 import { httpsRequest, postJson } from '../helpers/https.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProxyAddress } from '../../src/lib/client/proxy-address.js';
+import { parseProxyAddress } from '../../src/lib/profile/proxy-address.js';
 
 describe('tsh --proxy', () => {
   it('defaults to Teleport\'s web port 3080', () => {

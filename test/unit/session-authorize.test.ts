@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NEEDS_AGENT, NO_TARGET } from '../../src/lib/api/proxy-messages.js';
+import { NEEDS_AGENT, NO_TARGET } from '../../src/lib/proxy-protocol.js';
 import { authorizeSession, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
 import type { UserRecord } from '../../src/lib/store/types.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';

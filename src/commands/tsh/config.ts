@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { profileDirFromEnv, ProfileStore, renderSshConfig } from '../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../lib/profile/index.js';
+import { renderSshConfig } from '../../lib/client/index.js';
 
 export default class Config extends BaseCommand {
   static override summary = 'Print an OpenSSH client config block so plain ssh goes through the proxy.';

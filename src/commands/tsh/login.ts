@@ -3,7 +3,8 @@ import { Flags } from '@oclif/core';
 import { AgentClient } from '../../lib/agent/index.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderProfile } from '../../cli/tsh-output.js';
-import { login, type AddKeysToAgent, profileDirFromEnv, ProfileStore } from '../../lib/client/index.js';
+import { login, type AddKeysToAgent } from '../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../lib/profile/index.js';
 import { parseDuration } from '../../lib/duration.js';
 import { badParameter } from '../../lib/errors.js';
 

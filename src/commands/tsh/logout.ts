@@ -1,6 +1,7 @@
 import { AgentClient } from '../../lib/agent/index.js';
 import { BaseCommand } from '../../cli/base-command.js';
-import { logout, profileDirFromEnv, ProfileStore } from '../../lib/client/index.js';
+import { logout } from '../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../lib/profile/index.js';
 
 export default class Logout extends BaseCommand {
   static override summary = 'Remove your keys and certificates from disk and from the ssh-agent.';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { profileDirFromEnv, ProfileStore, parseProxyAddress } from '../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore, parseProxyAddress } from '../../lib/profile/index.js';
 import { proxyHostKeyOptions, runSsh } from '../../lib/ssh-client/index.js';
 import { badParameter } from '../../lib/errors.js';
 import { assertSsh2Patched } from '../../lib/ssh/index.js';

@@ -1,6 +1,6 @@
 import { BaseCommand, formatFlag } from '../../cli/base-command.js';
 import { renderProfile } from '../../cli/tsh-output.js';
-import { profileDirFromEnv, ProfileStore } from '../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../lib/profile/index.js';
 
 export default class Status extends BaseCommand {
   static override summary = 'Show the active profile and how long its certificate is valid.';

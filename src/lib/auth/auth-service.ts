@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { AuditEvents, createAuditor, type AuditEventName, type Auditor } from '../audit/index.js';
 import { CertAuthority, type CAType, type IssuedCert, fingerprint, parsePublicKeyLine, privateKeyFromPem, allowedSignersLine, signSshsig } from '../ca/index.js';
 import type { Clock } from '../clock.js';
-import { formatHostPort, type HostPort } from '../config/index.js';
+import { formatHostPort, type HostPort } from '../address.js';
 import { formatDuration } from '../duration.js';
 import { badParameter, notFound, TollgateError } from '../errors.js';
 import type { Logger } from '../log.js';

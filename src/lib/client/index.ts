@@ -1,8 +1,6 @@
 /** The client part's public surface: what other folders may use. */
 export { AdminClient } from './admin-client.js';
 export { type AddKeysToAgent, login, type LoginRequest, type LoginResult, logout } from './login.js';
-export { type Profile, profileDirFromEnv, ProfileStore } from './profile.js';
-export { DEFAULT_WEB_PORT, parseProxyAddress } from './proxy-address.js';
 export { downloadRecording, recordingKey } from './recording-fetch.js';
 export { renderSshConfig } from './ssh-config.js';
 export { WebClient } from './web-client.js';

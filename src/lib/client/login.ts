@@ -1,10 +1,10 @@
 import { AgentClient } from '../agent/index.js';
 import { parseCertificate, generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/index.js';
-import { formatHostPort, isWildcardHost, parseHostPort } from '../config/index.js';
+import { formatHostPort, isWildcardHost, parseHostPort } from '../address.js';
 import { validateUserName } from '../auth/index.js';
 import { badParameter } from '../errors.js';
-import type { Profile, ProfileStore } from './profile.js';
-import { parseProxyAddress } from './proxy-address.js';
+import type { Profile, ProfileStore } from '../profile/index.js';
+import { parseProxyAddress } from '../profile/index.js';
 import { webApiRoutes } from '../api/index.js';
 import { WebClient } from './web-client.js';
 

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { badParameter } from '../errors.js';
 import type { SessionJson } from '../recording/index.js';
 import { chainPath, sigPath, blobFromAllowedSigners } from '../recording/index.js';
-import type { Profile } from './profile.js';
+import type { Profile } from '../profile/index.js';
 import { webApiRoutes } from '../api/index.js';
 import type { WebClient } from './web-client.js';
 

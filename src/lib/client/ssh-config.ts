@@ -1,4 +1,4 @@
-import type { Profile } from './profile.js';
+import type { Profile } from '../profile/index.js';
 
 const q = (s: string) => `"${s.replaceAll('"', '\\"')}"`;
 

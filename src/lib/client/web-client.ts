@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { formatHostPort, type HostPort } from '../config/index.js';
+import { formatHostPort, type HostPort } from '../address.js';
 import { TollgateError, unavailable } from '../errors.js';
 import { decodeReply, errorFromReply, routePath, type JsonRoute, type RawRoute, type RouteArgs, type RouteOutput, webApiRoutes } from '../api/index.js';
 

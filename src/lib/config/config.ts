@@ -1,4 +1,4 @@
-import type { HostPort } from './address.js';
+import type { HostPort } from '../address.js';
 
 export type Role = 'auth' | 'proxy';
 

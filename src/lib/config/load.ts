@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { badParameter } from '../errors.js';
-import { isWildcardHost } from './address.js';
+import { isWildcardHost } from '../address.js';
 import { DEFAULTS, type Config, type DataDirSource, type Role } from './config.js';
 import { fileSchema, type FileConfig } from './schema.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
-import { checkCidr, parseHostPort, type HostPort } from './address.js';
+import { checkCidr, parseHostPort, type HostPort } from '../address.js';
 import { parseSize } from './size.js';
 
 /*

@@ -3,7 +3,7 @@ import type * as Ssh2 from 'ssh2';
 import type { CertAuthority } from '../ca/index.js';
 import { generateEd25519, type Ed25519KeyPair } from '../ca/index.js';
 import type { Clock } from '../clock.js';
-import { isWildcardHost, type HostPort } from '../config/index.js';
+import { isWildcardHost, type HostPort } from '../address.js';
 import { hostKeyWithCertificate, plainHostKey } from '../ssh/index.js';
 
 /** The proxy's own certificate lives a week and is renewed daily, in place, while it runs. */

@@ -4,7 +4,7 @@ import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import type { AuthService } from '../auth/index.js';
 import type { Clock } from '../clock.js';
-import { formatHostPort, isValidHost, type HostPort } from '../config/index.js';
+import { formatHostPort, isValidHost, type HostPort } from '../address.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RecordingService } from '../recording/index.js';

@@ -2,7 +2,7 @@ import type * as Ssh2 from 'ssh2';
 import { parsePublicKeyLine } from '../ca/index.js';
 import { badParameter } from '../errors.js';
 import { hostCertVerifier, type HostCertVerifier } from '../ssh/index.js';
-import type { Profile, ProfileStore } from '../client/index.js';
+import type { Profile, ProfileStore } from '../profile/index.js';
 
 /**
  * tsh checks the proxy's host key itself against the cluster's host CA from the profile: a host

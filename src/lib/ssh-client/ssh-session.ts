@@ -6,11 +6,11 @@ import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { serveAgent } from '../agent/index.js';
 import { parseCertificate, parsePrivateKeyText, parsePublicKeyLine } from '../ca/index.js';
-import { parseHostPort } from '../config/index.js';
+import { parseHostPort } from '../address.js';
 import { accessDenied, badParameter, unavailable } from '../errors.js';
-import { FORWARD_AGENT_ENV, TARGET_ENV } from '../api/index.js';
+import { FORWARD_AGENT_ENV, TARGET_ENV } from '../proxy-protocol.js';
 import { createCertAgent } from '../ssh/index.js';
-import type { Profile } from '../client/index.js';
+import type { Profile } from '../profile/index.js';
 
 export interface SshTarget {
   login: string;

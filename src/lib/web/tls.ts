@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
-import { isWildcardHost } from '../config/index.js';
+import { isWildcardHost } from '../address.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { formatHostPort, type HostPort } from '../config/index.js';
+import { formatHostPort, type HostPort } from '../address.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TlsMaterial } from './tls.js';

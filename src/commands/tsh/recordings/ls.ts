@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
 import { renderListing, SESSION_COLUMNS } from '../../../cli/render.js';
-import { parseProxyAddress, profileDirFromEnv, ProfileStore, WebClient } from '../../../lib/client/index.js';
+import { parseProxyAddress, profileDirFromEnv, ProfileStore } from '../../../lib/profile/index.js';
+import { WebClient } from '../../../lib/client/index.js';
 import { webApiRoutes } from '../../../lib/api/index.js';
 
 export default class RecordingsLs extends BaseCommand {

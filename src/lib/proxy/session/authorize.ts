@@ -1,5 +1,5 @@
 import type { UserRecord } from '../../store/index.js';
-import { NEEDS_AGENT, NO_TARGET } from '../../api/index.js';
+import { NEEDS_AGENT, NO_TARGET } from '../../proxy-protocol.js';
 import type { SessionPlan, Target } from './plan.js';
 
 /** What authorization knows besides the plan: the user as the store has them now, and the time. */

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type * as Ssh2 from 'ssh2';
 import type { SessionKind } from '../../store/index.js';
-import { FORWARD_AGENT_ENV, TARGET_ENV } from '../../api/index.js';
+import { FORWARD_AGENT_ENV, TARGET_ENV } from '../../proxy-protocol.js';
 import { parseTarget, type Identity, type PtyInfo, type SessionPlan, type Target } from './plan.js';
 
 /** Per client connection state shared by its session channels. */

@@ -1,4 +1,4 @@
-import { parseHostPort, type HostPort } from '../config/index.js';
+import { parseHostPort, type HostPort } from '../address.js';
 import { badParameter } from '../errors.js';
 
 /** Teleport's default web port: `tsh login --proxy=HOST` means HOST:3080. */

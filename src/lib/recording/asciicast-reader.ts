@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { badParameter } from '../errors.js';
 import type { AsciicastHeader } from './asciicast-writer.js';
-import { castLineBatches, castLineText, type CastLine } from './cast-lines.js';
+import { CastLineScanner, castLineText, castText } from './cast-lines.js';
 
 /** One asciicast v2 event: time in seconds, code ("o", "i", "r", "m", or any other kept as is), data. */
 export type CastEvent = [number, string, string];
@@ -22,9 +22,8 @@ export async function* readCastBatches(source: string | Readable, onWarning?: (m
   let n = 0;
   let lastTime = 0;
   /** Parses one line into `out`; `stop` when the stream must end (a cut-short last event). */
-  const parse = (line: CastLine, out: CastEvent[]): { header?: AsciicastHeader; stop?: boolean } => {
+  const parse = (text: string, out: CastEvent[]): { header?: AsciicastHeader; stop?: boolean } => {
     n++;
-    const text = castLineText(line);
     if (text === '') return {};
     let value: unknown;
     try {
@@ -49,17 +48,27 @@ export async function* readCastBatches(source: string | Readable, onWarning?: (m
     }
     return {};
   };
+  const scanner = new CastLineScanner();
   try {
-    for await (const lines of castLineBatches(input as AsyncIterable<Buffer | string>)) {
+    for await (const raw of input as AsyncIterable<Buffer | string>) {
       const events: CastEvent[] = [];
-      for (const line of lines) {
-        const r = parse(line, events);
-        if (r.header) yield { header: r.header };
-        if (r.stop) {
-          if (events.length) yield { events };
-          return;
-        }
-      }
+      let header: AsciicastHeader | undefined;
+      let stop = false;
+      scanner.scan(typeof raw === 'string' ? Buffer.from(raw) : raw, (buf, start, end, offset) => {
+        const r = parse(castText(buf, start, end, offset), events);
+        if (r.header) header = r.header;
+        if (r.stop) stop = true;
+        return !stop;
+      });
+      if (header) yield { header };
+      if (events.length) yield { events };
+      if (stop) return;
+    }
+    const last = scanner.end();
+    if (last) {
+      const events: CastEvent[] = [];
+      const r = parse(castLineText(last), events);
+      if (r.header) yield { header: r.header };
       if (events.length) yield { events };
     }
   } finally {

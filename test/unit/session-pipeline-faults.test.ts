@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nullLogger } from '../../src/lib/log.js';
 import type { Upstream, UpstreamConnector } from '../../src/lib/proxy/upstream.js';
 import { handleSession, type ConnectionContext, type PipelineDeps, type Target } from '../../src/lib/proxy/session/index.js';
+import { testHostKey } from '../helpers/ssh2-host-key.js';
 import { FakeNode } from '../helpers/fake-channels.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
@@ -18,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const target: Target = { login: 'root', host: 'node1', port: 22 };
 
 async function startServer(f: SessionFixture, deps: PipelineDeps) {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+  const hostKey = testHostKey();
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
     conn.on('authentication', (ctx) => ctx.accept());
     conn.on('ready', () => {

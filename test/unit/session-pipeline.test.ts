@@ -9,6 +9,7 @@ import type { Upstream, UpstreamConnector } from '../../src/lib/proxy/upstream.j
 import { handleSession, type ConnectionContext, type PipelineDeps, type Target } from '../../src/lib/proxy/session/index.js';
 import { RecordingService } from '../../src/lib/recording/session-recorder.js';
 import { LocalDirStorage } from '../../src/lib/recording/storage.js';
+import { testHostKey } from '../helpers/ssh2-host-key.js';
 import { FakeNode } from '../helpers/fake-channels.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
@@ -55,7 +56,7 @@ interface Result {
 }
 
 async function startServer(f: SessionFixture, deps: PipelineDeps, target: Target): Promise<{ port: number; close(): Promise<void> }> {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+  const hostKey = testHostKey();
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
     conn.on('authentication', (ctx) => ctx.accept());
     conn.on('ready', () => {

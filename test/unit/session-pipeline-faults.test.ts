@@ -1,11 +1,9 @@
 import fs from 'node:fs';
-import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nullLogger } from '../../src/lib/log.js';
 import type { Upstream, UpstreamConnector } from '../../src/lib/proxy/upstream.js';
-import { handleSession, type ConnectionContext, type PipelineDeps, type Target } from '../../src/lib/proxy/session/index.js';
-import { testHostKey } from '../helpers/ssh2-host-key.js';
+import type { PipelineDeps, Target } from '../../src/lib/proxy/session/index.js';
+import { connectClient, pipelineDeps, startPipelineServer } from '../helpers/pipeline-server.js';
 import { FakeNode } from '../helpers/fake-channels.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
@@ -18,29 +16,6 @@ import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const target: Target = { login: 'root', host: 'node1', port: 22 };
 
-async function startServer(f: SessionFixture, deps: PipelineDeps) {
-  const hostKey = testHostKey();
-  const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
-    conn.on('authentication', (ctx) => ctx.accept());
-    conn.on('ready', () => {
-      const cctx: ConnectionContext = { identity: f.joe, target, agentRequested: true, openAgent: () => Promise.reject(new Error('no agent')) };
-      conn.on('session', (accept) => handleSession(accept(), cctx, deps));
-    });
-    conn.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as { port: number }).port, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-function connect(port: number): Promise<ssh2.Client> {
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    c.on('error', reject);
-    c.on('ready', () => resolve(c));
-    c.connect({ host: '127.0.0.1', port, username: 'root' });
-  });
-}
-
 describe('session pipeline: faults at the edges', () => {
   let f: SessionFixture;
   beforeAll(async () => {
@@ -48,16 +23,7 @@ describe('session pipeline: faults at the edges', () => {
   });
   afterAll(() => f.close());
 
-  const deps = (over: Partial<PipelineDeps>): PipelineDeps => ({
-    recordings: f.recordings,
-    upstream: { connect: () => Promise.reject(new Error('unused')) },
-    auditor: f.auth.auditor,
-    clock: f.clock,
-    log: nullLogger,
-    lookupUser: async (name) => (await f.store.getUser(name)) ?? undefined,
-    forwardAgentToNodes: false,
-    ...over,
-  });
+  const deps = (over: Partial<PipelineDeps>) => pipelineDeps(f, over);
 
   // A window change while the node opens the channel reaches the node (setWindow from the plan)
   // and must reach the recording too, or playback renders at the start size.
@@ -84,8 +50,8 @@ describe('session pipeline: faults at the edges', () => {
         return up;
       },
     };
-    const srv = await startServer(f, deps({ upstream }));
-    const client = await connect(srv.port);
+    const srv = await startPipelineServer(f, deps({ upstream }), target);
+    const client = await connectClient(srv.port);
     try {
       await new Promise<void>((resolve, reject) =>
         client.shell({ cols: 80, rows: 24, term: 'xterm' }, (err, stream) => {
@@ -126,8 +92,8 @@ describe('session pipeline: faults at the edges', () => {
         };
       },
     };
-    const srv = await startServer(f, deps({ upstream, optionalTaps: () => [{ name: 'stuck', deliver: () => new Promise<void>(() => {}) }], optionalTapCloseMs: 200 }));
-    const client = await connect(srv.port);
+    const srv = await startPipelineServer(f, deps({ upstream, optionalTaps: () => [{ name: 'stuck', deliver: () => new Promise<void>(() => {}) }], optionalTapCloseMs: 200 }), target);
+    const client = await connectClient(srv.port);
     try {
       const code = await Promise.race([
         new Promise<number | null>((resolve, reject) =>
@@ -176,8 +142,8 @@ describe('session pipeline: faults at the edges', () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
-    const srv = await startServer(f, deps({ upstream }));
-    const client = await connect(srv.port);
+    const srv = await startPipelineServer(f, deps({ upstream }), target);
+    const client = await connectClient(srv.port);
     try {
       const code = await Promise.race([
         new Promise<number | null>((resolve, reject) =>

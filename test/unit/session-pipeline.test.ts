@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Auditor } from '../../src/lib/audit/index.js';
 import { nullLogger } from '../../src/lib/log.js';
 import type { Upstream, UpstreamConnector } from '../../src/lib/proxy/upstream.js';
-import { handleSession, type ConnectionContext, type PipelineDeps, type Target } from '../../src/lib/proxy/session/index.js';
+import type { PipelineDeps, Target } from '../../src/lib/proxy/session/index.js';
 import { RecordingService } from '../../src/lib/recording/session-recorder.js';
 import { LocalDirStorage } from '../../src/lib/recording/storage.js';
-import { testHostKey } from '../helpers/ssh2-host-key.js';
+import { pipelineDeps, startPipelineServer } from '../helpers/pipeline-server.js';
 import { FakeNode } from '../helpers/fake-channels.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
@@ -55,23 +55,6 @@ interface Result {
   code: number | null;
 }
 
-async function startServer(f: SessionFixture, deps: PipelineDeps, target: Target): Promise<{ port: number; close(): Promise<void> }> {
-  const hostKey = testHostKey();
-  const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
-    conn.on('authentication', (ctx) => ctx.accept());
-    conn.on('ready', () => {
-      const cctx: ConnectionContext = { identity: f.joe, target, agentRequested: true, openAgent: () => Promise.reject(new Error('no agent in this test')) };
-      conn.on('session', (accept) => handleSession(accept(), cctx, deps));
-    });
-    conn.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
 function exec(port: number, command: string): Promise<Result> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
@@ -102,20 +85,11 @@ describe('session pipeline (in-process: ssh2 client and server, fake node)', () 
   });
   afterAll(() => f.close());
 
-  const deps = (over: Partial<PipelineDeps> = {}): PipelineDeps => ({
-    recordings: f.recordings,
-    upstream: fakeUpstream(echoNode).connector,
-    auditor: f.auth.auditor,
-    clock: f.clock,
-    log: nullLogger,
-    lookupUser: async (name) => (await f.store.getUser(name)) ?? undefined,
-    forwardAgentToNodes: false,
-    ...over,
-  });
+  const deps = (over: Partial<PipelineDeps> = {}) => pipelineDeps(f, { upstream: fakeUpstream(echoNode).connector, ...over });
 
   it('runs the command on the node, records it, and returns its exit status after the index is complete', async () => {
     const up = fakeUpstream(echoNode);
-    const srv = await startServer(f, deps({ upstream: up.connector }), { login: 'root', host: 'node1', port: 22 });
+    const srv = await startPipelineServer(f, deps({ upstream: up.connector }), { login: 'root', host: 'node1', port: 22 });
     try {
       const r = await exec(srv.port, 'uname -a');
       expect(r).toEqual({ stdout: 'ran uname -a\n', stderr: '', code: 7 });
@@ -133,7 +107,7 @@ describe('session pipeline (in-process: ssh2 client and server, fake node)', () 
   });
 
   it('refuses a login the certificate does not name, tells the client, and audits the refusal', async () => {
-    const srv = await startServer(f, deps(), { login: 'admin', host: 'node1', port: 22 });
+    const srv = await startPipelineServer(f, deps(), { login: 'admin', host: 'node1', port: 22 });
     try {
       const r = await exec(srv.port, 'id');
       expect(r.code).toBe(1);
@@ -146,7 +120,7 @@ describe('session pipeline (in-process: ssh2 client and server, fake node)', () 
   });
 
   it('a node that cannot be reached: status 255, the reason, audited', async () => {
-    const srv = await startServer(f, deps({ upstream: fakeUpstream(echoNode, { failConnect: 'connect ECONNREFUSED' }).connector }), { login: 'root', host: 'node1', port: 22 });
+    const srv = await startPipelineServer(f, deps({ upstream: fakeUpstream(echoNode, { failConnect: 'connect ECONNREFUSED' }).connector }), { login: 'root', host: 'node1', port: 22 });
     try {
       const r = await exec(srv.port, 'id');
       expect(r).toMatchObject({ code: 255, stderr: 'tollgate: cannot connect to root@node1:22: connect ECONNREFUSED\r\n' });
@@ -173,7 +147,7 @@ describe('session pipeline (in-process: ssh2 client and server, fake node)', () 
       log: nullLogger,
     });
     const up = fakeUpstream(echoNode);
-    const srv = await startServer(f, deps({ recordings, upstream: up.connector }), { login: 'root', host: 'node1', port: 22 });
+    const srv = await startPipelineServer(f, deps({ recordings, upstream: up.connector }), { login: 'root', host: 'node1', port: 22 });
     try {
       const r = await exec(srv.port, 'id');
       expect(r.code).toBe(1);
@@ -186,7 +160,7 @@ describe('session pipeline (in-process: ssh2 client and server, fake node)', () 
 
   it('feeds optional taps, and a session goes on when one of them fails', async () => {
     const seen: string[] = [];
-    const srv = await startServer(f, 
+    const srv = await startPipelineServer(f, 
       deps({
         optionalTaps: () => [
           { name: 'watcher', deliver: (events) => void events.forEach((e) => e.type === 'output' && seen.push(e.data.toString())) },

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, tmpDir } from '../helpers/proc.js';
+import { ROOT, run, tmpDir } from '../helpers/proc.js';
 import { shq, TmuxSession } from '../helpers/tmux.js';
 
 /** tsh play in a real terminal: timing at --speed, and the terminal restored on every way out. */
@@ -126,4 +126,38 @@ describe('tsh play: damaged and huge recordings', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
+});
+
+const runTsh = (args: string[]) => run(process.execPath, [path.join(ROOT, 'bin/tsh'), ...args], { timeoutMs: 20_000 });
+
+/** A recorded user must not reach the auditor's terminal through tsh play (clipboard, title, DCS). */
+describe('tsh play and terminal strings in a recording', () => {
+  let dir: string;
+  let file: string;
+  beforeAll(() => {
+    dir = tmpDir('tollgate-play-escapes-');
+    file = path.join(dir, 'osc52.cast');
+    const events = [
+      [0.1, 'o', 'before \u001b]52;c;ZWNobyBwd25lZA==\u0007'],
+      [0.2, 'o', '\u001b]0;owned\u001b\\\u001b[1mbold\u001b[0m after\r\n'],
+    ];
+    fs.writeFileSync(file, [JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 0 }), ...events.map((e) => JSON.stringify(e)), ''].join('\n'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('--format=text drops OSC 52 and the title, keeps colours; --raw-escapes passes everything', async () => {
+    const filtered = await runTsh(['play', file, '--format=text']);
+    expect(filtered.code).toBe(0);
+    expect(filtered.stdout).toBe('before \u001b[1mbold\u001b[0m after\r\n');
+    const raw = await runTsh(['play', file, '--format=text', '--raw-escapes']);
+    expect(raw.stdout).toContain('\u001b]52;c;ZWNobyBwd25lZA==\u0007');
+    expect(raw.stdout).toContain('\u001b]0;owned');
+  });
+
+  it('the timed player (no terminal) drops them too', async () => {
+    const timed = await runTsh(['play', file, '--speed=16']);
+    expect(timed.code).toBe(0);
+    expect(timed.stdout).not.toContain('\u001b]52');
+    expect(timed.stdout).toContain('bold');
+  });
 });

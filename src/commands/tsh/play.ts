@@ -21,6 +21,7 @@ export default class Play extends BaseCommand {
     format: Flags.string({ description: 'pty: replay with timing; text: the output at once; json: the events', options: ['pty', 'text', 'json'], default: 'pty' }),
     config: Flags.string({ char: 'c', description: 'teleport.yaml of the local auth service (to find its data dir)', helpGroup: 'GLOBAL' }),
     'data-dir': Flags.string({ description: 'data dir of the local auth service', helpGroup: 'GLOBAL' }),
+    'raw-escapes': Flags.boolean({ description: 'pass terminal strings (OSC, DCS, APC, PM: clipboard, title, ...) from the recording to your terminal; dropped by default', default: false }),
     verify: Flags.boolean({ description: 'check the recording\'s signatures first; exit 0 verified, 4 altered, 5 incomplete, 6 unsigned', default: false }),
     'allowed-signers': Flags.string({ description: 'recording key to verify with (the line from tctl auth export --type=recording); default: the one pinned at tsh login' }),
   };
@@ -45,9 +46,9 @@ export default class Play extends BaseCommand {
     }
   }
 
-  private async play(file: string | import('node:stream').Readable, flags: { format: string; 'skip-idle-time': boolean }, speed: number): Promise<void> {
+  private async play(file: string | import('node:stream').Readable, flags: { format: string; 'skip-idle-time': boolean; 'raw-escapes': boolean }, speed: number): Promise<void> {
     const warn = (m: string) => process.stderr.write(`\r\nWARNING: ${m}\n`);
-    if (flags.format === 'text') return playText(file, writeOut, warn);
+    if (flags.format === 'text') return playText(file, writeOut, warn, { rawEscapes: flags['raw-escapes'] });
     if (flags.format === 'json') return playJson(file, writeOut, warn);
 
     const tty = process.stdin.isTTY && process.stdout.isTTY;
@@ -70,7 +71,7 @@ export default class Play extends BaseCommand {
       });
     }
     try {
-      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control, onWarning: warn });
+      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control, onWarning: warn, rawEscapes: flags['raw-escapes'] });
     } finally {
       restore();
       process.off('SIGINT', onSignal);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readCast, readCastBatches, type CastEvent } from './asciicast-reader.js';
+import { EscapeFilter } from './escape-filter.js';
 
 export interface PlayOptions {
   /** 0.25-16; 1 is real time. */
@@ -13,6 +14,8 @@ export interface PlayOptions {
   /** Pause/seek/quit control from the keyboard, when there is one. */
   control?: PlaybackControl;
   onWarning?: (message: string) => void;
+  /** Pass OSC, DCS, APC, PM and SOS strings to the terminal (default: dropped, see escape-filter.ts). */
+  rawEscapes?: boolean;
 }
 
 /** State shared with a keyboard handler: space pauses, → skips ahead, q quits. */
@@ -57,6 +60,7 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
   const control = o.control;
   const sleep = o.sleep ?? ((ms: number) => (control ? control.wait(ms) : new Promise<void>((r) => setTimeout(r, ms))));
   let last = 0;
+  const filter = o.rawEscapes ? undefined : new EscapeFilter();
   for await (const item of readCast(file, o.onWarning)) {
     if (!('event' in item)) continue;
     const [t, code, data] = item.event;
@@ -76,18 +80,27 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
       while (control?.paused && !control.quit) await control.wait(1000);
     }
     if (control?.quit) return;
-    if (code === 'o') await o.write(data);
+    if (code === 'o') await o.write(filter ? filter.push(data) : data);
   }
+  const rest = filter?.end();
+  if (rest) await o.write(rest);
 }
 
-/** The output only, at once, escape sequences kept (`| less -R` works); one write per batch read. */
-export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
+/**
+ * The output only, at once, colours and cursor movement kept (`| less -R` works), terminal
+ * strings (OSC, DCS, APC, PM, SOS) dropped unless `rawEscapes`; one write per batch read.
+ */
+export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void, o: { rawEscapes?: boolean } = {}): Promise<void> {
+  const filter = o.rawEscapes ? undefined : new EscapeFilter();
   for await (const item of readCastBatches(file, onWarning)) {
     if (!('events' in item)) continue;
     let text = '';
     for (const e of item.events) if (e[1] === 'o') text += e[2];
+    if (filter) text = filter.push(text);
     if (text) await write(text);
   }
+  const rest = filter?.end();
+  if (rest) await write(rest);
 }
 
 /** The header and events as one JSON document, streamed. */

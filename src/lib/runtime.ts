@@ -13,7 +13,7 @@ import { createSqliteStore } from './store/index.js';
 import type { Store } from './store/index.js';
 import { VERSION } from './version.js';
 import { loadOrCreateTls, startWebServer } from './web/index.js';
-import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UpstreamConnector } from './proxy/index.js';
+import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector } from './proxy/index.js';
 import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
 import { isUuid } from './ids.js';
@@ -137,6 +137,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       auth,
       store,
       log,
+      sessionRecording: config.auth.sessionRecording,
       version: VERSION,
       dataDir: config.dataDir,
       roles,
@@ -201,7 +202,10 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         store,
         clock,
         log,
-        recordings,
+        // session_recording: off relays and audits without recording (RecordingService still
+        // replays and verifies what was recorded before).
+        recordings: config.auth.sessionRecording === 'off' ? new UnrecordedSessions({ auditor: auth.auditor }) : recordings,
+        limits: { idleTimeoutMs: config.auth.clientIdleTimeoutMs, disconnectExpiredCert: config.auth.disconnectExpiredCert },
         upstream,
         hostCerts: new HostCertificates(auth.ca('host'), clock),
         policy,
@@ -209,7 +213,11 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         version: VERSION,
       });
       closers.unshift(() => ssh.close());
-      log.info('ssh proxy listening', { component: 'daemon', addr: formatHostPort(ssh.address), recordings: recordings.dir });
+      log.info('ssh proxy listening', {
+        component: 'daemon',
+        addr: formatHostPort(ssh.address),
+        recordings: config.auth.sessionRecording === 'off' ? 'off (session_recording: off; sessions are audited, not recorded)' : recordings.dir,
+      });
     }
     if (!auth.certsPinned) {
       log.warn('user certificates are not pinned to the proxy (auth_service.cert_source_addresses is empty): sessions can bypass recording by connecting to nodes directly', { component: 'daemon' });

@@ -26,7 +26,7 @@ describe('admin API (in-process)', () => {
     f = await authFixture({ prefix: 'tollgate-admin-app-' });
     ({ dir, store, clock, auth } = f);
     app = createAdminApp({
-      auth, store, log: nullLogger, version: '9.9.9', dataDir: dir, roles: ['auth'], publicWebAddr: 'proxy.example.test:3080', certSourceAddresses: [], startedAt: clock.now(),
+      auth, store, log: nullLogger, version: '9.9.9', dataDir: dir, roles: ['auth'], publicWebAddr: 'proxy.example.test:3080', certSourceAddresses: [], startedAt: clock.now(), sessionRecording: 'proxy',
       recordings: new LocalDirStorage(path.join(dir, 'recordings')),
     });
   });
@@ -163,7 +163,7 @@ describe('admin API (in-process)', () => {
     it('calls typed routes and re-raises the daemon errors with their kind and hint', async () => {
       const socket = path.join(dir, 'admin.sock');
       server = await startAdminServer(socket, {
-        auth, store, log: nullLogger, version: '9.9.9', dataDir: dir, roles: ['auth'], publicWebAddr: 'proxy.example.test:3080', certSourceAddresses: [], startedAt: clock.now(),
+        auth, store, log: nullLogger, version: '9.9.9', dataDir: dir, roles: ['auth'], publicWebAddr: 'proxy.example.test:3080', certSourceAddresses: [], startedAt: clock.now(), sessionRecording: 'proxy',
         recordings: new LocalDirStorage(path.join(dir, 'recordings')),
       });
       const client = new AdminClient(socket);

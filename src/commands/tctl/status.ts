@@ -24,9 +24,11 @@ export default class Status extends AdminCommand {
       ['User CA', s.user_ca.fingerprint],
       ['Host CA', s.host_ca.fingerprint],
       ['Source pinning', s.certs_pinned ? s.cert_source_addresses.join(',') : 'off'],
+      ['Recording', s.session_recording === 'off' ? 'off (session_recording: off: sessions are audited, not recorded)' : 'at the proxy'],
     ];
     const w = Math.max(...rows.map(([k]) => k.length)) + 1;
     this.out(rows.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`).join('\n'));
+    if (s.session_recording === 'off') process.stderr.write('WARNING: session recording is off (auth_service.session_recording: off)\n');
     if (!s.certs_pinned) {
       process.stderr.write('WARNING: user certificates are not pinned to the proxy (auth_service.cert_source_addresses): users can bypass recording by connecting to nodes directly\n');
     }

@@ -24,6 +24,8 @@ export interface AdminServerOptions {
   publicWebAddr: string;
   certSourceAddresses: readonly string[];
   startedAt: Date;
+  /** auth_service.session_recording, for tctl status. */
+  sessionRecording: 'proxy' | 'off';
   /** Where recordings are read from (local dir or shared store). */
   recordings: RecordingStorage;
 }
@@ -69,6 +71,7 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       user_ca: { fingerprint: fingerprint(auth.ca('user').publicBlob), public_key: auth.exportCA('user', 'openssh') },
       host_ca: { fingerprint: fingerprint(auth.ca('host').publicBlob), public_key: auth.exportCA('host', 'openssh') },
       public_web_addr: o.publicWebAddr,
+      session_recording: o.sessionRecording,
     }),
 
     listUsers: () => auth.listUsers(),

@@ -46,6 +46,8 @@ export const statusResponse = z.object({
   user_ca: caJson,
   host_ca: caJson,
   public_web_addr: z.string(),
+  /** auth_service.session_recording: `off` means sessions are audited, not recorded. */
+  session_recording: z.enum(['proxy', 'off']),
 });
 export type StatusResponse = z.infer<typeof statusResponse>;
 

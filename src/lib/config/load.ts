@@ -233,9 +233,6 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
  * not carry out yet; the daemon refuses them at start-up until the code that honours them lands.
  */
 const NOT_YET_SUPPORTED: readonly { key: string; isSet(c: Config): boolean; value(c: Config): string }[] = [
-  { key: 'auth_service.session_recording', isSet: (c) => c.auth.sessionRecording === 'off', value: () => 'off' },
-  { key: 'auth_service.client_idle_timeout', isSet: (c) => c.auth.clientIdleTimeoutMs > 0, value: (c) => `${c.auth.clientIdleTimeoutMs / 1000}s` },
-  { key: 'auth_service.disconnect_expired_cert', isSet: (c) => c.auth.disconnectExpiredCert, value: () => 'yes' },
   { key: 'proxy_service.allow_port_forwarding', isSet: (c) => c.proxy.allowPortForwarding, value: () => 'yes' },
 ];
 

@@ -7,14 +7,13 @@ import type { Clock } from '../clock.js';
 import { formatHostPort, isValidHost, type HostPort } from '../address.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RecordingService } from '../recording/index.js';
 import { AuditEvents } from '../audit/index.js';
 import { openForwardedAgent } from '../ssh/index.js';
 import type { Store } from '../store/index.js';
 import { EventTally, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
 import { createAuthenticator, type AuthGuard } from './authentication.js';
-import { handleSession, type ConnectionContext, type Identity, type PipelineDeps } from './session/index.js';
+import { handleSession, type ConnectionContext, type Identity, type PipelineDeps, type SessionLimits, type SessionRecorder } from './session/index.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
 
@@ -33,7 +32,10 @@ export interface SshProxyOptions {
   store: Store;
   clock: Clock;
   log: Logger;
-  recordings: RecordingService;
+  /** Records each session (RecordingService), or only audits it (session_recording: off). */
+  recordings: SessionRecorder;
+  /** client_idle_timeout and disconnect_expired_cert. */
+  limits: SessionLimits;
   upstream: UpstreamConnector;
   hostCerts: HostCertificates;
   policy: TargetPolicy;
@@ -63,6 +65,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     log,
     lookupUser,
     forwardAgentToNodes: o.forwardAgentToNodes,
+    limits: o.limits,
   };
   const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
   const conns = new Set<Ssh2.Connection>();

@@ -2,12 +2,12 @@ import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor } from '../../audit/index.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
-import type { ActiveRecording, RecordingService } from '../../recording/index.js';
 import type { UserRecord } from '../../store/index.js';
 import type { Upstream, UpstreamConnector } from '../upstream.js';
 import { authorizeSession } from './authorize.js';
 import { nodeName, type SessionPlan } from './plan.js';
-import { recorderTap } from './recorder-tap.js';
+import { NO_LIMITS, watchLimits, type SessionLimits } from './limits.js';
+import { recorderTap, type SessionRecorder, type SessionRecording } from './recorder-tap.js';
 import { relaySession, refuseChannel, type Relay } from './relay.js';
 import { collectSessionRequests, type ConnectionContext, type LiveControls } from './requests.js';
 import { createOptionalTap, SessionTaps, type SessionTap, type TapConsumer } from './taps.js';
@@ -16,7 +16,8 @@ import { createOptionalTap, SessionTaps, type SessionTap, type TapConsumer } fro
 export const OPTIONAL_TAP_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export interface PipelineDeps {
-  recordings: Pick<RecordingService, 'start'>;
+  /** Records each session (RecordingService), or only audits it (UnrecordedSessions, session_recording: off). */
+  recordings: SessionRecorder;
   upstream: Pick<UpstreamConnector, 'connect'>;
   auditor: Auditor;
   clock: Clock;
@@ -29,6 +30,8 @@ export interface PipelineDeps {
   optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
   /** How long the end of a session waits for optional taps (default OPTIONAL_TAP_CLOSE_MS). */
   optionalTapCloseMs?: number;
+  /** client_idle_timeout and disconnect_expired_cert (default: neither). */
+  limits?: SessionLimits;
 }
 
 /**
@@ -77,7 +80,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
     return reject((err as Error).message, `tollgate: cannot connect to ${t.login}@${node}: ${(err as Error).message}`, 255);
   }
 
-  let rec: ActiveRecording;
+  let rec: SessionRecording;
   // The size the recording starts with; a resize while the node is dialled is recorded below.
   const startSize = { cols: plan.pty?.cols ?? 80, rows: plan.pty?.rows ?? 24 };
   try {
@@ -116,6 +119,9 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   if (plan.pty) stream.setWindow(plan.pty.rows, plan.pty.cols, plan.pty.height, plan.pty.width);
 
   let taps: SessionTaps;
+  let limits: ReturnType<typeof watchLimits> | undefined;
+  // Assigned below; a limit can only be reached on a later turn, once the relay exists.
+  let relay: Relay | undefined;
   try {
     const optional: SessionTap[] = (deps.optionalTaps?.(rec.id, plan) ?? []).map((consumer) =>
       createOptionalTap(consumer, {
@@ -126,11 +132,21 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
         },
       }),
     );
-    taps = new SessionTaps(recorderTap(rec), optional, sessionLog, (tap, reason) => {
+    limits = watchLimits({
+      limits: deps.limits ?? NO_LIMITS,
+      certValidBefore: who.cert.validBefore,
+      now: () => deps.clock.now().getTime(),
+      onReached: (r) => {
+        sessionLog.info('ending the session', { component: 'proxy', reason: r.reason });
+        relay?.stop(r.reason, r.line);
+      },
+    });
+    taps = new SessionTaps(recorderTap(rec), [limits.tap, ...optional], sessionLog, (tap, reason) => {
       sessionLog.warn('dropped a session tap', { component: 'proxy', tap, reason });
       deps.auditor.emit(AuditEvents.sessionTapDropped, who.user, { sid: rec.id, tap, reason });
     }, deps.optionalTapCloseMs);
   } catch (err) {
+    limits?.stop();
     stream.close();
     up.close();
     refuseChannel(channel, `tollgate: cannot set up the session: ${(err as Error).message}`, 255);
@@ -141,13 +157,14 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   }
   if (plan.pty && (plan.pty.cols !== startSize.cols || plan.pty.rows !== startSize.rows)) taps.write({ type: 'resize', cols: plan.pty.cols, rows: plan.pty.rows });
 
-  const relay: Relay = relaySession({
+  relay = relaySession({
     client: channel,
     node: stream,
     taps,
     exit,
     log: sessionLog,
     async finish(end) {
+      limits?.stop();
       up.close();
       try {
         await taps.close(end);
@@ -169,7 +186,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   rec.onFailure((err) => {
     const code = (err as NodeJS.ErrnoException).code ?? err.message;
     sessionLog.error('recording failed; ending the session', { component: 'proxy', error: code });
-    relay.stop(`recording failed: ${code}`, `tollgate: the session recording failed (${code}); recording is mandatory, so the session ends`);
+    relay?.stop(`recording failed: ${code}`, `tollgate: the session recording failed (${code}); recording is mandatory, so the session ends`);
   });
-  up.onLost((message) => relay.stop(`node connection lost: ${message}`, `tollgate: connection to ${node} lost: ${message}`));
+  up.onLost((message) => relay?.stop(`node connection lost: ${message}`, `tollgate: connection to ${node} lost: ${message}`));
 }

@@ -123,6 +123,18 @@ describe('the passive SFTP parser', () => {
     }
   });
 
+  it('gives the same events from whole streams cut anywhere, chunks spanning packets', () => {
+    // All requests first, then all replies: the pairing does not depend on interleaving.
+    const client = Buffer.concat(session.filter(([d]) => d === 'c').map(([, b]) => b));
+    const server = Buffer.concat(session.filter(([d]) => d === 's').map(([, b]) => b));
+    const cuts = (b: Buffer, at: number) => [b.subarray(0, at), b.subarray(at, at + 13), b.subarray(at + 13)];
+    for (let at = 0; at <= Math.max(client.length, server.length); at++) {
+      const r = run([['c', client], ['s', server]], (b) => cuts(b, at));
+      expect(r.stops).toEqual([]);
+      expect(r.events).toEqual(expected);
+    }
+  });
+
   it('gives the same events fed one byte at a time, and with empty chunks', () => {
     const { events } = run(session, (b) => [Buffer.alloc(0), ...[...b].map((x) => Buffer.from([x]))]);
     expect(events).toEqual(expected);

@@ -126,7 +126,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
         },
       }),
     );
-    taps = new SessionTaps(recorderTap(rec), optional, sessionLog, (tap, reason) => {
+    taps = new SessionTaps(recorderTap(rec, plan.kind === 'sftp' ? { auditor: deps.auditor, log: sessionLog } : undefined), optional, sessionLog, (tap, reason) => {
       sessionLog.warn('dropped a session tap', { component: 'proxy', tap, reason });
       deps.auditor.emit(AuditEvents.sessionTapDropped, who.user, { sid: rec.id, tap, reason });
     }, deps.optionalTapCloseMs);

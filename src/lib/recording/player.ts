@@ -80,12 +80,24 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
   }
 }
 
-/** The output only, at once, escape sequences kept (`| less -R` works); one write per batch read. */
+/**
+ * The output at once, escape sequences kept (`| less -R` works), and each marker (an sftp file
+ * operation, an exec recording's size limit) as a line of its own: `[LABEL]`. One write per batch read.
+ */
 export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
+  let lineStart = true;
   for await (const item of readCastBatches(file, onWarning)) {
     if (!('events' in item)) continue;
     let text = '';
-    for (const e of item.events) if (e[1] === 'o') text += e[2];
+    for (const e of item.events) {
+      if (e[1] === 'o') {
+        text += e[2];
+        if (e[2]) lineStart = e[2].endsWith('\n');
+      } else if (e[1] === 'm') {
+        text += `${lineStart ? '' : '\n'}[${e[2]}]\n`;
+        lineStart = true;
+      }
+    }
     if (text) await write(text);
   }
 }

@@ -18,6 +18,8 @@ export const AuditEvents = {
   sessionEnd: 'session.end',
   sessionRejected: 'session.rejected',
   exec: 'exec',
+  /** A file operation in an sftp channel (scp and sftp), read by the passive SFTP parser. */
+  sftp: 'sftp',
   resize: 'resize',
   /** An optional tap (live view, indexer) fell behind and was dropped from a session. */
   sessionTapDropped: 'session.tap_dropped',

@@ -87,20 +87,42 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
 }
 
 /**
- * The output only, at once, colours and cursor movement kept (`| less -R` works), terminal
- * strings (OSC, DCS, APC, PM, SOS) dropped unless `rawEscapes`; one write per batch read.
+ * The output at once, colours and cursor movement kept (`| less -R` works), terminal strings
+ * (OSC, DCS, APC, PM, SOS) dropped unless `rawEscapes`, and each marker (an sftp file operation,
+ * an exec recording's size limit) as a line of its own: `[LABEL]`, its control characters shown
+ * as `\xNN` (a file name must not reach the terminal as escapes either). One write per batch read.
  */
 export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void, o: { rawEscapes?: boolean } = {}): Promise<void> {
   const filter = o.rawEscapes ? undefined : new EscapeFilter();
+  let lineStart = true;
   for await (const item of readCastBatches(file, onWarning)) {
     if (!('events' in item)) continue;
     let text = '';
-    for (const e of item.events) if (e[1] === 'o') text += e[2];
-    if (filter) text = filter.push(text);
+    let output = '';
+    const flush = () => {
+      if (output) text += filter ? filter.push(output) : output;
+      output = '';
+    };
+    for (const e of item.events) {
+      if (e[1] === 'o') {
+        output += e[2];
+        if (e[2]) lineStart = e[2].endsWith('\n');
+      } else if (e[1] === 'm') {
+        flush();
+        text += `${lineStart ? '' : '\n'}[${o.rawEscapes ? e[2] : showControls(e[2])}]\n`;
+        lineStart = true;
+      }
+    }
+    flush();
     if (text) await write(text);
   }
   const rest = filter?.end();
   if (rest) await write(rest);
+}
+
+/** A marker label with its control characters made visible (`\x1b`). */
+function showControls(label: string): string {
+  return label.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** The header and events as one JSON document, streamed. */

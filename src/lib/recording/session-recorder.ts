@@ -79,6 +79,11 @@ export class ActiveRecording {
     this.o.auditor.emit(AuditEvents.resize, this.meta.user, { sid: this.id, size: `${cols}:${rows}` });
   }
 
+  /** A marker event in the recording (asciicast "m"): a labelled point in time, e.g. an sftp file operation. */
+  marker(label: string): void {
+    this.writer.marker(label);
+  }
+
   /** Called (once) when the recording can no longer be written: the session must end. */
   onFailure(cb: (err: Error) => void): void {
     this.failureListener = cb;

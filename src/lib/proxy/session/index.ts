@@ -2,7 +2,7 @@
 export { authorizeSession, type Authorization, type AuthorizationFacts } from './authorize.js';
 export { handleSession, OPTIONAL_TAP_BUFFER_BYTES, type PipelineDeps } from './pipeline.js';
 export { nodeName, parseTarget, type Identity, type PtyInfo, type SessionPlan, type Target } from './plan.js';
-export { recorderTap, type SessionRecorder, type SessionRecording } from './recorder-tap.js';
+export { recorderTap, type SessionRecorder, type SessionRecording, type SftpRecording } from './recorder-tap.js';
 export { refuseChannel, relaySession, type ClientChannel, type ExitInfo, type NodeChannel, type Relay, type RelayOptions } from './relay.js';
 export { collectSessionRequests, type ConnectionContext, type LiveControls, type WindowSize } from './requests.js';
 export { createOptionalTap, SessionTaps, type OptionalTapOptions, type SessionEnd, type SessionTap, type TapConsumer, type TapEvent } from './taps.js';

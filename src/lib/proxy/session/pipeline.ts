@@ -141,7 +141,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
         relay?.stop(r.reason, r.line);
       },
     });
-    taps = new SessionTaps(recorderTap(rec), [limits.tap, ...optional], sessionLog, (tap, reason) => {
+    taps = new SessionTaps(recorderTap(rec, plan.kind === 'sftp' ? { auditor: deps.auditor, log: sessionLog } : undefined), [limits.tap, ...optional], sessionLog, (tap, reason) => {
       sessionLog.warn('dropped a session tap', { component: 'proxy', tap, reason });
       deps.auditor.emit(AuditEvents.sessionTapDropped, who.user, { sid: rec.id, tap, reason });
     }, deps.optionalTapCloseMs);

@@ -206,6 +206,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         hostCerts: new HostCertificates(auth.ca('host'), clock),
         policy,
         forwardAgentToNodes: config.proxy.forwardAgentToNodes,
+        allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
       });
       closers.unshift(() => ssh.close());

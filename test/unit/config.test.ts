@@ -139,11 +139,12 @@ describe('config', () => {
 
 describe('settings this version parses but does not carry out', () => {
   it('are listed with file, line and key, so the daemon can refuse them', () => {
-    const c = load(['auth_service:', '  cluster_name: x', '  disconnect_expired_cert: yes', 'proxy_service:', '  allow_port_forwarding: yes'].join('\n'));
+    const c = load(['auth_service:', '  cluster_name: x', '  disconnect_expired_cert: yes', '  session_recording: off', 'proxy_service:', '  allow_port_forwarding: yes'].join('\n'));
     expect(c.unsupported.map((u) => [u.key, u.value, u.where.replace(/^.*\//, '')])).toEqual([
+      ['auth_service.session_recording', 'off', 'teleport.yaml:4'],
       ['auth_service.disconnect_expired_cert', 'yes', 'teleport.yaml:3'],
-      ['proxy_service.allow_port_forwarding', 'yes', 'teleport.yaml:5'],
     ]);
+    expect(c.proxy.allowPortForwarding).toBe(true);
   });
 
   it('defaults and explicit defaults are not listed', () => {

@@ -236,7 +236,6 @@ const NOT_YET_SUPPORTED: readonly { key: string; isSet(c: Config): boolean; valu
   { key: 'auth_service.session_recording', isSet: (c) => c.auth.sessionRecording === 'off', value: () => 'off' },
   { key: 'auth_service.client_idle_timeout', isSet: (c) => c.auth.clientIdleTimeoutMs > 0, value: (c) => `${c.auth.clientIdleTimeoutMs / 1000}s` },
   { key: 'auth_service.disconnect_expired_cert', isSet: (c) => c.auth.disconnectExpiredCert, value: () => 'yes' },
-  { key: 'proxy_service.allow_port_forwarding', isSet: (c) => c.proxy.allowPortForwarding, value: () => 'yes' },
 ];
 
 function resolveDataDir(f: FileConfig, inputs: ConfigInputs, env: NodeJS.ProcessEnv): { dataDir: string; dataDirSource: DataDirSource } {

@@ -68,8 +68,8 @@ function suite(name: string, proxyYaml: string | undefined, body: (ctx: () => Ct
       );
       ctx.http = await startHttp();
       ctx.procs = [];
-      ctx.ssh = (args) => {
-        const p = spawnBackground('ssh', ['-F', ctx.config, '-A', '-N', '-o', 'ExitOnForwardFailure=yes', '-J', `joe@127.0.0.1:${ctx.c.sshPort}`, '-p', String(ctx.c.sshd.port), ...args, 'root@127.0.0.1']);
+      ctx.ssh = (args, agent = true) => {
+        const p = spawnBackground('ssh', ['-F', ctx.config, ...(agent ? ['-A'] : []), '-N', '-o', 'ExitOnForwardFailure=yes', '-J', `joe@127.0.0.1:${ctx.c.sshPort}`, '-p', String(ctx.c.sshd.port), ...args, 'root@127.0.0.1']);
         ctx.procs.push(p);
         return p;
       };
@@ -91,7 +91,7 @@ interface Ctx {
   config: string;
   http: { port: number; close(): Promise<void> };
   procs: Background[];
-  ssh(args: string[]): Background;
+  ssh(args: string[], agent?: boolean): Background;
   portEvents(): Promise<PortEvent[]>;
 }
 
@@ -152,6 +152,20 @@ suite('tunnels with allow_port_forwarding: yes', '  allow_port_forwarding: yes',
   });
 });
 
+suite('tunnels allowed, without agent forwarding', '  allow_port_forwarding: yes', (ctx) => {
+  it('ssh -J -L (no -A): the forward is refused and audited with the reason', async () => {
+    const { http: web } = ctx();
+    const lport = await freePort();
+    const ssh = ctx().ssh(['-L', `${lport}:127.0.0.1:${web.port}`], false);
+    await waitFor(() => listening(lport), 'the -L listener', 30_000);
+    await expect(get(lport)).rejects.toThrow();
+    await waitFor(async () => (await ctx().portEvents()).some((e) => e.fields.reason !== undefined), 'the port event', 10_000);
+    const ev = (await ctx().portEvents()).find((e) => e.fields.dest === `127.0.0.1:${web.port}` && e.fields.reason === 'no agent forwarding');
+    expect(ev?.fields).toMatchObject({ allowed: false, direction: 'local', login: 'root' });
+    await ssh.stop();
+  });
+});
+
 suite('tunnels with the default config', undefined, (ctx) => {
   it('ssh -A -J -L: the forward is refused and audited', async () => {
     const { http: web } = ctx();
@@ -171,6 +185,8 @@ suite('tunnels with the default config', undefined, (ctx) => {
     const rport = await freePort();
     const ssh = ctx().ssh(['-R', `${rport}:127.0.0.1:${ctx().http.port}`]);
     expect(await ssh.waitForExit(30_000)).toBe(255);
+    // emit() writes after the refusal has gone out, so the event may land after ssh has exited.
+    await waitFor(async () => (await ctx().portEvents()).some((e) => e.fields.request === 'tcpip-forward'), 'the port event', 10_000);
     const ev = (await ctx().portEvents()).find((e) => e.fields.request === 'tcpip-forward')!;
     expect(ev.fields).toMatchObject({ allowed: false, bindPort: rport });
   });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../helpers/audit.js';
 import { sessions, startCluster, type Cluster } from '../helpers/cluster.js';
-import { freePort, spawnBackground, tmpDir, waitFor, type Background } from '../helpers/proc.js';
+import { freePort, run, spawnBackground, tmpDir, waitFor, type Background } from '../helpers/proc.js';
 
 /** Tunnels through the proxy with real `ssh -A -J`, a real sshd node and an HTTP server on loopback. */
 
@@ -126,6 +126,22 @@ suite('tunnels with allow_port_forwarding: yes', '  allow_port_forwarding: yes',
     await ssh.stop();
     // Tunnels are not recordings.
     expect((await sessions(c.daemon)).length).toBe(before);
+  });
+
+  it('ssh -A -J -D: a SOCKS request (curl) is carried to the node side and audited as local', async () => {
+    const { http: web } = ctx();
+    const carriedToWeb = async () => (await ctx().portEvents()).filter((e) => e.fields.dest === `127.0.0.1:${web.port}` && e.fields.direction === 'local' && Number(e.fields.bytes_out) > 0).length;
+    const before = await carriedToWeb();
+    const dport = await freePort();
+    const ssh = ctx().ssh(['-D', `127.0.0.1:${dport}`]);
+    await waitFor(() => {
+      if (!ssh.running) throw new Error(`ssh exited (${ssh.exitCode}): ${ssh.output}`);
+      return listening(dport);
+    }, 'the -D listener', 30_000);
+    const r = await run('curl', ['-sS', '--max-time', '20', '--socks5', `127.0.0.1:${dport}`, `http://127.0.0.1:${web.port}/socks`], { timeoutMs: 30_000 });
+    expect(r.stdout, r.stderr).toBe(BODY);
+    await waitFor(async () => (await carriedToWeb()) === before + 1, 'the port event', 10_000);
+    await ssh.stop();
   });
 
   it('ssh -A -J -R opens the node side listener and carries its connections back to the client', async () => {

@@ -108,10 +108,6 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
     throw badParameter('a proxy without a local auth service is not built yet in this version of tollgate', 'run both in one process: teleport start --roles=auth,proxy');
   }
   if (!config.auth.enabled) throw badParameter('no role to run', 'use --roles=auth (or auth,proxy)');
-  const unsupported = config.unsupported[0];
-  if (unsupported) {
-    throw badParameter(`${unsupported.where}: ${unsupported.key}: ${unsupported.value} is not supported yet`, 'remove the setting (or set it back to its default); the README lists what each key does today');
-  }
   // The proxy's certificates need patches/ssh2+1.17.0.patch in node_modules/ssh2: refuse a broken install up front.
   assertSsh2Patched();
 
@@ -210,6 +206,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         hostCerts: new HostCertificates(auth.ca('host'), clock),
         policy,
         forwardAgentToNodes: config.proxy.forwardAgentToNodes,
+        allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
       });
       closers.unshift(() => ssh.close());

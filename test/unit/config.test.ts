@@ -137,29 +137,10 @@ describe('config', () => {
   });
 });
 
-describe('settings this version parses but does not carry out', () => {
-  it('are listed with file, line and key, so the daemon can refuse them', () => {
-    const c = load(['auth_service:', '  cluster_name: x', '  disconnect_expired_cert: yes', 'proxy_service:', '  allow_port_forwarding: yes'].join('\n'));
-    expect(c.unsupported.map((u) => [u.key, u.value, u.where.replace(/^.*\//, '')])).toEqual([['proxy_service.allow_port_forwarding', 'yes', 'teleport.yaml:5']]);
-  });
-
-  it('settings that are built are not listed', () => {
-    expect(load('auth_service:\n  session_recording: off\n  client_idle_timeout: 5m\n  disconnect_expired_cert: yes\n').unsupported).toEqual([]);
-    expect(loadConfig({ systemConfigFile: '/nonexistent', hostname: 'box', dataDir: '/tmp/x' }).unsupported).toEqual([]);
-  });
-});
-
-describe('the daemon and settings it cannot carry out', () => {
-  it('refuses to start, naming the file, the line and the key', async () => {
-    const { startDaemon } = await import('../../src/lib/runtime.js');
-    const { createLogger } = await import('../../src/lib/log.js');
-    const c = load('proxy_service:\n  allow_port_forwarding: yes\n');
-    const err = await startDaemon(c, createLogger({ level: 'error' })).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(TollgateError);
-    expect((err as TollgateError).message).toMatch(/teleport\.yaml:2: proxy_service\.allow_port_forwarding: yes is not supported yet$/);
+describe('the session and forwarding settings parse to what the daemon applies', () => {
+  it('client_idle_timeout, disconnect_expired_cert, session_recording: off, allow_port_forwarding', () => {
+    const c = load(['auth_service:', '  client_idle_timeout: 5m', '  disconnect_expired_cert: yes', '  session_recording: off', 'proxy_service:', '  allow_port_forwarding: yes'].join('\n'));
+    expect([c.auth.clientIdleTimeoutMs, c.auth.disconnectExpiredCert, c.auth.sessionRecording, c.proxy.allowPortForwarding]).toEqual([5 * 60_000, true, 'off', true]);
   });
 });
 

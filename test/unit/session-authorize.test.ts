@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NEEDS_AGENT, NO_TARGET } from '../../src/lib/proxy-protocol.js';
-import { authorizeSession, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
+import { authorizeSession, authorizeTunnel, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
 import type { UserRecord } from '../../src/lib/store/types.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
@@ -47,6 +47,15 @@ describe('authorizeSession (pure)', () => {
 
   it('a lock that has run out no longer refuses', () => {
     expect(authorizeSession(plan(), { user: { ...joe, lockedUntil: now().getTime() - 1 }, now: now() }).allowed).toBe(true);
+  });
+
+  it('tunnels (-L, -D, -R) follow the login rules, without an auth-agent request to look for', () => {
+    const t = { login: 'root', host: 'node1', port: 22 };
+    expect(authorizeTunnel(f.joe, t, { user: joe, now: now() })).toEqual({ allowed: true, target: t });
+    expect(authorizeTunnel(f.joe, { ...t, login: 'admin' }, { user: joe, now: now() })).toMatchObject({ allowed: false, reason: 'login admin not allowed' });
+    expect(authorizeTunnel(f.joe, t, { user: undefined, now: now() })).toMatchObject({ allowed: false, reason: 'user joe no longer exists' });
+    expect(authorizeTunnel(f.joe, t, { user: { ...joe, lockedUntil: now().getTime() + 60_000 }, now: now() })).toMatchObject({ allowed: false, reason: 'user joe is locked' });
+    expect(authorizeTunnel(f.joe, t, { user: joe, now: new Date(Number(f.joe.cert.validBefore) * 1000) })).toMatchObject({ allowed: false, reason: 'your certificate has expired; run tsh login' });
   });
 
   it('parses tsh targets, IPv6 in brackets, and nothing else', () => {

@@ -8,14 +8,6 @@ export type DataDirSource = 'flag' | 'config' | 'system-default' | 'user-default
 /** `sqlite`: the store file lives in `dir` (teleport.storage.path), else in the data dir. */
 export type StorageConfig = { type: 'sqlite'; dir?: string } | { type: 'postgres'; connString: string };
 
-/** A setting the file asks for that this version parses but does not carry out yet. */
-export interface UnsupportedSetting {
-  /** `FILE:LINE: KEY: value` — where the operator finds it. */
-  readonly where: string;
-  readonly key: string;
-  readonly value: string;
-}
-
 /** The one typed, validated, frozen configuration every part is built from. */
 export interface Config {
   /** The file read, or undefined for embedded defaults. */
@@ -55,12 +47,6 @@ export interface Config {
     readonly allowPortForwarding: boolean;
     readonly allowedTargets: readonly string[];
   };
-  /**
-   * Values that parse but that nothing carries out yet. The daemon refuses to start while any
-   * is set (a key either does what it says or is refused), so an operator is never told
-   * "accepted" for a setting that does nothing.
-   */
-  readonly unsupported: readonly UnsupportedSetting[];
 }
 
 export const DEFAULTS = {

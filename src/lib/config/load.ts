@@ -26,8 +26,7 @@ export interface ConfigInputs {
 export function loadConfig(inputs: ConfigInputs = {}): Config {
   const env = inputs.env ?? process.env;
   const file = resolveConfigFile(inputs);
-  const parsed = file ? readConfigDocument(file) : undefined;
-  return buildConfig(parsed?.data ?? {}, file, inputs, env, parsed ? (keyPath) => lineOf(parsed, keyPath) : () => undefined);
+  return buildConfig(file ? readConfigFile(file) : {}, file, inputs, env);
 }
 
 function resolveConfigFile(inputs: ConfigInputs): string | undefined {
@@ -45,7 +44,7 @@ export function readConfigFile(file: string): FileConfig {
   return readConfigDocument(file).data;
 }
 
-function readConfigDocument(file: string): ParsedConfig {
+function readConfigDocument(file: string): { data: FileConfig } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -55,22 +54,13 @@ function readConfigDocument(file: string): ParsedConfig {
   return parseConfigDocument(text, file);
 }
 
-/** A validated file with its YAML document kept, so later checks can name a key's line. */
-interface ParsedConfig {
-  data: FileConfig;
-  doc: Document;
-  lineCounter: LineCounter;
-}
 
 export function parseConfigText(text: string, file: string): FileConfig {
   return parseConfigDocument(text, file).data;
 }
 
-function lineOf(p: ParsedConfig, keyPath: string[]): number | undefined {
-  return locateKey(p.doc, p.lineCounter, keyPath);
-}
 
-function parseConfigDocument(text: string, file: string): ParsedConfig {
+function parseConfigDocument(text: string, file: string): { data: FileConfig } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { version: '1.1', lineCounter, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
@@ -81,7 +71,7 @@ function parseConfigDocument(text: string, file: string): ParsedConfig {
   }
   const raw: unknown = doc.toJS() ?? {};
   const result = fileSchema.safeParse(raw);
-  if (result.success) return { data: result.data, doc, lineCounter };
+  if (result.success) return { data: result.data };
   const issue = result.error.issues[0]!;
   const { key, line } = locateIssue(doc, lineCounter, issue);
   const where = line ? `${file}:${line}` : file;
@@ -148,7 +138,7 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInputs, env: NodeJS.ProcessEnv, lineOfKey: (keyPath: string[]) => number | undefined): Config {
+function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInputs, env: NodeJS.ProcessEnv): Config {
   const where = file ?? 'embedded defaults';
   const hostname = inputs.hostname ?? f.teleport?.nodename ?? os.hostname();
   const { dataDir, dataDirSource } = resolveDataDir(f, inputs, env);
@@ -219,22 +209,10 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
       allowPortForwarding: p.allow_port_forwarding ?? false,
       allowedTargets: p.allowed_targets ?? [],
     },
-    unsupported: [],
   };
-  const unsupported = NOT_YET_SUPPORTED.filter((u) => u.isSet(config)).map((u) => {
-    const line = lineOfKey(u.key.split('.'));
-    return { key: u.key, value: u.value(config), where: `${where}${line ? `:${line}` : ''}` };
-  });
-  return deepFreeze({ ...config, unsupported });
+  return deepFreeze(config);
 }
 
-/**
- * Settings DESIGN.md names that this version parses (so Teleport configs stay readable) but does
- * not carry out yet; the daemon refuses them at start-up until the code that honours them lands.
- */
-const NOT_YET_SUPPORTED: readonly { key: string; isSet(c: Config): boolean; value(c: Config): string }[] = [
-  { key: 'proxy_service.allow_port_forwarding', isSet: (c) => c.proxy.allowPortForwarding, value: () => 'yes' },
-];
 
 function resolveDataDir(f: FileConfig, inputs: ConfigInputs, env: NodeJS.ProcessEnv): { dataDir: string; dataDirSource: DataDirSource } {
   if (inputs.dataDir) return { dataDir: path.resolve(inputs.dataDir), dataDirSource: 'flag' };

@@ -14,6 +14,7 @@ import { EventTally, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, source
 import type { HostCertificates } from './host-certs.js';
 import { createAuthenticator, type AuthGuard } from './authentication.js';
 import { handleSession, type ConnectionContext, type Identity, type PipelineDeps, type SessionLimits, type SessionRecorder } from './session/index.js';
+import { refuseForwardRequests, servePortForwarding, type PortForwardingDeps } from './port-forwarding.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
 
@@ -40,6 +41,8 @@ export interface SshProxyOptions {
   hostCerts: HostCertificates;
   policy: TargetPolicy;
   forwardAgentToNodes: boolean;
+  /** proxy_service.allow_port_forwarding: carry inner connections' tunnels to their node. */
+  allowPortForwarding: boolean;
   version: string;
 }
 
@@ -80,14 +83,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   });
   const graceExpired = new EventTally((r) => log.info('closed SSH connections that did not authenticate in time', { count: r.count, grace_s: LOGIN_GRACE_MS / 1000, sources: r.summary }));
 
-  function serveSessions(conn: Ssh2.Connection, cctx: ConnectionContext): void {
-    conn.on('session', (accept) => handleSession(accept(), cctx, deps));
-    conn.on('request', (accept, reject, name, info) => {
-      // -R remote forwards: tunnels are not recordings (DESIGN.md).
-      auditor.emit(AuditEvents.port, cctx.identity.user, { request: name, allowed: false, addr: cctx.identity.clientAddr, ...(info as object) });
-      reject?.();
-    });
-  }
+  const forwarding: PortForwardingDeps = { allowed: o.allowPortForwarding, upstream: o.upstream, auditor, clock: o.clock, log, lookupUser };
 
   function onInner(conn: Ssh2.Connection, outer: Identity, target: { host: string; port: number }): void {
     conns.add(conn);
@@ -113,11 +109,9 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
         agentRequested: false,
         openAgent: () => openForwardedAgent(conn) as Promise<Duplex>,
       };
-      serveSessions(conn, cctx);
-      conn.on('tcpip', (_a, reject, info) => {
-        auditor.emit(AuditEvents.port, identity!.user, { allowed: false, dest: `${info.destIP}:${info.destPort}`, addr: outer.clientAddr });
-        reject?.();
-      });
+      conn.on('session', (accept) => handleSession(accept(), cctx, deps));
+      // Tunnels are not recordings (DESIGN.md): refused and audited unless allow_port_forwarding.
+      servePortForwarding(conn, cctx, forwarding);
     });
     conn.on('error', (err) => log.debug('inner connection error', { error: err.message }));
     conn.on('close', () => conns.delete(conn));
@@ -136,7 +130,9 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
         pending?.authenticated();
         const id = identity!;
         const cctx: ConnectionContext = { identity: id, target: undefined, agentRequested: false, openAgent: () => openForwardedAgent(conn) as Promise<Duplex> };
-        serveSessions(conn, cctx);
+        conn.on('session', (accept) => handleSession(accept(), cctx, deps));
+        // -R on the outer connection: there is no node to carry it to.
+        refuseForwardRequests(conn, id, auditor);
         conn.on('tcpip', (accept, reject, info) => {
           // `ssh -J`: the client nests its SSH connection to the node in this channel; terminate it
           // here, with a host certificate for the dialled name, once the name is allowed.

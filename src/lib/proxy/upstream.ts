@@ -39,6 +39,34 @@ export interface UpstreamSession {
   exit(): ExitInfo | undefined;
 }
 
+/** Who dials which node, and whether the borrowed agent stays open for the node (agent forwarding). */
+export interface UpstreamRequest {
+  target: Target;
+  identity: Identity;
+  openAgent: () => Promise<Duplex>;
+  keepAgent: boolean;
+}
+
+/** A host and port on either end of a forward. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** One authenticated SSH connection to a node that carries an inner connection's tunnels. */
+export interface TunnelUpstream {
+  /** Opens a `direct-tcpip` channel on the node to `dst` (RFC 4254 §7.2), `src` as its originator. */
+  forwardOut(src: Endpoint, dst: Endpoint): Promise<Ssh2.ClientChannel>;
+  /** `tcpip-forward` on the node (RFC 4254 §7.1); resolves with the port the node bound. */
+  forwardIn(bind: Endpoint): Promise<number>;
+  /** `cancel-tcpip-forward` on the node. */
+  unforwardIn(bind: Endpoint): Promise<void>;
+  /** A connection arrived at a port the node listens on for us (`forwarded-tcpip`). */
+  onForwarded(cb: (info: Ssh2.TcpConnectionDetails, accept: () => Ssh2.ClientChannel, reject: () => void) => void): void;
+  onLost(cb: (message: string) => void): void;
+  close(): void;
+}
+
 /** One authenticated SSH connection from the proxy to a node. */
 export interface Upstream {
   openSession(req: SessionRequest): Promise<UpstreamSession>;
@@ -54,7 +82,56 @@ export interface Upstream {
 export class UpstreamConnector {
   constructor(private readonly o: UpstreamOptions) {}
 
-  async connect(req: { target: Target; identity: Identity; openAgent: () => Promise<Duplex>; keepAgent: boolean }): Promise<Upstream> {
+  async connect(req: UpstreamRequest): Promise<Upstream> {
+    const { client, onLost, close } = await this.dial(req);
+    return {
+      openSession: (s) => openSession(client, s),
+      onLost,
+      close,
+    };
+  }
+
+  /**
+   * One connection to the node for an inner connection's tunnels (`-L`, `-D`, `-R`): the same
+   * dial, agent borrowing and host key check as a session's, so the node's sshd decides as for
+   * a session whether it allows forwarding (AllowTcpForwarding).
+   */
+  async connectTunnels(req: UpstreamRequest): Promise<TunnelUpstream> {
+    const { client, onLost, close } = await this.dial(req);
+    return {
+      forwardOut: (src, dst) =>
+        new Promise<Ssh2.ClientChannel>((resolve, reject) => {
+          try {
+            client.forwardOut(src.host, src.port, dst.host, dst.port, (err, stream) => (err ? reject(err) : resolve(stream)));
+          } catch (err) {
+            reject(err as Error);
+          }
+        }),
+      forwardIn: (bind) =>
+        new Promise<number>((resolve, reject) => {
+          try {
+            client.forwardIn(bind.host, bind.port, (err, port) => (err ? reject(err) : resolve(port)));
+          } catch (err) {
+            reject(err as Error);
+          }
+        }),
+      unforwardIn: (bind) =>
+        new Promise<void>((resolve, reject) => {
+          try {
+            client.unforwardIn(bind.host, bind.port, (err) => (err ? reject(err) : resolve()));
+          } catch (err) {
+            reject(err as Error);
+          }
+        }),
+      onForwarded: (cb) => {
+        client.on('tcp connection', (info, accept, reject) => cb(info, accept, reject));
+      },
+      onLost,
+      close,
+    };
+  }
+
+  private async dial(req: UpstreamRequest): Promise<{ client: Ssh2.Client; onLost(cb: (message: string) => void): void; close(): void }> {
     const { target } = req;
     const ip = await this.o.policy.resolve(target.host, target.port);
     const agentStreams: Duplex[] = [];
@@ -109,27 +186,7 @@ export class UpstreamConnector {
       if (!closing) lostCb?.('closed by the node');
     });
     return {
-      openSession: (s) =>
-        new Promise<UpstreamSession>((resolve, reject) => {
-          const cb = (err: Error | undefined, stream: Ssh2.ClientChannel) => {
-            if (err) return reject(err);
-            // Listen now, not after the promise settles: ssh2 may deliver exit-status in the same
-            // read as the request's success, before any later listener could see it.
-            let exit: ExitInfo | undefined;
-            stream.on('exit', (code: number | null, signal?: string) => {
-              exit = typeof code === 'number' ? { code, signal: null } : { code: null, signal: signal ?? null };
-            });
-            resolve({ stream, exit: () => exit });
-          };
-          const opts = { env: s.env, agentForward: s.forwardAgent } as Ssh2.ExecOptions;
-          if (s.kind === 'shell') {
-            client.shell(s.pty ? { ...s.pty } : false, opts as Ssh2.ShellOptions, cb);
-          } else if (s.kind === 'exec') {
-            client.exec(s.command ?? '', { ...opts, ...(s.pty ? { pty: { ...s.pty } } : {}) }, cb);
-          } else {
-            client.subsys(s.subsystem ?? 'sftp', cb);
-          }
-        }),
+      client,
       onLost: (cb) => {
         lostCb = cb;
       },
@@ -140,4 +197,27 @@ export class UpstreamConnector {
       },
     };
   }
+}
+
+function openSession(client: Ssh2.Client, s: SessionRequest): Promise<UpstreamSession> {
+  return new Promise<UpstreamSession>((resolve, reject) => {
+    const cb = (err: Error | undefined, stream: Ssh2.ClientChannel) => {
+      if (err) return reject(err);
+      // Listen now, not after the promise settles: ssh2 may deliver exit-status in the same
+      // read as the request's success, before any later listener could see it.
+      let exit: ExitInfo | undefined;
+      stream.on('exit', (code: number | null, signal?: string) => {
+        exit = typeof code === 'number' ? { code, signal: null } : { code: null, signal: signal ?? null };
+      });
+      resolve({ stream, exit: () => exit });
+    };
+    const opts = { env: s.env, agentForward: s.forwardAgent } as Ssh2.ExecOptions;
+    if (s.kind === 'shell') {
+      client.shell(s.pty ? { ...s.pty } : false, opts as Ssh2.ShellOptions, cb);
+    } else if (s.kind === 'exec') {
+      client.exec(s.command ?? '', { ...opts, ...(s.pty ? { pty: { ...s.pty } } : {}) }, cb);
+    } else {
+      client.subsys(s.subsystem ?? 'sftp', cb);
+    }
+  });
 }

@@ -1,6 +1,6 @@
 import type { UserRecord } from '../../store/index.js';
 import { NEEDS_AGENT, NO_TARGET } from '../../proxy-protocol.js';
-import type { SessionPlan, Target } from './plan.js';
+import type { Identity, SessionPlan, Target } from './plan.js';
 
 /** What authorization knows besides the plan: the user as the store has them now, and the time. */
 export interface AuthorizationFacts {
@@ -25,9 +25,25 @@ export type Authorization =
  * checked again for every session, not only at authentication.
  */
 export function authorizeSession(plan: SessionPlan, facts: AuthorizationFacts): Authorization {
-  const who = plan.identity;
   const t = plan.target;
   if (!t) return { allowed: false, reason: 'no target named', line: NO_TARGET };
+  const login = authorizeLogin(plan.identity, t, facts);
+  if (!login.allowed) return login;
+  if (!plan.agentRequested) return { allowed: false, reason: 'no agent forwarding', line: NEEDS_AGENT };
+  return login;
+}
+
+/**
+ * Whether an inner connection may open a tunnel (`-L`, `-D`, `-R`) to its node: the rules of a
+ * session's login (principal, user still there and not locked, certificate still valid), checked
+ * for every forward. Agent forwarding is proven by the upstream dial itself: `ssh -N` opens no
+ * session channel, so there is no auth-agent request to look for.
+ */
+export function authorizeTunnel(who: Identity, t: Target, facts: AuthorizationFacts): Authorization {
+  return authorizeLogin(who, t, facts);
+}
+
+function authorizeLogin(who: Identity, t: Target, facts: AuthorizationFacts): Authorization {
   if (!who.cert.principals.includes(t.login)) {
     return {
       allowed: false,
@@ -37,7 +53,6 @@ export function authorizeSession(plan: SessionPlan, facts: AuthorizationFacts): 
   }
   const stale = staleness(who.user, who.cert.validBefore, facts);
   if (stale) return { allowed: false, reason: stale, line: `tollgate: ${stale}` };
-  if (!plan.agentRequested) return { allowed: false, reason: 'no agent forwarding', line: NEEDS_AGENT };
   return { allowed: true, target: t };
 }
 

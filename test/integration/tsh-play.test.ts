@@ -154,6 +154,14 @@ describe('tsh play and terminal strings in a recording', () => {
     expect(raw.stdout).toContain('\u001b]0;owned');
   });
 
+  it('a marker (an sftp file name) shows its control characters as \\xNN in --format=text', async () => {
+    const marked = path.join(dir, 'marker.cast');
+    const events = [[0.1, 'o', 'x'], [0.2, 'm', 'sftp open /tmp/\u001b]52;c;Zm9v\u0007 (write)']];
+    fs.writeFileSync(marked, [JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 0 }), ...events.map((e) => JSON.stringify(e)), ''].join('\n'));
+    const r = await runTsh(['play', marked, '--format=text']);
+    expect(r.stdout).toBe('x\n[sftp open /tmp/\\x1b]52;c;Zm9v\\x07 (write)]\n');
+  });
+
   it('the timed player (no terminal) drops them too', async () => {
     const timed = await runTsh(['play', file, '--speed=16']);
     expect(timed.code).toBe(0);

@@ -22,6 +22,16 @@ export interface AsciicastHeader {
   title?: string;
   command?: string;
   env?: Record<string, string>;
+  /**
+   * Who and what the recording is of (extra header keys, which asciicast v2 players ignore), so a
+   * `.cast` read on its own names its session: a copy filed under another id reads as altered.
+   */
+  session?: string;
+  user?: string;
+  login?: string;
+  node?: string;
+  /** ISO 8601 start time. */
+  started_at?: string;
 }
 
 export interface WriterOptions {
@@ -103,6 +113,7 @@ export class AsciicastWriter {
     if (header.title) head.title = header.title;
     if (header.command) head.command = header.command;
     if (header.env) head.env = header.env;
+    for (const k of ['session', 'user', 'login', 'node', 'started_at'] as const) if (header[k] !== undefined) head[k] = header[k];
     const headLine = `${JSON.stringify(head)}\n`;
     const headBytes = Buffer.from(headLine);
     try {

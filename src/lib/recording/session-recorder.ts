@@ -248,6 +248,11 @@ export class RecordingService {
           title: `${meta.user} as ${meta.login}@${meta.node}${meta.command ? `: ${meta.command}` : ''}`,
           ...(meta.command ? { command: meta.command } : {}),
           env: { TERM: meta.term ?? 'xterm', SHELL: '/bin/sh' },
+          session: id,
+          user: meta.user,
+          login: meta.login,
+          node: meta.node,
+          started_at: now.toISOString(),
         },
         {
           maxOutputBytes: meta.kind === 'exec' && !meta.pty ? this.o.maxExecRecordingSize : 0,

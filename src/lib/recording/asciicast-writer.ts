@@ -32,14 +32,24 @@ export interface AsciicastHeader {
   node?: string;
   /** ISO 8601 start time. */
   started_at?: string;
+  /**
+   * Whether the channel had a terminal. Players use it for input: PTY keystrokes are echoed by
+   * the remote terminal (so text playback leaves them out), non-PTY input is the command's stdin.
+   */
+  pty?: boolean;
 }
 
 export interface WriterOptions {
   flushIntervalMs?: number;
   /** Flush as soon as this many bytes are pending. */
   flushBytes?: number;
-  /** Record no more output than this many bytes (non-PTY exec); 0 = unlimited. */
+  /**
+   * Output size (non-PTY exec) past which `onLimit` is called, once; 0 = unlimited. Output is
+   * never dropped: every byte given is recorded, and the caller ends the session (recording is
+   * mandatory, so nothing may go on unrecorded).
+   */
   maxOutputBytes?: number;
+  onLimit?: (limit: number) => void;
   recordInput?: boolean;
   now?: () => number;
   /** Called once, on the first failed write (disk full...): recording is mandatory, so the caller ends the session. */
@@ -58,7 +68,6 @@ export interface StreamTotals {
 export interface WriterTotals {
   out: StreamTotals;
   in: StreamTotals;
-  droppedOutput: number;
   /** Bytes of the file and their SHA-256 (the detached signature's message hash), when integrity is on. */
   file: { bytes: number; sha256: Buffer | undefined };
   sealed: { bytes: number; chain: string } | undefined;
@@ -83,8 +92,7 @@ export class AsciicastWriter {
   private fileBytes = 0;
   private bytesOut = 0;
   private bytesIn = 0;
-  private recordedOut = 0;
-  private dropped = 0;
+  private limitReached = false;
   private closed = false;
   private writeError: Error | undefined;
   private lastTime = 0;
@@ -94,7 +102,7 @@ export class AsciicastWriter {
   private queuedBytes = 0;
   private drainWaiters: Array<() => void> = [];
   private closing: Promise<WriterTotals> | undefined;
-  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'integrity'>> & { now: () => number; onError?: (err: Error) => void };
+  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'onLimit' | 'integrity'>> & { now: () => number; onError?: (err: Error) => void; onLimit?: (limit: number) => void };
 
   constructor(readonly file: string, header: AsciicastHeader, options: WriterOptions = {}) {
     this.o = {
@@ -105,6 +113,7 @@ export class AsciicastWriter {
       highWaterBytes: options.highWaterBytes ?? 8 * 1024 * 1024,
       now: options.now ?? (() => performance.timeOrigin + performance.now()),
       onError: options.onError,
+      onLimit: options.onLimit,
     };
     this.start = this.o.now();
     this.fd = fs.openSync(file, 'wx', 0o600);
@@ -113,7 +122,7 @@ export class AsciicastWriter {
     if (header.title) head.title = header.title;
     if (header.command) head.command = header.command;
     if (header.env) head.env = header.env;
-    for (const k of ['session', 'user', 'login', 'node', 'started_at'] as const) if (header[k] !== undefined) head[k] = header[k];
+    for (const k of ['session', 'user', 'login', 'node', 'started_at', 'pty'] as const) if (header[k] !== undefined) head[k] = header[k];
     const headLine = `${JSON.stringify(head)}\n`;
     const headBytes = Buffer.from(headLine);
     try {
@@ -151,29 +160,24 @@ export class AsciicastWriter {
   }
 
   /**
-   * Bytes the remote side wrote to the terminal (always counted and hashed; recorded up to the
-   * limit). Returns false when the disk is behind: pause the source until onceDrained().
+   * Bytes the remote side wrote to the terminal (counted, hashed and recorded, all of them).
+   * Past `maxOutputBytes` it calls `onLimit` once, after recording the chunk that crossed it.
+   * Returns false when the disk is behind: pause the source until onceDrained().
    */
   output(data: Buffer): boolean {
     this.hashOut.update(data);
     this.bytesOut += data.length;
-    let recorded = data;
-    if (this.o.maxOutputBytes) {
-      const room = Math.max(0, this.o.maxOutputBytes - this.recordedOut);
-      if (data.length > room) {
-        this.dropped += data.length - room;
-        recorded = data.subarray(0, room);
-      }
-    }
-    if (recorded.length > 0) {
-      this.recordedOut += recorded.length;
-      const text = this.out.write(recorded);
-      if (text) this.push('o', text);
+    const text = this.out.write(data);
+    if (text) this.push('o', text);
+    if (this.o.maxOutputBytes && !this.limitReached && this.bytesOut > this.o.maxOutputBytes) {
+      this.limitReached = true;
+      this.push('m', `recording limit reached: ${this.bytesOut} bytes of output, over auth_service.max_exec_recording_size (${this.o.maxOutputBytes}); the session is ended`);
+      this.o.onLimit?.(this.o.maxOutputBytes);
     }
     return this.queuedBytes < this.o.highWaterBytes;
   }
 
-  /** Bytes the user typed; recorded only with record_input, always counted and hashed. */
+  /** Bytes the client sent (keystrokes, or a non-PTY command's stdin); recorded with `recordInput`, always counted and hashed. */
   input(data: Buffer): boolean {
     this.hashIn.update(data);
     this.bytesIn += data.length;
@@ -272,7 +276,6 @@ export class AsciicastWriter {
       const tailIn = this.inp.end();
       if (tailIn) this.push('i', tailIn);
     }
-    if (this.dropped > 0) this.push('m', `output limit reached: ${this.dropped} more bytes were not recorded (auth_service.max_exec_recording_size)`);
     this.flush();
     if (this.chain && !this.writeError) this.enqueue(undefined, this.chain.checkpoint('complete'));
     this.closed = true;
@@ -287,7 +290,6 @@ export class AsciicastWriter {
     return {
       out: { bytes: this.bytesOut, sha256: this.hashOut.copy().digest('hex') },
       in: { bytes: this.bytesIn, sha256: this.hashIn.copy().digest('hex') },
-      droppedOutput: this.dropped,
       file: { bytes: this.fileBytes, sha256: this.chain?.digest() },
       sealed: this.writeError ? undefined : this.chain?.sealed,
     };

@@ -80,12 +80,21 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
   }
 }
 
-/** The output only, at once, escape sequences kept (`| less -R` works); one write per batch read. */
+/**
+ * The output at once, escape sequences kept (`| less -R` works); one write per batch read. The
+ * input of a non-PTY session (what was piped into the command) is written as-is where it came,
+ * so a piped script reads with its output; PTY keystrokes are left out (the remote terminal's
+ * echo is already in the output). Timed playback shows output only, as asciinema does.
+ */
 export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
+  let showInput = false;
   for await (const item of readCastBatches(file, onWarning)) {
-    if (!('events' in item)) continue;
+    if (!('events' in item)) {
+      showInput = item.header.pty === false;
+      continue;
+    }
     let text = '';
-    for (const e of item.events) if (e[1] === 'o') text += e[2];
+    for (const e of item.events) if (e[1] === 'o' || (showInput && e[1] === 'i')) text += e[2];
     if (text) await write(text);
   }
 }

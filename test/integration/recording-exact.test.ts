@@ -1,8 +1,9 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { castEvents, sessions, startCluster, type Cluster } from '../helpers/cluster.js';
-import { tmpDir } from '../helpers/proc.js';
+import { ROOT, run, tmpDir } from '../helpers/proc.js';
 
 /** Issue 14: nothing reaches a node unrecorded (the recording names its session, records piped input, and never lets a session outrun it). */
 describe('recordings that miss nothing', () => {
@@ -11,7 +12,7 @@ describe('recordings that miss nothing', () => {
   let signers: string;
 
   beforeAll(async () => {
-    c = await startCluster({ authYaml: '  max_exec_recording_size: 1MiB' });
+    c = await startCluster();
     work = tmpDir('tollgate-exact-');
     signers = path.join(work, 'allowed_signers');
     fs.writeFileSync(signers, (await c.daemon.tctl(['auth', 'export', '--type=recording'])).stdout);
@@ -61,6 +62,83 @@ describe('recordings that miss nothing', () => {
     expect(play.code, play.stderr).toBe(0);
     expect(play.stdout).toBe('echo piped-$((6*7))\npiped-42\n');
   });
+
+  /** Plain OpenSSH through the proxy (`ssh -A -J`): strict host checking against the host CA only. */
+  async function sshConfig(): Promise<string> {
+    const kh = path.join(work, 'known_hosts');
+    fs.writeFileSync(kh, (await c.daemon.tctl(['auth', 'export', '--type=host', '--host-pattern=*'])).stdout);
+    const file = path.join(work, 'ssh_config');
+    fs.writeFileSync(file, ['Host *', '  StrictHostKeyChecking yes', `  UserKnownHostsFile ${kh}`, '  GlobalKnownHostsFile /dev/null', '  BatchMode yes', `  IdentityAgent ${c.agent.socket}`, '  LogLevel ERROR', ''].join('\n'));
+    return file;
+  }
+  const sha256File = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  /** `tsh play ID --format=raw [--input] | sha256sum`, as a user runs it (through the proxy's web API). */
+  const rawSha = async (id: string, input = false) => {
+    const r = await run('bash', ['-c', `${process.execPath} ${ROOT}/bin/tsh play ${id} --format=raw${input ? ' --input' : ''} | sha256sum`], { env: c.env, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.split(' ')[0];
+  };
+  const stored = (id: string) => ['', '.bin'].reduce((n, ext) => n + (fs.existsSync(castOf(id) + ext) ? fs.statSync(castOf(id) + ext).size : 0), 0);
+
+  it('1 MiB from /dev/urandom through tsh ssh and through ssh -A -J: tsh play --format=raw gives it back byte for byte', async () => {
+    const file = path.join(work, 'random-1m');
+    fs.writeFileSync(file, crypto.randomBytes(1 << 20));
+    const want = sha256File(file);
+    const viaTsh = await ssh(['root@127.0.0.1', `cat ${file}; echo tsh-random`]);
+    expect(viaTsh.code, viaTsh.stderr).toBe(0);
+    const config = await sshConfig();
+    const viaJump = await run('bash', ['-c', `ssh -F ${config} -A -J joe@127.0.0.1:${c.sshPort} -p ${c.sshd.port} root@127.0.0.1 'cat ${file}; echo jump-random' | head -c ${1 << 20} | sha256sum`], { timeoutMs: 60_000 });
+    expect(viaJump.code, viaJump.stderr).toBe(0);
+    expect(viaJump.stdout.split(' ')[0]).toBe(want);
+    for (const needle of ['tsh-random', 'jump-random']) {
+      const s = await sessionOf(needle);
+      const withTail = crypto.createHash('sha256').update(fs.readFileSync(file)).update(`${needle}\n`).digest('hex');
+      expect(s.sha256Out).toBe(withTail);
+      expect(await rawSha(s.id)).toBe(withTail);
+      expect(fs.existsSync(`${castOf(s.id)}.bin`)).toBe(true);
+      expect((await c.daemon.tctl(['recordings', 'verify', s.id])).stdout).toMatch(/^verified: /);
+    }
+  });
+
+  it('binary piped in is recorded exactly too: tsh play --format=raw --input', async () => {
+    const file = path.join(work, 'random-in');
+    fs.writeFileSync(file, crypto.randomBytes(200_000));
+    const r = await run('bash', ['-c', `${process.execPath} ${ROOT}/bin/tsh ssh --port=${c.sshd.port} root@127.0.0.1 'cat > /dev/null; echo stdin-random' < ${file}`], { env: c.env, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const s = await sessionOf('stdin-random');
+    expect(s.sha256In).toBe(sha256File(file));
+    expect(await rawSha(s.id, true)).toBe(sha256File(file));
+  });
+
+  it('32 MiB of random bytes through ssh -A -J is stored at no more than 1.05 bytes per byte, and exported whole', async () => {
+    const mib = 32;
+    const config = await sshConfig();
+    const r = await run('bash', ['-c', `ssh -F ${config} -A -J joe@127.0.0.1:${c.sshPort} -p ${c.sshd.port} root@127.0.0.1 'head -c ${mib << 20} /dev/urandom; echo big-random >&2' > /dev/null`], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const s = await sessionOf('big-random');
+    expect(s.bytesOut).toBe((mib << 20) + 'big-random\n'.length);
+    expect(stored(s.id) / s.bytesOut).toBeLessThanOrEqual(1.05);
+    expect(await rawSha(s.id)).toBe(s.sha256Out);
+    // exported as cast: the .bin comes along, and the copy plays back exactly
+    const out = path.join(work, 'export.cast');
+    const e = await c.tsh(['recordings', 'export', s.id, '--format=cast', '-o', out]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(fs.readFileSync(`${out}.bin`).equals(fs.readFileSync(`${castOf(s.id)}.bin`))).toBe(true);
+    const local = await run('bash', ['-c', `${process.execPath} ${ROOT}/bin/tsh play ${out} --format=raw | sha256sum`], { env: c.env, timeoutMs: 120_000 });
+    expect(local.stdout.split(' ')[0]).toBe(s.sha256Out);
+  });
+});
+
+describe('max_exec_recording_size set by an operator', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await startCluster({ authYaml: '  max_exec_recording_size: 1MiB' });
+  });
+  afterAll(async () => {
+    await c?.stop();
+  });
+  const ssh = (args: string[]) => c.tsh(['ssh', `--port=${c.sshd.port}`, ...args], { timeoutMs: 60_000 });
+  const sessionOf = async (needle: string) => (await sessions(c.daemon)).find((s) => s.command?.includes(needle))!;
 
   it('a non-PTY exec past max_exec_recording_size is ended with a clear line, never continued unrecorded', async () => {
     const r = await ssh(['root@127.0.0.1', 'head -c 2000000 /dev/zero | tr "\\0" x; echo; echo END-MARKER-LINE']);

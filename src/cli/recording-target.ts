@@ -6,7 +6,7 @@ import { profileDirFromEnv, ProfileStore, type Profile, parseProxyAddress } from
 import { ADMIN_SOCKET, adminRoutes, webApiRoutes } from '../lib/api/index.js';
 import { loadConfig } from '../lib/config/index.js';
 import { isTollgateError, notFound } from '../lib/errors.js';
-import { RECORDING_NAMESPACE, sealedOf, type SessionJson, RECORDINGS_DIR, blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/index.js';
+import { binPath, RECORDING_NAMESPACE, sealedOf, type SessionJson, RECORDINGS_DIR, blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/index.js';
 import { isUuid } from '../lib/ids.js';
 
 export interface RecordingFlags {
@@ -21,8 +21,15 @@ export interface RecordingTarget {
   source: string | Readable;
   /** The session's index row, when known (data dir or proxy). */
   session: SessionJson | undefined;
+  /** The byte-exact sidecar (`.bin`), null when the recording has none. */
+  bin(): Promise<Readable | null>;
   verify(): Promise<VerifyResult>;
   cleanup(): void;
+}
+
+/** The `.bin` beside a local `.cast`, if there is one. */
+async function binBeside(castFile: string): Promise<Readable | null> {
+  return fs.existsSync(binPath(castFile)) ? fs.createReadStream(binPath(castFile)) : null;
 }
 
 
@@ -36,7 +43,7 @@ export async function openRecording(target: string, flags: RecordingFlags, o: { 
   if (target.endsWith('.cast') || target.includes('/')) {
     if (!fs.existsSync(target)) throw notFound(`no recording file ${target}`);
     const profile = new ProfileStore(profileDirFromEnv(process.env)).load();
-    return { source: target, session: undefined, verify: () => verifyFile(target, recordingKey(flags['allowed-signers'], profile)), cleanup: none };
+    return { source: target, session: undefined, bin: () => binBeside(target), verify: () => verifyFile(target, recordingKey(flags['allowed-signers'], profile)), cleanup: none };
   }
   if (!isUuid(target)) throw notFound(`no recording with id ${target} (see tsh recordings ls)`);
   const profile = flags['data-dir'] || flags.config ? undefined : new ProfileStore(profileDirFromEnv(process.env)).load();
@@ -71,7 +78,7 @@ async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): 
     if (flags['allowed-signers']) return recordingKey(flags['allowed-signers'], undefined);
     return blobFromAllowedSigners((await admin.call(adminRoutes.exportCa, { params: { type: 'recording' } })).line);
   };
-  return { source: file, session, verify: async () => verifyFile(file, await key(), id, session), cleanup: () => {} };
+  return { source: file, session, bin: () => binBeside(file), verify: async () => verifyFile(file, await key(), id, session), cleanup: () => {} };
 }
 
 async function openProxied(id: string, profile: Profile, flags: RecordingFlags, local: boolean): Promise<RecordingTarget> {
@@ -79,10 +86,15 @@ async function openProxied(id: string, profile: Profile, flags: RecordingFlags, 
   try {
     if (!local) {
       const source = await web.open(webApiRoutes.streamSession, { params: { id } });
-      return { source, session: undefined, verify: () => Promise.reject(new Error('not downloaded')), cleanup: () => source.destroy() };
+      const bin = async () => {
+        const res = await web.open(webApiRoutes.streamSessionBin, { params: { id } });
+        // An empty body: the recording has no .bin (a proxy without the route answers 404, an error).
+        return res.headers['content-length'] === '0' ? (res.destroy(), null) : res;
+      };
+      return { source, session: undefined, bin, verify: () => Promise.reject(new Error('not downloaded')), cleanup: () => source.destroy() };
     }
     const d = await downloadRecording(web, id);
-    return { source: d.castFile, session: d.session, verify: () => verifyFile(d.castFile, recordingKey(flags['allowed-signers'], profile), id, d.session), cleanup: d.cleanup };
+    return { source: d.castFile, session: d.session, bin: () => binBeside(d.castFile), verify: () => verifyFile(d.castFile, recordingKey(flags['allowed-signers'], profile), id, d.session), cleanup: d.cleanup };
   } catch (err) {
     if (isTollgateError(err) && err.kind === 'not-found') throw notFound(`no recording with id ${id} (see tsh recordings ls)`);
     throw err;

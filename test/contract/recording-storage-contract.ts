@@ -36,7 +36,7 @@ export interface RecordingStorageTraits {
   shared: boolean;
 }
 
-const PARTS: readonly RecordingPart[] = ['cast', 'chain', 'sig'];
+const PARTS: readonly RecordingPart[] = ['cast', 'chain', 'sig', 'bin'];
 const NS = 'tollgate-recording';
 
 function makeSigner(): RecordingSigner {
@@ -93,9 +93,10 @@ async function readPart(storage: RecordingStorage, id: string, part: RecordingPa
 /** What the recorder left in the local directory, part by part. */
 function localFiles(storage: RecordingStorage, id: string): Record<RecordingPart, Buffer | null> {
   const read = (part: RecordingPart) => (fs.existsSync(storage.localPath(id, part)) ? fs.readFileSync(storage.localPath(id, part)) : null);
-  return { cast: read('cast'), chain: read('chain'), sig: read('sig') };
+  return { cast: read('cast'), chain: read('chain'), sig: read('sig'), bin: read('bin') };
 }
 
+const BINARY = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 131 + 7) & 0xff));
 const HEADER = `${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1_700_000_000 })}\n`;
 const event = (t: number, text: string) => `${JSON.stringify([t, 'o', text])}\n`;
 
@@ -143,6 +144,8 @@ export function testRecordingStorage(name: string, setup: () => Promise<Recordin
     rec.resize(100, 30);
     rec.output(Buffer.from([0xe2, 0x82])); // a character split across reads
     rec.output(Buffer.from([0xac, 0x0a]));
+    rec.output(BINARY); // not UTF-8: to the .bin, behind a marker
+    rec.output(Buffer.alloc(10_000)); // NULs: binary too, and deflated
     await rec.end({ exitStatus: 0, exitSignal: null, reason: 'exit' });
     await service.close();
     return rec.id;
@@ -163,6 +166,7 @@ export function testRecordingStorage(name: string, setup: () => Promise<Recordin
         const written = localFiles(s.storage, id);
         expect(written.cast?.toString('utf8')).toContain('line 200');
         expect(written.chain).not.toBeNull();
+        expect(written.bin).not.toBeNull();
         expect(written.sig?.toString('utf8')).toContain('BEGIN SSH SIGNATURE');
         await s.storage.flush();
 
@@ -173,6 +177,7 @@ export function testRecordingStorage(name: string, setup: () => Promise<Recordin
           expect(local).not.toBeNull();
           try {
             expect(fs.readFileSync(local!.castFile).equals(written.cast!)).toBe(true);
+            expect(fs.readFileSync(`${local!.castFile}.bin`).equals(written.bin!)).toBe(true);
             const v = await verifyRecording({ castFile: local!.castFile, session: id, publicBlob: signer.publicBlob, namespace: NS, expectIntegrity: true, sealed: sealedOf(row) });
             expect(v.verdict, v.summary).toBe('verified');
             expect(v.signature).toBe(true);

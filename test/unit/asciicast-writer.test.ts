@@ -50,18 +50,19 @@ describe('AsciicastWriter', () => {
     expect(lines(g)[1]).toEqual([expect.any(Number), 'i', 'ls\r']);
   });
 
-  it('stops recording output at the limit and says how much was left out', async () => {
+  it('at the output limit records everything it was given, marks the spot and calls onLimit once', async () => {
     const f = tmp();
-    const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 0 }, { maxOutputBytes: 10 });
+    const limits: number[] = [];
+    const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 0 }, { maxOutputBytes: 10, onLimit: (n) => limits.push(n) });
     w.output(Buffer.from('0123456789abcdef'));
     w.output(Buffer.from('ghij'));
     const totals = await w.close();
     expect(totals.out.bytes).toBe(20);
-    expect(totals.droppedOutput).toBe(10);
+    expect(limits).toEqual([10]);
     const events = lines(f).slice(1) as [number, string, string][];
-    expect(events[0]![2]).toBe('0123456789');
-    expect(events.at(-1)![1]).toBe('m');
-    expect(events.at(-1)![2]).toMatch(/10 more bytes were not recorded/);
+    expect(events.map((e) => e[1])).toEqual(['o', 'm', 'o']);
+    expect(events[0]![2] + events[2]![2]).toBe('0123456789abcdefghij');
+    expect(events[1]![2]).toMatch(/max_exec_recording_size \(10\); the session is ended/);
   });
 
   it('flushes on its own so a crash loses at most the flush interval', async () => {

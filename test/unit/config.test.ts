@@ -102,6 +102,14 @@ describe('config', () => {
     expect(c.proxy.listenAddr).toEqual({ host: '::1', port: 4023 });
   });
 
+  it('max_exec_recording_size: unlimited by default; unlimited and 0 both mean no limit', () => {
+    expect(load('auth_service:\n  enabled: yes\n').auth.maxExecRecordingSize).toBe(0);
+    expect(load('auth_service:\n  max_exec_recording_size: unlimited\n').auth.maxExecRecordingSize).toBe(0);
+    expect(load('auth_service:\n  max_exec_recording_size: 0\n').auth.maxExecRecordingSize).toBe(0);
+    expect(load('auth_service:\n  max_exec_recording_size: 1MiB\n').auth.maxExecRecordingSize).toBe(1024 * 1024);
+    expect(() => load('auth_service:\n  max_exec_recording_size: lots\n')).toThrow(/max_exec_recording_size/);
+  });
+
   it('unknown key: file, line and key, with a suggestion', () => {
     const e = errorOf(() => parseConfigText('teleport:\n  data_dir: /x\nauth_service:\n  cluster_nme: foo\n', '/etc/t.yaml'));
     expect(e.message).toBe('/etc/t.yaml:4: unknown key "auth_service.cluster_nme" (did you mean "cluster_name"?)');

@@ -228,4 +228,26 @@ describe('recording integrity', () => {
       expect(r2.event?.index).toBe(8);
     });
   });
+
+  it('the header names its session: a signed recording copied under another id is altered, with or without its sidecar', async () => {
+    const d = dir();
+    const a = path.join(d, `${SID}.cast`);
+    const w = new AsciicastWriter(a, { width: 80, height: 24, timestamp: 1700000000, session: SID, user: 'joe', login: 'root', node: 'n1', started_at: '2023-11-14T22:13:20.000Z' }, { integrity: { session: SID, signer, fingerprint: fingerprint(signer.publicBlob) } });
+    w.output(Buffer.from('hello\r\n'));
+    await w.close();
+    fs.writeFileSync(`${a}.sig`, signer.signSshsig(crypto.createHash('sha256').update(fs.readFileSync(a)).digest()));
+    const head = JSON.parse(fs.readFileSync(a, 'utf8').split('\n')[0]!) as Record<string, unknown>;
+    expect(head).toMatchObject({ version: 2, session: SID, user: 'joe', login: 'root', node: 'n1', started_at: '2023-11-14T22:13:20.000Z' });
+    expect((await verify(a)).verdict).toBe('verified');
+    const other = crypto.randomUUID();
+    const b = path.join(d, `${other}.cast`);
+    for (const ext of ['', '.chain', '.sig']) fs.copyFileSync(a + ext, b + ext);
+    const asB = await verifyRecording({ castFile: b, session: other, publicBlob: signer.publicBlob, namespace: NS });
+    expect(asB.verdict).toBe('altered');
+    expect(asB.summary).toContain(`names session ${SID}, not ${other}`);
+    fs.rmSync(`${b}.chain`);
+    expect((await verifyRecording({ castFile: b, session: other, publicBlob: signer.publicBlob, namespace: NS })).verdict).toBe('altered');
+    // stock tools: the signature still matches the bytes, and the header says whose they are
+    expect(sshKeygenVerify(d, b)).toBe(true);
+  });
 });

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { openRecording } from '../../cli/recording-target.js';
-import { PlaybackControl, playJson, playText, playTimed, VERDICT_EXIT_CODES } from '../../lib/recording/index.js';
+import { PlaybackControl, playJson, playRaw, playText, playTimed, VERDICT_EXIT_CODES } from '../../lib/recording/index.js';
 
 /** stdout with backpressure: resolves when the data is accepted, so a 1 GiB replay stays small in memory. */
 function writeOut(text: string): void | Promise<void> {
@@ -9,16 +9,23 @@ function writeOut(text: string): void | Promise<void> {
   return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
 }
 
+/** Bytes to stdout with backpressure (raw playback). */
+function writeBytes(bytes: Buffer): void | Promise<void> {
+  if (process.stdout.write(bytes)) return;
+  return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
+}
+
 export default class Play extends BaseCommand {
   static override summary = 'Replay a recorded session in the terminal.';
   static override description =
     'SESSION is a recording file (.cast) or a session id: fetched through the proxy with your tsh login (or read from the data dir given with --data-dir/-c on the auth host). Keys while playing: space pause/resume, → skip 5 s, q quit.';
-  static override examples = ['<%= config.bin %> play 5f1c…', '<%= config.bin %> play ./session.cast --speed=4 --skip-idle-time', '<%= config.bin %> play ID --format=text | less -R'];
+  static override examples = ['<%= config.bin %> play 5f1c…', '<%= config.bin %> play ./session.cast --speed=4 --skip-idle-time', '<%= config.bin %> play ID --format=text | less -R', '<%= config.bin %> play ID --format=raw | sha256sum'];
   static override args = { session: Args.string({ description: 'session id or .cast file', required: true }) };
   static override flags = {
     speed: Flags.string({ description: 'playback speed, 0.25 to 16', default: '1' }),
     'skip-idle-time': Flags.boolean({ description: 'cap pauses at 1 s', default: false }),
-    format: Flags.string({ description: 'pty: replay with timing; text: the output at once; json: the events', options: ['pty', 'text', 'json'], default: 'pty' }),
+    format: Flags.string({ description: 'pty: replay with timing; text: the output at once (and a non-PTY session\'s input); json: the events; raw: the output stream byte for byte (its SHA-256 is the session\'s sha256_out)', options: ['pty', 'text', 'json', 'raw'], default: 'pty' }),
+    input: Flags.boolean({ description: 'with --format=raw: the input stream instead of the output', default: false }),
     config: Flags.string({ char: 'c', description: 'teleport.yaml of the local auth service (to find its data dir)', helpGroup: 'GLOBAL' }),
     'data-dir': Flags.string({ description: 'data dir of the local auth service', helpGroup: 'GLOBAL' }),
     'raw-escapes': Flags.boolean({ description: 'pass terminal strings (OSC, DCS, APC, PM: clipboard, title, ...) from the recording to your terminal; dropped by default', default: false }),
@@ -40,7 +47,11 @@ export default class Play extends BaseCommand {
         process.stderr.write(`${r.verdict === 'verified' ? '' : 'WARNING: '}recording ${r.summary}\n`);
         process.exitCode = VERDICT_EXIT_CODES[r.verdict];
       }
-      await this.play(target.source, flags, speed);
+      if (flags.format === 'raw') await playRaw(target.source, await target.bin(), flags.input ? 'i' : 'o', writeBytes, (m) => process.stderr.write(`WARNING: ${m}\n`));
+      else if (flags.input) {
+        const { badParameter } = await import('../../lib/errors.js');
+        throw badParameter('--input goes with --format=raw');
+      } else await this.play(target.source, flags, speed);
     } finally {
       target.cleanup();
     }

@@ -75,6 +75,8 @@ export const sessionRoutes = {
   getSession: route({ method: 'GET', path: '/webapi/sessions/:id', auth: true, response: sessionJson }),
   /** The asciicast file, streamed. */
   streamSession: route({ method: 'GET', path: '/webapi/sessions/:id/stream', auth: true, response: raw('application/x-asciicast') }),
+  /** The byte-exact sidecar (`ID.cast.bin`), streamed; empty when the recording has none. */
+  streamSessionBin: route({ method: 'GET', path: '/webapi/sessions/:id/stream.bin', auth: true, response: raw('application/octet-stream') }),
   /** The integrity data beside the recording (hash chain, detached SSHSIG), null when absent. */
   sessionIntegrity: route({
     method: 'GET',

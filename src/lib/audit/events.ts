@@ -23,6 +23,8 @@ export const AuditEvents = {
   resize: 'resize',
   /** An optional tap (live view, indexer) fell behind and was dropped from a session. */
   sessionTapDropped: 'session.tap_dropped',
+  /** A non-PTY exec reached auth_service.max_exec_recording_size: the session was ended (recording is mandatory). */
+  sessionRecordingLimit: 'session.recording_limit',
   sessionAccessDenied: 'session.access_denied',
   sessionReplay: 'session.replay',
   sessionExport: 'session.export',

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { badParameter } from '../errors.js';
 import type { SessionJson } from '../recording/index.js';
-import { chainPath, sigPath, blobFromAllowedSigners } from '../recording/index.js';
+import { binPath, chainPath, sigPath, blobFromAllowedSigners } from '../recording/index.js';
 import type { Profile } from '../profile/index.js';
 import { webApiRoutes } from '../api/index.js';
 import type { WebClient } from './web-client.js';
@@ -30,6 +30,8 @@ export async function downloadRecording(web: WebClient, id: string): Promise<Dow
     const integrity = await web.call(webApiRoutes.sessionIntegrity, { params: { id } });
     if (integrity.chain !== null) fs.writeFileSync(chainPath(castFile), integrity.chain, { mode: 0o600 });
     if (integrity.sig !== null) fs.writeFileSync(sigPath(castFile), integrity.sig, { mode: 0o600 });
+    await pipeline(await web.open(webApiRoutes.streamSessionBin, { params: { id } }), fs.createWriteStream(binPath(castFile), { mode: 0o600 }));
+    if (fs.statSync(binPath(castFile)).size === 0) fs.rmSync(binPath(castFile));
     return { castFile, session, cleanup };
   } catch (err) {
     cleanup();

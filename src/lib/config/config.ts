@@ -29,6 +29,7 @@ export interface Config {
     /** 0 = never. */
     readonly clientIdleTimeoutMs: number;
     readonly disconnectExpiredCert: boolean;
+    /** Bytes of non-PTY exec output after which the session is ended; 0 = unlimited. */
     readonly maxExecRecordingSize: number;
     readonly recordInput: boolean;
     readonly certSourceAddresses: readonly string[];
@@ -52,7 +53,7 @@ export interface Config {
 export const DEFAULTS = {
   maxSessionTtlMs: 30 * 3_600_000,
   userCertTtlMs: 12 * 3_600_000,
-  maxExecRecordingSize: 64 * 1024 * 1024,
+  maxExecRecordingSize: 0,
   listenAddr: { host: '0.0.0.0', port: 3023 },
   webListenAddr: { host: '0.0.0.0', port: 3080 },
   systemDataDir: '/var/lib/teleport',

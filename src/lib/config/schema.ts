@@ -76,6 +76,9 @@ const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return n;
 });
 
+/** A size limit: bytes or `64MiB`; `unlimited` (or 0) is no limit, read as 0. */
+const sizeOrUnlimited = z.union([z.literal('unlimited'), size]).transform((v) => (v === 'unlimited' ? 0 : v));
+
 const offOr = <T extends string>(values: readonly [T, ...T[]]) =>
   z
     .union([z.literal(false), z.enum(values)], { error: `must be one of ${values.join(', ')}` })
@@ -135,7 +138,7 @@ export const fileSchema = z.strictObject({
       max_session_ttl: duration.optional(),
       client_idle_timeout: idleTimeout.optional(),
       disconnect_expired_cert: bool.optional(),
-      max_exec_recording_size: size.optional(),
+      max_exec_recording_size: sizeOrUnlimited.optional(),
       record_input: bool.optional(),
       cert_source_addresses: z.array(cidr, { error: 'must be a list of CIDRs' }).optional(),
     })

@@ -1,15 +1,16 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
+import { BIN_BLOCK_MAX, BinBlockEncoder, binMarker, binPath, type StreamCode, Utf8Splitter } from './binary-sidecar.js';
 import { ChainWriter, chainPath, type RecordingSigner } from './integrity.js';
 
 /*
  * asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): newline-delimited JSON.
  *   line 1   header  {"version": 2, "width": W, "height": H, "timestamp": UNIX_SECONDS, "env": {...}, ...}
  *   line 2+  event   [TIME_SECONDS_FLOAT, CODE, DATA]   CODE: "o" output, "i" input, "r" resize ("COLSxROWS"), "m" marker
- * Output is decoded as UTF-8 the way asciinema does (a character split across reads is kept
- * whole; invalid bytes become U+FFFD). The exact bytes are accounted for by the SHA-256 and byte
- * counts, which the session index keeps.
+ * Byte-exact: valid UTF-8 is written as text events (a character split across reads is kept
+ * whole), and a read that is not valid UTF-8 goes to the sidecar `ID.cast.bin` with a marker
+ * event in its place (binary-sidecar.ts), so every byte of both streams can be rebuilt
+ * (`tsh play --format=raw`) and checked against the session index's SHA-256.
  *
  * Writes are batched off the relay's hot path: events are appended to an in-memory buffer and
  * written with one async `fs.write` when it is large or a flush timer fires, so a crash loses at
@@ -22,14 +23,34 @@ export interface AsciicastHeader {
   title?: string;
   command?: string;
   env?: Record<string, string>;
+  /**
+   * Who and what the recording is of (extra header keys, which asciicast v2 players ignore), so a
+   * `.cast` read on its own names its session: a copy filed under another id reads as altered.
+   */
+  session?: string;
+  user?: string;
+  login?: string;
+  node?: string;
+  /** ISO 8601 start time. */
+  started_at?: string;
+  /**
+   * Whether the channel had a terminal. Players use it for input: PTY keystrokes are echoed by
+   * the remote terminal (so text playback leaves them out), non-PTY input is the command's stdin.
+   */
+  pty?: boolean;
 }
 
 export interface WriterOptions {
   flushIntervalMs?: number;
   /** Flush as soon as this many bytes are pending. */
   flushBytes?: number;
-  /** Record no more output than this many bytes (non-PTY exec); 0 = unlimited. */
+  /**
+   * Output size (non-PTY exec) past which `onLimit` is called, once; 0 = unlimited. Output is
+   * never dropped: every byte given is recorded, and the caller ends the session (recording is
+   * mandatory, so nothing may go on unrecorded).
+   */
   maxOutputBytes?: number;
+  onLimit?: (limit: number) => void;
   recordInput?: boolean;
   now?: () => number;
   /** Called once, on the first failed write (disk full...): recording is mandatory, so the caller ends the session. */
@@ -48,7 +69,6 @@ export interface StreamTotals {
 export interface WriterTotals {
   out: StreamTotals;
   in: StreamTotals;
-  droppedOutput: number;
   /** Bytes of the file and their SHA-256 (the detached signature's message hash), when integrity is on. */
   file: { bytes: number; sha256: Buffer | undefined };
   sealed: { bytes: number; chain: string } | undefined;
@@ -66,15 +86,22 @@ export class AsciicastWriter {
   private pendingBytes = 0;
   private timer: NodeJS.Timeout;
   private readonly start: number;
-  private readonly out = new StringDecoder('utf8');
-  private readonly inp = new StringDecoder('utf8');
+  private readonly out = new Utf8Splitter();
+  private readonly inp = new Utf8Splitter();
+  /** Consecutive binary reads of one stream, not yet behind a marker. */
+  private bin: { stream: StreamCode; parts: Buffer[]; bytes: number; time: number } | undefined;
+  /** Closed blocks waiting for the next flush, written to the `.bin` before the lines that mark them. */
+  private binBlocks: Array<{ stream: StreamCode; parts: Buffer[]; bytes: number }> = [];
+  private binCount = 0;
+  private binFd = -1;
+  private readonly binEncoder = new BinBlockEncoder();
+  private pendingBin = 0;
   private readonly hashOut = crypto.createHash('sha256');
   private readonly hashIn = crypto.createHash('sha256');
   private fileBytes = 0;
   private bytesOut = 0;
   private bytesIn = 0;
-  private recordedOut = 0;
-  private dropped = 0;
+  private limitReached = false;
   private closed = false;
   private writeError: Error | undefined;
   private lastTime = 0;
@@ -84,7 +111,7 @@ export class AsciicastWriter {
   private queuedBytes = 0;
   private drainWaiters: Array<() => void> = [];
   private closing: Promise<WriterTotals> | undefined;
-  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'integrity'>> & { now: () => number; onError?: (err: Error) => void };
+  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'onLimit' | 'integrity'>> & { now: () => number; onError?: (err: Error) => void; onLimit?: (limit: number) => void };
 
   constructor(readonly file: string, header: AsciicastHeader, options: WriterOptions = {}) {
     this.o = {
@@ -95,6 +122,7 @@ export class AsciicastWriter {
       highWaterBytes: options.highWaterBytes ?? 8 * 1024 * 1024,
       now: options.now ?? (() => performance.timeOrigin + performance.now()),
       onError: options.onError,
+      onLimit: options.onLimit,
     };
     this.start = this.o.now();
     this.fd = fs.openSync(file, 'wx', 0o600);
@@ -103,6 +131,7 @@ export class AsciicastWriter {
     if (header.title) head.title = header.title;
     if (header.command) head.command = header.command;
     if (header.env) head.env = header.env;
+    for (const k of ['session', 'user', 'login', 'node', 'started_at', 'pty'] as const) if (header[k] !== undefined) head[k] = header[k];
     const headLine = `${JSON.stringify(head)}\n`;
     const headBytes = Buffer.from(headLine);
     try {
@@ -130,9 +159,11 @@ export class AsciicastWriter {
     return Math.round(this.o.now() - this.start) / 1000;
   }
 
-  private push(code: string, data: string): void {
+  private push(code: string, data: string, time?: number): void {
     if (this.closed) return;
-    this.lastTime = this.elapsed();
+    // A binary block's marker comes before any later event: .cast order is stream order.
+    if (this.bin) this.closeBin();
+    this.lastTime = time ?? this.elapsed();
     const line = `${JSON.stringify([this.lastTime, code, data])}\n`;
     this.pending.push(line);
     this.pendingBytes += line.length;
@@ -140,37 +171,69 @@ export class AsciicastWriter {
   }
 
   /**
-   * Bytes the remote side wrote to the terminal (always counted and hashed; recorded up to the
-   * limit). Returns false when the disk is behind: pause the source until onceDrained().
+   * Bytes the remote side wrote to the terminal (counted, hashed and recorded, all of them).
+   * Past `maxOutputBytes` it calls `onLimit` once, after recording the chunk that crossed it.
+   * Returns false when the disk is behind: pause the source until onceDrained().
    */
   output(data: Buffer): boolean {
-    this.hashOut.update(data);
-    this.bytesOut += data.length;
-    let recorded = data;
-    if (this.o.maxOutputBytes) {
-      const room = Math.max(0, this.o.maxOutputBytes - this.recordedOut);
-      if (data.length > room) {
-        this.dropped += data.length - room;
-        recorded = data.subarray(0, room);
-      }
-    }
-    if (recorded.length > 0) {
-      this.recordedOut += recorded.length;
-      const text = this.out.write(recorded);
-      if (text) this.push('o', text);
+    this.record('o', data);
+    if (this.o.maxOutputBytes && !this.limitReached && this.bytesOut > this.o.maxOutputBytes) {
+      this.limitReached = true;
+      this.push('m', `recording limit reached: ${this.bytesOut} bytes of output, over auth_service.max_exec_recording_size (${this.o.maxOutputBytes}); the session is ended`);
+      this.o.onLimit?.(this.o.maxOutputBytes);
     }
     return this.queuedBytes < this.o.highWaterBytes;
   }
 
-  /** Bytes the user typed; recorded only with record_input, always counted and hashed. */
+  /** Bytes the client sent (keystrokes, or a non-PTY command's stdin); recorded with `recordInput`, always counted and hashed. */
   input(data: Buffer): boolean {
-    this.hashIn.update(data);
-    this.bytesIn += data.length;
-    if (this.o.recordInput) {
-      const text = this.inp.write(data);
-      if (text) this.push('i', text);
+    if (this.o.recordInput) this.record('i', data);
+    else {
+      this.hashIn.update(data);
+      this.bytesIn += data.length;
     }
     return this.queuedBytes < this.o.highWaterBytes;
+  }
+
+  /**
+   * One read of a stream: counted, hashed, and written as text or as binary. A binary block's
+   * marker carries the stream's hash up to the block's end, so the block is closed before the
+   * hash moves past it.
+   */
+  private record(stream: StreamCode, data: Buffer): void {
+    if (this.closed) return;
+    const piece = (stream === 'o' ? this.out : this.inp).write(data);
+    if (this.bin && (this.bin.stream !== stream || typeof piece !== 'object' || this.bin.bytes + piece.length > BIN_BLOCK_MAX)) this.closeBin();
+    if (stream === 'o') {
+      this.hashOut.update(data);
+      this.bytesOut += data.length;
+    } else {
+      this.hashIn.update(data);
+      this.bytesIn += data.length;
+    }
+    if (typeof piece === 'string') this.push(stream, piece);
+    else if (piece) this.addBin(stream, piece);
+  }
+
+  private addBin(stream: StreamCode, data: Buffer): void {
+    // record() has closed a block this read does not belong in (before hashing it); the tails at close differ in stream.
+    if (this.bin && this.bin.stream !== stream) this.closeBin();
+    this.bin ??= { stream, parts: [], bytes: 0, time: this.elapsed() };
+    this.bin.parts.push(data);
+    this.bin.bytes += data.length;
+    // Held in memory until the flush: counted against the same high-water mark as queued writes.
+    this.queuedBytes += data.length;
+  }
+
+  /** Closes the open binary block: queues its bytes for the `.bin` and its marker for the `.cast`. */
+  private closeBin(): void {
+    const b = this.bin;
+    if (!b) return;
+    this.bin = undefined;
+    const hash = (b.stream === 'o' ? this.hashOut : this.hashIn).copy().digest('hex');
+    this.binBlocks.push({ stream: b.stream, parts: b.parts, bytes: b.bytes });
+    this.pendingBin += b.bytes;
+    this.push('m', binMarker(b.stream, b.bytes, this.binCount++, hash), b.time);
   }
 
   /** Calls back once the write queue is below half the high-water mark (or at once). */
@@ -194,6 +257,7 @@ export class AsciicastWriter {
    */
   flush(): void {
     if (this.writeError || this.closed) return;
+    this.closeBin();
     if (this.pending.length === 0) {
       const cp = this.chain?.maybeCheckpoint();
       if (cp) this.enqueue(undefined, cp);
@@ -202,18 +266,30 @@ export class AsciicastWriter {
     const lines = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
+    const blocks = this.binBlocks;
+    this.binBlocks = [];
+    const binBytes = this.pendingBin;
+    this.pendingBin = 0;
+    // Counted since they arrived (addBin); enqueue counts them again until they are written.
+    this.queuedBytes -= binBytes;
     const data = Buffer.from(lines.join(''));
     this.fileBytes += data.length;
     const side = this.chain ? this.chain.link(lines, data, this.lastTime) + this.chain.maybeCheckpoint() : undefined;
-    this.enqueue(data, side);
+    this.enqueue(data, side, blocks, binBytes);
   }
 
-  private enqueue(data: Buffer | undefined, side: string | undefined): void {
-    const size = (data?.length ?? 0) + (side?.length ?? 0);
+  private enqueue(data: Buffer | undefined, side: string | undefined, blocks: Array<{ stream: StreamCode; parts: Buffer[]; bytes: number }> = [], binBytes = 0): void {
+    const size = (data?.length ?? 0) + (side?.length ?? 0) + binBytes;
     this.queuedBytes += size;
     this.queue = this.queue.then(async () => {
       if (this.writeError) return;
       try {
+        // The .bin blocks first, then the .cast lines that mark them.
+        for (const b of blocks) {
+          // Opened at the first binary block: a recording without one has no .bin.
+          if (this.binFd < 0) this.binFd = fs.openSync(binPath(this.file), 'ax', 0o600);
+          await writeAll(this.binFd, Buffer.concat(await this.binEncoder.encode(b.stream, b.parts, b.bytes)));
+        }
         if (data) await writeAll(this.fd, data);
         if (side) await writeAll(this.chainFd, Buffer.from(side));
       } catch (err) {
@@ -255,19 +331,17 @@ export class AsciicastWriter {
   }
 
   private async doClose(): Promise<WriterTotals> {
+    // An incomplete character left at the end is binary (it never became one).
     const tailOut = this.out.end();
-    if (tailOut) this.push('o', tailOut);
-    if (this.o.recordInput) {
-      const tailIn = this.inp.end();
-      if (tailIn) this.push('i', tailIn);
-    }
-    if (this.dropped > 0) this.push('m', `output limit reached: ${this.dropped} more bytes were not recorded (auth_service.max_exec_recording_size)`);
+    if (tailOut) this.addBin('o', tailOut);
+    const tailIn = this.inp.end();
+    if (tailIn) this.addBin('i', tailIn);
     this.flush();
     if (this.chain && !this.writeError) this.enqueue(undefined, this.chain.checkpoint('complete'));
     this.closed = true;
     clearInterval(this.timer);
     await this.queue;
-    for (const fd of [this.fd, this.chainFd]) {
+    for (const fd of [this.fd, this.chainFd, this.binFd]) {
       if (fd < 0) continue;
       // fsync is best effort (some filesystems refuse it); async, so other sessions do not wait.
       await new Promise<void>((resolve) => fs.fsync(fd, () => resolve()));
@@ -276,7 +350,6 @@ export class AsciicastWriter {
     return {
       out: { bytes: this.bytesOut, sha256: this.hashOut.copy().digest('hex') },
       in: { bytes: this.bytesIn, sha256: this.hashIn.copy().digest('hex') },
-      droppedOutput: this.dropped,
       file: { bytes: this.fileBytes, sha256: this.chain?.digest() },
       sealed: this.writeError ? undefined : this.chain?.sealed,
     };

@@ -4,8 +4,9 @@ export { type AsciicastHeader, AsciicastWriter, type StreamTotals, type WriterOp
 export { exportMeta } from './export-meta.js';
 export { writeHtmlExport } from './html-export.js';
 export { chainPath, RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type RecordingSigner, sigPath } from './integrity.js';
-export { PlaybackControl, playJson, type PlayOptions, playText, playTimed } from './player.js';
+export { binPath } from './binary-sidecar.js';
+export { PlaybackControl, playJson, type PlayOptions, playRaw, playText, playTimed } from './player.js';
 export { sealedOf, sessionColumns, sessionJson, type SessionJson, sessionToJson } from './session-json.js';
-export { ActiveRecording, RECORDINGS_DIR, RecordingService, type RecordingServiceOptions, type SessionEnd, type SessionMeta } from './session-recorder.js';
+export { ActiveRecording, RecordingStopped, RECORDINGS_DIR, RecordingService, type RecordingServiceOptions, type SessionEnd, type SessionMeta } from './session-recorder.js';
 export { LocalDirStorage, type RecordingStorage, SharedStoreStorage } from './storage.js';
 export { blobFromAllowedSigners, VERDICT_EXIT_CODES, type VerifyJson, verifyRecording, type VerifyResult, verifyResultToJson } from './verify.js';

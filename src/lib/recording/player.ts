@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
+import { badParameter } from '../errors.js';
 import { readCast, readCastBatches, type CastEvent } from './asciicast-reader.js';
 import { EscapeFilter } from './escape-filter.js';
+import { BinBlockReader, parseBinMarker, runningSha256, type StreamCode } from './binary-sidecar.js';
 
 export interface PlayOptions {
   /** 0.25-16; 1 is real time. */
@@ -89,14 +91,21 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
 /**
  * The output at once, colours and cursor movement kept (`| less -R` works), terminal strings
  * (OSC, DCS, APC, PM, SOS) dropped unless `rawEscapes`, and each marker (an sftp file operation,
- * an exec recording's size limit) as a line of its own: `[LABEL]`, its control characters shown
- * as `\xNN` (a file name must not reach the terminal as escapes either). One write per batch read.
+ * binary output kept beside the recording) as a line of its own: `[LABEL]`, its control
+ * characters shown as `\xNN` (a file name must not reach the terminal as escapes either). The
+ * input of a non-PTY session (what was piped into the command) is written where it came, so a
+ * piped script reads with its output; PTY keystrokes are left out (the remote terminal's echo is
+ * already in the output). One write per batch read.
  */
 export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void, o: { rawEscapes?: boolean } = {}): Promise<void> {
   const filter = o.rawEscapes ? undefined : new EscapeFilter();
   let lineStart = true;
+  let showInput = false;
   for await (const item of readCastBatches(file, onWarning)) {
-    if (!('events' in item)) continue;
+    if (!('events' in item)) {
+      showInput = item.header.pty === false;
+      continue;
+    }
     let text = '';
     let output = '';
     const flush = () => {
@@ -104,7 +113,7 @@ export async function playText(file: string | Readable, write: (text: string) =>
       output = '';
     };
     for (const e of item.events) {
-      if (e[1] === 'o') {
+      if (e[1] === 'o' || (showInput && e[1] === 'i')) {
         output += e[2];
         if (e[2]) lineStart = e[2].endsWith('\n');
       } else if (e[1] === 'm') {
@@ -138,4 +147,45 @@ export async function playJson(file: string | Readable, write: (text: string) =>
     await write(text);
   }
   await write('\n]}\n');
+}
+
+/**
+ * One stream of the session byte for byte (`--format=raw`): the UTF-8 of its text events, and
+ * its binary blocks from the `.bin` (binary-sidecar.ts) where their markers are. Every marker's
+ * running SHA-256 is checked as it goes, so a `.bin` that does not belong to the signed `.cast`
+ * is an error, never silently played. `bin` is null when the recording has no `.bin`.
+ */
+export async function playRaw(file: string | Readable, bin: Readable | null, stream: StreamCode, write: (bytes: Buffer) => void | Promise<void>, onWarning?: (m: string) => void): Promise<void> {
+  const reader = bin ? new BinBlockReader(bin) : undefined;
+  const hash = runningSha256();
+  for await (const item of readCastBatches(file, onWarning)) {
+    if (!('events' in item)) continue;
+    let text = '';
+    for (const e of item.events) {
+      if (e[1] === stream) {
+        text += e[2];
+        continue;
+      }
+      const m = e[1] === 'm' ? parseBinMarker(e[2]) : undefined;
+      if (!m) continue;
+      if (!reader) throw badParameter(`the recording has binary data (block ${m.block}) but no .bin file`, 'copy ID.cast.bin with the .cast (tsh recordings export --format=cast does)');
+      const block = await reader.next();
+      if (block.stream !== m.stream || block.data.length !== m.bytes) throw badParameter(`block ${m.block} of the .bin file does not match its marker in the recording`);
+      if (m.stream !== stream) continue;
+      if (text) {
+        const b = Buffer.from(text, 'utf8');
+        hash.update(b);
+        await write(b);
+        text = '';
+      }
+      hash.update(block.data);
+      if (hash.hex() !== m.sha256) throw badParameter(`block ${m.block} of the .bin file is altered: the ${stream === 'o' ? 'output' : 'input'} does not hash to what the recording's marker says`);
+      await write(block.data);
+    }
+    if (text) {
+      const b = Buffer.from(text, 'utf8');
+      hash.update(b);
+      await write(b);
+    }
+  }
 }

@@ -33,6 +33,7 @@ export interface RecordingServiceOptions {
   auditor: Auditor;
   clock: Clock;
   maxExecRecordingSize: number;
+  /** Record PTY keystrokes too (non-PTY shell/exec input is always recorded). */
   recordInput: boolean;
   /** The cluster's recording key: signed checkpoints while a session runs, a detached SSHSIG when it ends. */
   signer?: RecordingSigner;
@@ -47,11 +48,32 @@ export interface SessionEnd {
   reason: string;
 }
 
+/**
+ * The recording asks for its session to end without having failed (it reached
+ * `max_exec_recording_size`): `clientLine` is what the client is told; the recording is complete
+ * and signed as usual.
+ */
+export class RecordingStopped extends Error {
+  constructor(
+    readonly reason: string,
+    readonly clientLine: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** 1048576 → "1 MiB"; sizes that are not whole binary units stay in bytes. */
+function formatSize(n: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  return `${n} bytes`;
+}
+
 /** One session channel being recorded: feed it the streams, then end it exactly once. */
 export class ActiveRecording {
   private ended = false;
   private failureListener: ((err: Error) => void) | undefined;
   private failure: Error | undefined;
+  private stopped: RecordingStopped | undefined;
 
   constructor(
     readonly id: string,
@@ -79,15 +101,36 @@ export class ActiveRecording {
     this.o.auditor.emit(AuditEvents.resize, this.meta.user, { sid: this.id, size: `${cols}:${rows}` });
   }
 
-  /** A marker event in the recording (asciicast "m"): a labelled point in time, e.g. an sftp file operation. */
+  /** A marker event in the recording (asciicast "m"): a label at this point of the session. */
   marker(label: string): void {
     this.writer.marker(label);
   }
 
-  /** Called (once) when the recording can no longer be written: the session must end. */
+  /**
+   * Called (once) when the session must end for the recording's sake: it can no longer be
+   * written, or (a `RecordingStopped`) it reached its size limit.
+   */
   onFailure(cb: (err: Error) => void): void {
     this.failureListener = cb;
-    if (this.failure) cb(this.failure);
+    const err = this.failure ?? this.stopped;
+    if (err) cb(err);
+  }
+
+  /**
+   * @internal the writer reports a non-PTY exec past max_exec_recording_size. The session is
+   * ended on the next microtask (not inside the relay's tap write); whatever arrives until then
+   * is recorded too.
+   */
+  limitReached(limit: number): void {
+    if (this.stopped || this.failure) return;
+    const size = formatSize(limit);
+    this.stopped = new RecordingStopped(
+      `recording reached max_exec_recording_size (${size})`,
+      `tollgate: the recording reached max_exec_recording_size (${size}); recording is mandatory, so the session ends`,
+    );
+    this.o.auditor.emit(AuditEvents.sessionRecordingLimit, this.meta.user, { sid: this.id, login: this.meta.login, node: this.meta.node, limit });
+    const err = this.stopped;
+    queueMicrotask(() => this.failureListener?.(err));
   }
 
   /** @internal the writer reports its first write error here. */
@@ -253,11 +296,21 @@ export class RecordingService {
           title: `${meta.user} as ${meta.login}@${meta.node}${meta.command ? `: ${meta.command}` : ''}`,
           ...(meta.command ? { command: meta.command } : {}),
           env: { TERM: meta.term ?? 'xterm', SHELL: '/bin/sh' },
+          session: id,
+          user: meta.user,
+          login: meta.login,
+          node: meta.node,
+          started_at: now.toISOString(),
+          pty: meta.pty,
         },
         {
           maxOutputBytes: meta.kind === 'exec' && !meta.pty ? this.o.maxExecRecordingSize : 0,
-          recordInput: this.o.recordInput,
+          // What is piped into a non-PTY shell or exec (`bash`, `sh -s`, `python`) is the command
+          // itself, so it is always recorded; record_input is about PTY keystrokes only.
+          recordInput: this.o.recordInput || (!meta.pty && (meta.kind === 'shell' || meta.kind === 'exec')),
           onError: (err) => (active ? active.fail(err) : (early = err)),
+          // The writer is synchronous with the first output, after start() returned: active is set.
+          onLimit: (limit) => active?.limitReached(limit),
           ...(this.o.signer
             ? { integrity: { session: id, signer: this.o.signer, fingerprint: fingerprint(this.o.signer.publicBlob), checkpointIntervalMs: this.o.checkpointIntervalMs ?? 2000 } }
             : {}),

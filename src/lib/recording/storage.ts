@@ -6,6 +6,7 @@ import { badParameter } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RecordingPart, Store } from '../store/index.js';
 import { wholeLinesEnd } from './cast-lines.js';
+import { binPath } from './binary-sidecar.js';
 import { chainPath, sigPath } from './integrity.js';
 import { isUuid } from '../ids.js';
 
@@ -22,7 +23,7 @@ import { isUuid } from '../ids.js';
  * or be cut in recovery; the shipper never ships one while the session runs, and a read of the
  * local file stops before it. Once the session has ended, everything is served and shipped.
  */
-const PARTS: readonly RecordingPart[] = ['cast', 'chain', 'sig'];
+const PARTS: readonly RecordingPart[] = ['cast', 'chain', 'sig', 'bin'];
 const CHUNK_BYTES = 1 << 20;
 const PAGE_CHUNKS = 8;
 
@@ -65,7 +66,7 @@ function checkId(id: string): string {
 
 function partFile(dir: string, id: string, part: RecordingPart): string {
   const cast = path.join(dir, `${checkId(id)}.cast`);
-  return part === 'cast' ? cast : part === 'chain' ? chainPath(cast) : sigPath(cast);
+  return part === 'cast' ? cast : part === 'chain' ? chainPath(cast) : part === 'bin' ? binPath(cast) : sigPath(cast);
 }
 
 /**
@@ -92,7 +93,8 @@ export class LocalDirStorage implements RecordingStorage {
       throw err;
     }
     try {
-      if (!(await this.isRecording(id))) return fs.createReadStream('', { fd });
+      // The .bin is blocks, not lines; a block is on disk before the line that marks it, so all of it can be served.
+      if (part === 'bin' || !(await this.isRecording(id))) return fs.createReadStream('', { fd });
       const end = wholeLinesEnd(fd, 0, fs.fstatSync(fd).size);
       if (end === 0) {
         fs.closeSync(fd);
@@ -237,7 +239,8 @@ export class SharedStoreStorage extends LocalDirStorage {
       try {
         size = fs.fstatSync(fd).size;
         // Ship whole lines while the writer may still append (a half line could change in recovery).
-        const limit = ended ? size : wholeLinesEnd(fd, offset, size);
+        // (The .bin is append-only blocks written before their markers: shipped as it is.)
+        const limit = ended || part === 'bin' ? size : wholeLinesEnd(fd, offset, size);
         while (offset < limit) {
           const buf = Buffer.alloc(Math.min(CHUNK_BYTES, limit - offset));
           const n = fs.readSync(fd, buf, 0, buf.length, offset);

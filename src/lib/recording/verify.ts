@@ -195,8 +195,28 @@ async function digestLines(file: string, want: () => boolean, onBytes: (b: Buffe
   }
 }
 
+/** The header's longest plausible line; a header past it is not read for its session. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** The `session` key of the `.cast` header (asciicast-writer.ts), or undefined when there is none or it does not parse. */
+async function headerSession(file: string): Promise<string | undefined> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(MAX_HEADER_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+    const head = JSON.parse(buf.subarray(0, nl < 0 ? bytesRead : nl).toString('utf8')) as Record<string, unknown>;
+    return typeof head.session === 'string' ? head.session : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function verifyRecording(input: VerifyInput): Promise<VerifyResult> {
   const fileBytes = fs.statSync(input.castFile).size;
+  const named = await headerSession(input.castFile);
   let tooLarge = false;
   const readOpt = (text: string | null | undefined, file: string): string | null => {
     if (text !== undefined) return text;
@@ -214,6 +234,11 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   const sigText = readOpt(input.sigText, `${input.castFile}.sig`);
   const base = { verifiedUntil: 0, verifiedBytes: 0, unverifiedBytes: fileBytes, fileBytes, signature: null as boolean | null };
   if (tooLarge) return { ...base, verdict: 'altered', summary: 'altered: the integrity or signature file is implausibly large' };
+  // The header is signed with the rest, so a signed recording filed under another session's id
+  // (a .cast, .chain and .sig copied whole) reads as altered, not as that session's evidence.
+  if (named !== undefined && input.session !== undefined && named !== input.session) {
+    return { ...base, verdict: 'altered', event: { index: 0, time: 0, offset: 0 }, summary: `altered: the recording's header names session ${named}, not ${input.session}` };
+  }
 
   if (chainText === null) {
     if (input.expectIntegrity || input.sealed) return { ...base, verdict: 'altered', summary: `altered: the integrity file (${path.basename(input.castFile)}.chain) is missing` };
@@ -221,6 +246,9 @@ export async function verifyRecording(input: VerifyInput): Promise<VerifyResult>
   }
   const side = parseSidecar(chainText, input.publicBlob, input.session);
   if (side.problem) return { ...base, verdict: 'altered', summary: `altered: ${side.problem}` };
+  if (named !== undefined && named !== side.session) {
+    return { ...base, verdict: 'altered', event: { index: 0, time: 0, offset: 0 }, summary: `altered: the recording's header names session ${named}, its integrity file ${side.session}` };
+  }
 
   let index = 0;
   let offset = 0;

@@ -104,7 +104,8 @@ export interface SessionRecord {
   recordingChain?: string | null;
 }
 
-export type RecordingPart = 'cast' | 'chain' | 'sig';
+/** `bin`: the byte-exact sidecar of binary reads (recording/binary-sidecar.ts). */
+export type RecordingPart = 'cast' | 'chain' | 'sig' | 'bin';
 
 export interface RecordingChunk {
   offset: number;

@@ -66,6 +66,15 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
       });
     },
 
+    // The binary reads of the recording (`.bin`), which its markers bind; replay is audited with the .cast.
+    streamSessionBin: async ({ user, params }, c) => {
+      const s = await visible(c, user, params.id);
+      const bin = await o.recordings.storage.open(s.id, 'bin');
+      return new Response(bin ? (Readable.toWeb(bin) as ReadableStream) : null, {
+        headers: { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename="${s.id}.cast.bin"`, 'cache-control': 'no-store' },
+      });
+    },
+
     // The integrity data beside the recording (hash chain + signed checkpoints, detached SSHSIG), so
     // tsh verifies what it downloaded with the recording key it pinned at login.
     sessionIntegrity: async ({ user, params }, c) => {

@@ -5,12 +5,12 @@ import { BaseCommand } from '../../../cli/base-command.js';
 import { openRecording } from '../../../cli/recording-target.js';
 import { alreadyExists, badParameter } from '../../../lib/errors.js';
 import { writeFileAtomicStream } from '../../../lib/fs/index.js';
-import { exportMeta, writeHtmlExport, chainPath, sigPath, playText } from '../../../lib/recording/index.js';
+import { binPath, exportMeta, writeHtmlExport, chainPath, sigPath, playText } from '../../../lib/recording/index.js';
 
 export default class RecordingsExport extends BaseCommand {
   static override summary = 'Export a recording: one self-contained HTML player file, the .cast, or its text.';
   static override description =
-    'html is a single file anyone can open in a browser without an account or network: the player and the recording inline, with the session\'s user, login, node, start, duration and the verification result at export time. cast also writes the integrity files beside it (FILE.chain, FILE.sig) so "tctl recordings verify FILE" and ssh-keygen -Y verify work on the copy.';
+    'html is a single file anyone can open in a browser without an account or network: the player and the recording inline, with the session\'s user, login, node, start, duration and the verification result at export time. cast also writes the integrity files beside it (FILE.chain, FILE.sig) and the binary reads (FILE.bin, when there were any) so "tctl recordings verify FILE" and ssh-keygen -Y verify work on the copy.';
   static override examples = ['<%= config.bin %> recordings export 5f1c… --format=html -o session.html', '<%= config.bin %> recordings export 5f1c… --format=text -o -'];
   static override args = { session: Args.string({ description: 'session id or .cast file', required: true }) };
   static override flags = {
@@ -49,7 +49,7 @@ export default class RecordingsExport extends BaseCommand {
       // All or nothing: a failed export never leaves half a file behind.
       await writeFileAtomicStream(output, fill, { mode: 0o600, overwrite: flags.overwrite });
       if (flags.format === 'cast') {
-        for (const [from, to] of [[chainPath(castFile), chainPath(output)], [sigPath(castFile), sigPath(output)]] as const) {
+        for (const [from, to] of [[chainPath(castFile), chainPath(output)], [sigPath(castFile), sigPath(output)], [binPath(castFile), binPath(output)]] as const) {
           if (fs.existsSync(from)) fs.copyFileSync(from, to);
         }
       }

@@ -2,6 +2,7 @@ import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor } from '../../audit/index.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
+import { RecordingStopped } from '../../recording/index.js';
 import type { UserRecord } from '../../store/index.js';
 import type { Upstream, UpstreamConnector } from '../upstream.js';
 import { authorizeSession } from './authorize.js';
@@ -184,6 +185,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
 
   // Recording is mandatory: if it cannot be written any more, the session ends, with the reason.
   rec.onFailure((err) => {
+    if (err instanceof RecordingStopped) return relay?.stop(err.reason, err.clientLine);
     const code = (err as NodeJS.ErrnoException).code ?? err.message;
     sessionLog.error('recording failed; ending the session', { component: 'proxy', error: code });
     relay?.stop(`recording failed: ${code}`, `tollgate: the session recording failed (${code}); recording is mandatory, so the session ends`);

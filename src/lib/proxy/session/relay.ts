@@ -97,6 +97,8 @@ export function relaySession(o: RelayOptions): Relay {
 
   const pump = (src: Readable, sink: Writable, type: 'output' | 'input') =>
     src.on('data', (data: Buffer) => {
+      // Once the session is ending (stopped from outside), nothing more passes unrecorded.
+      if (ended) return;
       const tapOk = taps.write({ type, data });
       const sinkOk = sink.write(data);
       if (tapOk && sinkOk) return;

@@ -130,7 +130,8 @@ suite('tunnels with allow_port_forwarding: yes', '  allow_port_forwarding: yes',
 
   it('ssh -A -J -D: a SOCKS request (curl) is carried to the node side and audited as local', async () => {
     const { http: web } = ctx();
-    const carriedToWeb = async () => (await ctx().portEvents()).filter((e) => e.fields.dest === `127.0.0.1:${web.port}` && e.fields.direction === 'local' && Number(e.fields.bytes_out) > 0).length;
+    // By host name (socks5h): the -L test's events for 127.0.0.1 may still arrive while this runs.
+    const carriedToWeb = async () => (await ctx().portEvents()).filter((e) => e.fields.dest === `localhost:${web.port}` && e.fields.direction === 'local' && Number(e.fields.bytes_out) > 0).length;
     const before = await carriedToWeb();
     const dport = await freePort();
     const ssh = ctx().ssh(['-D', `127.0.0.1:${dport}`]);
@@ -138,7 +139,7 @@ suite('tunnels with allow_port_forwarding: yes', '  allow_port_forwarding: yes',
       if (!ssh.running) throw new Error(`ssh exited (${ssh.exitCode}): ${ssh.output}`);
       return listening(dport);
     }, 'the -D listener', 30_000);
-    const r = await run('curl', ['-sS', '--max-time', '20', '--socks5', `127.0.0.1:${dport}`, `http://127.0.0.1:${web.port}/socks`], { timeoutMs: 30_000 });
+    const r = await run('curl', ['-sS', '--max-time', '20', '--socks5-hostname', `127.0.0.1:${dport}`, `http://localhost:${web.port}/socks`], { timeoutMs: 30_000 });
     expect(r.stdout, r.stderr).toBe(BODY);
     await waitFor(async () => (await carriedToWeb()) === before + 1, 'the port event', 10_000);
     await ssh.stop();

@@ -71,7 +71,7 @@ describe('sftp and scp through the recording proxy: file operations recorded as 
     return s[0]!;
   };
   const sessionIds = async () => new Set((await sessions(c.daemon)).map((s) => s.id));
-  const markers = (sid: string) => castEvents(c.daemon, sid).events.filter((e) => e[1] === 'm').map((e) => e[2]);
+  const markers = (sid: string) => castEvents(c.daemon, sid).events.filter((e) => e[1] === 'm' && e[2].startsWith('sftp ')).map((e) => e[2]);
 
   it('sftp -b: mkdir, put, rename, get, rm, rmdir are each a marker and an sftp audit event with path and size', async () => {
     const src = path.join(work, 'up.bin');

@@ -49,3 +49,14 @@ describe('EscapeFilter: what tsh play keeps from a recorded user', () => {
     expect(run(['text\u001b'])).toBe('text\u001b');
   });
 });
+
+describe('mayHaveControls: the player skips the filter for batches without ESC or C1', () => {
+  it('finds ESC and C1 controls as a .cast line holds them, and nothing in plain text', async () => {
+    const { mayHaveControls } = await import('../../src/lib/recording/escape-filter.js');
+    const line = (data: string) => Buffer.from(`${JSON.stringify([1, 'o', data])}\n`);
+    expect(mayHaveControls(line('plain text\r\n é ü 日本'))).toBe(false);
+    for (const data of ['\u001b]52;c;x\u0007', '\u001b[31m', '\u009d52;c;x\u0007', '\u0090q\u009c']) expect(mayHaveControls(line(data)), JSON.stringify(data)).toBe(true);
+    expect(mayHaveControls(Buffer.from('[1,"o","\\u001B]0;t\\u0007"]\n'))).toBe(true);
+    expect(mayHaveControls(Buffer.from('[1,"o","\\u009d"]\n'))).toBe(true);
+  });
+});

@@ -87,7 +87,9 @@ describe('postgres store', () => {
     const killed = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [conn.slice(conn.lastIndexOf('/') + 1)]);
     await admin.end();
     expect(killed.rowCount).toBeGreaterThan(0);
-    await waitFor(() => lines.some((l) => l.includes('PostgreSQL connection lost')), 'the pool to report the dropped connection');
+    // Every idle connection that was killed, not just the first: a query on one the pool has not
+    // yet heard about fails (that race made this test flaky).
+    await waitFor(() => lines.filter((l) => l.includes('PostgreSQL connection lost')).length >= killed.rowCount!, 'the pool to report every dropped connection');
     expect((await s.getUser('joe'))?.name).toBe('joe');
     await s.close();
   });

@@ -3,11 +3,13 @@ import type { Readable } from 'node:stream';
 import { badParameter } from '../errors.js';
 import type { AsciicastHeader } from './asciicast-writer.js';
 import { CastLineScanner, castLineText, castText } from './cast-lines.js';
+import { mayHaveControls } from './escape-filter.js';
 
 /** One asciicast v2 event: time in seconds, code ("o", "i", "r", "m", or any other kept as is), data. */
 export type CastEvent = [number, string, string];
 
-export type CastItem = { header: AsciicastHeader } | { events: CastEvent[] };
+/** `controls`: false when the batch's bytes hold no ESC or C1 control (see mayHaveControls). */
+export type CastItem = { header: AsciicastHeader } | { events: CastEvent[]; controls: boolean };
 
 /**
  * Streams an asciicast v2 file: the header, then the events of each chunk read (1 MiB at a time)
@@ -49,19 +51,27 @@ export async function* readCastBatches(source: string | Readable, onWarning?: (m
     return {};
   };
   const scanner = new CastLineScanner();
+  // A line (or an escape) can span two reads: the flag of a batch covers the read before it too.
+  let prevControls = false;
+  let prevTail = Buffer.alloc(0);
   try {
     for await (const raw of input as AsyncIterable<Buffer | string>) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+      const own = mayHaveControls(chunk);
+      const controls = own || prevControls || mayHaveControls(Buffer.concat([prevTail, chunk.subarray(0, 8)]));
+      prevControls = own;
+      prevTail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - 8)));
       const events: CastEvent[] = [];
       let header: AsciicastHeader | undefined;
       let stop = false;
-      scanner.scan(typeof raw === 'string' ? Buffer.from(raw) : raw, (buf, start, end, offset) => {
+      scanner.scan(chunk, (buf, start, end, offset) => {
         const r = parse(castText(buf, start, end, offset), events);
         if (r.header) header = r.header;
         if (r.stop) stop = true;
         return !stop;
       });
       if (header) yield { header };
-      if (events.length) yield { events };
+      if (events.length) yield { events, controls };
       if (stop) return;
     }
     const last = scanner.end();
@@ -69,7 +79,7 @@ export async function* readCastBatches(source: string | Readable, onWarning?: (m
       const events: CastEvent[] = [];
       const r = parse(castLineText(last), events);
       if (r.header) yield { header: r.header };
-      if (events.length) yield { events };
+      if (events.length) yield { events, controls: true };
     }
   } finally {
     input.destroy();

@@ -223,6 +223,9 @@ export class AsciicastWriter {
     this.bin.bytes += data.length;
     // Held in memory until the flush: counted against the same high-water mark as queued writes.
     this.queuedBytes += data.length;
+    // Text flushes by its own size (push); binary must too, or the relay, paused at the high-water
+    // mark, would wait for the 250 ms timer each time (/dev/zero through the proxy ran at 30 MB/s).
+    if (this.pendingBin + this.bin.bytes >= BIN_BLOCK_MAX) this.flush();
   }
 
   /** Closes the open binary block: queues its bytes for the `.bin` and its marker for the `.cast`. */

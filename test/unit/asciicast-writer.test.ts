@@ -74,3 +74,30 @@ describe('AsciicastWriter', () => {
     await w.close();
   });
 });
+
+describe('binary output and backpressure', () => {
+  it('binary reads flush by size: a paused source is woken by the writes, not by the flush timer', async () => {
+    const f = tmp();
+    // A flush timer that never fires in this test: only size-driven flushes can drain the queue.
+    const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 0 }, { flushIntervalMs: 3_600_000, highWaterBytes: 4 * 1024 * 1024 });
+    const zeros = Buffer.alloc(32 * 1024);
+    let paused = 0;
+    for (let i = 0; i < 1024; i++) {
+      if (!w.output(zeros)) {
+        paused++;
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error('the writer never drained (binary waited for the timer)')), 5_000);
+          w.onceDrained(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+    }
+    const totals = await w.close();
+    expect(paused).toBeGreaterThan(0);
+    expect(totals.out.bytes).toBe(32 * 1024 * 1024);
+    expect(totals.out.sha256).toBe(crypto.createHash('sha256').update(Buffer.alloc(32 * 1024 * 1024)).digest('hex'));
+    expect(fs.statSync(`${f}.bin`).size).toBeLessThan(1024 * 1024);
+  }, 30_000);
+});

@@ -1,21 +1,14 @@
 import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor, type AuditFields } from '../audit/index.js';
-import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { UserRecord } from '../store/index.js';
-import { authorizeTunnel, nodeName, type ConnectionContext, type Identity, type Target } from './session/index.js';
+import { authorizeTunnel, nodeName, type ConnectionContext, type Identity, type ProxyServices, type Target } from './session/index.js';
 import { carryTunnel, type Carried } from './tunnel-carrier.js';
 import type { TunnelUpstream, UpstreamConnector } from './upstream.js';
 
-export interface PortForwardingDeps {
+export interface PortForwardingDeps extends ProxyServices {
   /** proxy_service.allow_port_forwarding */
   allowed: boolean;
   upstream: Pick<UpstreamConnector, 'connectTunnels'>;
-  auditor: Auditor;
-  clock: Clock;
-  log: Logger;
-  /** The user as the store has them now (a connection can outlive the user's deletion or lock). */
-  lookupUser(name: string): Promise<UserRecord | undefined>;
 }
 
 /**

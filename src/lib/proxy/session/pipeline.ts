@@ -16,15 +16,19 @@ import { createOptionalTap, SessionTaps, type SessionTap, type TapConsumer } fro
 /** Buffered bytes past which an optional tap (live view, indexer) is dropped from a session. */
 export const OPTIONAL_TAP_BUFFER_BYTES = 8 * 1024 * 1024;
 
-export interface PipelineDeps {
-  /** Records each session (RecordingService), or only audits it (UnrecordedSessions, session_recording: off). */
-  recordings: SessionRecorder;
-  upstream: Pick<UpstreamConnector, 'connect'>;
+/** What every part of the proxy that admits traffic for a user needs (sessions, tunnels). */
+export interface ProxyServices {
   auditor: Auditor;
   clock: Clock;
   log: Logger;
   /** The user as the store has them now (a connection can outlive the user's deletion or lock). */
   lookupUser(name: string): Promise<UserRecord | undefined>;
+}
+
+export interface PipelineDeps extends ProxyServices {
+  /** Records each session (RecordingService), or only audits it (UnrecordedSessions, session_recording: off). */
+  recordings: SessionRecorder;
+  upstream: Pick<UpstreamConnector, 'connect'>;
   /** Agent forwarding to nodes when the user did not ask for it (proxy_service.forward_agent_to_nodes). */
   forwardAgentToNodes: boolean;
   /** Optional taps for a session that has started (live view, search indexer); none by default. */

@@ -86,12 +86,24 @@ async function openProxied(id: string, profile: Profile, flags: RecordingFlags, 
   try {
     if (!local) {
       const source = await web.open(webApiRoutes.streamSession, { params: { id } });
+      let binStream: Readable | undefined;
       const bin = async () => {
         const res = await web.open(webApiRoutes.streamSessionBin, { params: { id } });
         // An empty body: the recording has no .bin (a proxy without the route answers 404, an error).
-        return res.headers['content-length'] === '0' ? (res.destroy(), null) : res;
+        if (res.headers['content-length'] === '0') {
+          res.destroy();
+          return null;
+        }
+        binStream = res;
+        return res;
       };
-      return { source, session: undefined, bin, verify: () => Promise.reject(new Error('not downloaded')), cleanup: () => source.destroy() };
+      // Both responses are closed at the end: one left half-read held tsh open until the proxy's
+      // idle timeout (about 6 s after every raw replay).
+      const cleanup = () => {
+        source.destroy();
+        binStream?.destroy();
+      };
+      return { source, session: undefined, bin, verify: () => Promise.reject(new Error('not downloaded')), cleanup };
     }
     const d = await downloadRecording(web, id);
     return { source: d.castFile, session: d.session, bin: () => binBeside(d.castFile), verify: () => verifyFile(d.castFile, recordingKey(flags['allowed-signers'], profile), id, d.session), cleanup: d.cleanup };

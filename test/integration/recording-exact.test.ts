@@ -94,7 +94,11 @@ describe('recordings that miss nothing', () => {
       const s = await sessionOf(needle);
       const withTail = crypto.createHash('sha256').update(fs.readFileSync(file)).update(`${needle}\n`).digest('hex');
       expect(s.sha256Out).toBe(withTail);
+      const started = Date.now();
       expect(await rawSha(s.id)).toBe(withTail);
+      // Not a speed target: a half-read .bin response used to hold tsh open until the proxy's
+      // idle timeout (about 6 s) after every raw replay.
+      expect(Date.now() - started).toBeLessThan(4_000);
       expect(fs.existsSync(`${castOf(s.id)}.bin`)).toBe(true);
       expect((await c.daemon.tctl(['recordings', 'verify', s.id])).stdout).toMatch(/^verified: /);
     }

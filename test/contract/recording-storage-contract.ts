@@ -14,6 +14,7 @@ import type { RecordingStorage } from '../../src/lib/recording/storage.js';
 import { verifyRecording } from '../../src/lib/recording/verify.js';
 import type { RecordingPart, SessionRecord, Store } from '../../src/lib/store/types.js';
 import { waitFor } from '../helpers/proc.js';
+import { sessionRow } from '../helpers/sessions.js';
 
 /** One storage set up on fresh, empty directories and a fresh, migrated session index. */
 export interface RecordingStorageSetup {
@@ -50,28 +51,20 @@ function makeSigner(): RecordingSigner {
   };
 }
 
-function sessionRow(id: string): SessionRecord {
-  return {
+/** An open session's index row with this id (as the recorder writes it at start). */
+function openRow(id: string): SessionRecord {
+  return sessionRow('joe', 1_700_000_000_000, {
     id,
-    kind: 'shell',
-    user: 'joe',
     login: 'root',
     node: '127.0.0.1:22',
-    clientAddr: '127.0.0.1',
-    command: null,
-    pty: true,
-    startedAt: 1_700_000_000_000,
     endedAt: null,
     exitStatus: null,
-    exitSignal: null,
     bytesIn: 0,
     bytesOut: 0,
-    sha256In: null,
-    sha256Out: null,
     recording: `${id}.cast`,
     endReason: null,
     serverId: 'daemon-a',
-  };
+  });
 }
 
 function endRow(store: Store, id: string): Promise<void> {
@@ -154,7 +147,7 @@ export function testRecordingStorage(name: string, setup: () => Promise<Recordin
   /** Starts a running session's files by hand, so a test decides exactly which bytes are on disk. */
   const startByHand = async (s: RecordingStorageSetup): Promise<string> => {
     const id = crypto.randomUUID();
-    await s.store.createSession(sessionRow(id));
+    await s.store.createSession(openRow(id));
     fs.mkdirSync(s.storage.dir, { recursive: true, mode: 0o700 });
     return id;
   };

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -203,4 +204,25 @@ export async function startPostgres(): Promise<TestPostgres> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One PostgreSQL cluster for the calling test file: started before its tests, stopped after.
+ * `database()` makes a fresh database in it (`PREFIX_1`, `PREFIX_2`, ...), so every store or
+ * storage a test opens starts empty.
+ */
+export function postgresForFile(prefix: string): { cluster(): TestPostgres; database(): Promise<string> } {
+  let cluster: TestPostgres | undefined;
+  let databases = 0;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  const started = () => {
+    if (!cluster) throw new Error('the PostgreSQL cluster is not started (use it inside a test)');
+    return cluster;
+  };
+  return { cluster: started, database: () => started().createDatabase(`${prefix}_${++databases}`) };
 }

@@ -1,31 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
 import { nullLogger } from '../../src/lib/log.js';
 import { SharedStoreStorage } from '../../src/lib/recording/storage.js';
 import { createPostgresStore } from '../../src/lib/store/postgres.js';
 import type { Store } from '../../src/lib/store/types.js';
 import { testRecordingStorage } from '../contract/recording-storage-contract.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { postgresForFile } from '../helpers/postgres.js';
 import { tmpDir } from '../helpers/proc.js';
 
 // One cluster for this file; every setup gets a database of its own.
-let cluster: TestPostgres;
-beforeAll(async () => {
-  cluster = await startPostgres();
-});
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-let databases = 0;
+const pgFile = postgresForFile('recordings');
 
 // Daemon A: its spool in a data dir, its own pool. Daemon B (peer): another data dir and pool on
 // the same database, as two daemons sharing the cluster have them.
 testRecordingStorage(
   'PostgreSQL with a local spool',
   async () => {
-    const conn = await cluster.createDatabase(`recordings_${++databases}`);
+    const conn = await pgFile.database();
     const root = tmpDir('tollgate-recstore-pg-');
     const stores: Store[] = [];
     const open = async () => {

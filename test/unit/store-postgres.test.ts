@@ -1,23 +1,15 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger, nullLogger } from '../../src/lib/log.js';
 import { createPostgresStore, MIGRATION_LOCK_KEY } from '../../src/lib/store/postgres.js';
 import type { Store } from '../../src/lib/store/types.js';
 import { storeContract } from '../contract/store-contract.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { postgresForFile } from '../helpers/postgres.js';
 import { freePort, waitFor } from '../helpers/proc.js';
 
 // One cluster for this file; every store gets a database of its own.
-let cluster: TestPostgres;
-beforeAll(async () => {
-  cluster = await startPostgres();
-});
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-let databases = 0;
-const freshDatabase = () => cluster.createDatabase(`contract_${++databases}`);
+const pgFile = postgresForFile('contract');
+const freshDatabase = pgFile.database;
 
 const fresh = async () => {
   const s = await createPostgresStore(await freshDatabase(), { logger: nullLogger });
@@ -47,7 +39,7 @@ describe('postgres store', () => {
   });
 
   it('a missing database is `unavailable` with the server\'s reason, without the password', async () => {
-    const conn = cluster.connString('no_such_db').replace('postgres@', 'postgres:hunter2@');
+    const conn = pgFile.cluster().connString('no_such_db').replace('postgres@', 'postgres:hunter2@');
     const err = await createPostgresStore(conn).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'unavailable' });
     expect((err as Error).message).toMatch(/database "no_such_db" does not exist/);
@@ -82,7 +74,7 @@ describe('postgres store', () => {
     await s.migrate();
     await s.createUser({ name: 'joe', logins: ['root'], roles: ['access'], passwordHash: null, otpSecret: null, createdAt: 1, lockedUntil: null }, undefined);
     // What a restart does to every session: terminate them (SQLSTATE 57P01) while they sit idle.
-    const admin = new pg.Client({ connectionString: cluster.connString() });
+    const admin = new pg.Client({ connectionString: pgFile.cluster().connString() });
     await admin.connect();
     const killed = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [conn.slice(conn.lastIndexOf('/') + 1)]);
     await admin.end();

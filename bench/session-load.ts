@@ -6,7 +6,7 @@ import { ProfileStore } from '../src/lib/profile/profile.js';
 import { proxyHostKeyOptions } from '../src/lib/ssh-client/proxy-host-key.js';
 import { parseHostPort } from '../src/lib/address.js';
 import { TARGET_ENV } from '../src/lib/proxy-protocol.js';
-import { createCertAgent } from '../src/lib/ssh/ssh2-certs.js';
+import { createCertAgent } from '../src/lib/ssh/index.js';
 
 /** What every load session runs on the node: it prints at once, then idles or streams text. */
 export const LOAD_COMMANDS = {

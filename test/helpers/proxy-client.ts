@@ -5,7 +5,8 @@ import type * as Ssh2 from 'ssh2';
 import { parsePublicKeyLine } from '../../src/lib/ca/keys.js';
 import { TARGET_ENV } from '../../src/lib/proxy-protocol.js';
 // ssh2 speaks certificates through patches/ssh2+1.17.0.patch (applied to node_modules by npm ci).
-import { createCertAgent, type AgentSource } from '../../src/lib/ssh/ssh2-certs.js';
+import { createCertAgent } from '../../src/lib/ssh/index.js';
+import { type AgentSource } from '../../src/lib/agent/index.js';
 
 /**
  * What `tsh ssh` does on the wire (src/lib/client/ssh-session.ts), from inside the test process:

@@ -9,7 +9,7 @@ import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { parseCertificate } from '../../src/lib/ca/certificate.js';
 import { generateEd25519, parsePrivateKeyText, parsePublicKeyLine, publicKeyLine } from '../../src/lib/ca/keys.js';
 import { NEEDS_AGENT } from '../../src/lib/proxy-protocol.js';
-import { certPublicKey, assertSsh2Patched } from '../../src/lib/ssh/ssh2-certs.js';
+import { certPublicKey, assertSsh2Patched } from '../../src/lib/ssh/index.js';
 import { TestAgent } from '../helpers/agent.js';
 import { httpsRequest, postJson } from '../helpers/https.js';
 import { castEvents, sessions, startCluster, type Cluster } from '../helpers/cluster.js';

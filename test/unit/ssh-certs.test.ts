@@ -10,23 +10,14 @@ import { AgentClient } from '../../src/lib/agent/agent-client.js';
 import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { certificateLine, ED25519_CERT } from '../../src/lib/ca/certificate.js';
 import { generateEd25519, privateKeyToOpenSSH } from '../../src/lib/ca/keys.js';
-import {
-  AgentStream,
-  certPublicKey,
-  createCertAgent,
-  hostKeyWithCertificate,
-  assertSsh2Patched,
-  openForwardedAgent,
-  plainHostKey,
-  verifyUserCertAuth,
-  type CertAuthResult,
-} from '../../src/lib/ssh/ssh2-certs.js';
+import { certPublicKey, createCertAgent, hostKeyWithCertificate, assertSsh2Patched, openForwardedAgent, plainHostKey, verifyUserCertAuth, type CertAuthResult } from '../../src/lib/ssh/index.js';
+import { AgentStream } from '../../src/lib/agent/index.js';
 import { TestAgent } from '../helpers/agent.js';
 import { run, tmpDir } from '../helpers/proc.js';
 import { sshBaseArgs, startSshd, type TestSshd } from '../helpers/sshd.js';
 
 /*
- * The ssh2 certificate layer (src/lib/ssh/ssh2-certs.ts) against real OpenSSH peers: sshd 9.2
+ * The ssh2 certificate layer (src/lib/ssh/index.ts) against real OpenSSH peers: sshd 9.2
  * with TrustedUserCAKeys, the ssh client with certificates and @cert-authority, ssh-agent.
  * Everything listens on 127.0.0.1 and is stopped in afterAll.
  */

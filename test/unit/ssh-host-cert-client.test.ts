@@ -7,17 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { certificateLine, ED25519_CERT } from '../../src/lib/ca/certificate.js';
 import { generateEd25519, privateKeyToOpenSSH } from '../../src/lib/ca/keys.js';
-import {
-  certifiedKey,
-  hostCertVerifier,
-  hostKeyWithCertificate,
-  HOST_DENIED_MESSAGE,
-  assertSsh2Patched,
-  plainHostKey,
-  ssh2PrivateKey,
-  type HostCertVerifier,
-  type HostCertVerifierOptions,
-} from '../../src/lib/ssh/ssh2-certs.js';
+import { certifiedKey, hostCertVerifier, hostKeyWithCertificate, HOST_DENIED_MESSAGE, assertSsh2Patched, plainHostKey, ssh2PrivateKey, type HostCertVerifier, type HostCertVerifierOptions } from '../../src/lib/ssh/index.js';
 import { tmpDir } from '../helpers/proc.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 

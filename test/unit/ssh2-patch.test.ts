@@ -7,19 +7,7 @@ import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { ED25519_CERT } from '../../src/lib/ca/certificate.js';
 import { generateEd25519 } from '../../src/lib/ca/keys.js';
 import { TollgateError } from '../../src/lib/errors.js';
-import {
-  assertSsh2Patched,
-  CERT_SIGNATURE_ALGORITHMS,
-  certifiedKey,
-  hostCertVerifier,
-  hostKeyWithCertificate,
-  plainHostKey,
-  SSH2_PATCH_REVISION,
-  SUPPORTED_SSH2_VERSION,
-  verifyUserCertAuth,
-  type CertAuthResult,
-  type InstalledSsh2,
-} from '../../src/lib/ssh/ssh2-certs.js';
+import { assertSsh2Patched, CERT_SIGNATURE_ALGORITHMS, certifiedKey, hostCertVerifier, hostKeyWithCertificate, plainHostKey, SSH2_PATCH_REVISION, SUPPORTED_SSH2_VERSION, verifyUserCertAuth, type CertAuthResult, type InstalledSsh2 } from '../../src/lib/ssh/index.js';
 import { installedSsh2 } from '../../src/lib/ssh/ssh2-patch.js';
 
 /*

@@ -41,26 +41,16 @@ function resolveConfigFile(inputs: ConfigInputs): string | undefined {
 
 /** Reads and validates a teleport.yaml; every error names the file, the line and the key. */
 export function readConfigFile(file: string): FileConfig {
-  return readConfigDocument(file).data;
-}
-
-function readConfigDocument(file: string): { data: FileConfig } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw badParameter(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check the path and its permissions');
   }
-  return parseConfigDocument(text, file);
+  return parseConfigText(text, file);
 }
-
 
 export function parseConfigText(text: string, file: string): FileConfig {
-  return parseConfigDocument(text, file).data;
-}
-
-
-function parseConfigDocument(text: string, file: string): { data: FileConfig } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { version: '1.1', lineCounter, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
@@ -71,7 +61,7 @@ function parseConfigDocument(text: string, file: string): { data: FileConfig } {
   }
   const raw: unknown = doc.toJS() ?? {};
   const result = fileSchema.safeParse(raw);
-  if (result.success) return { data: result.data };
+  if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const { key, line } = locateIssue(doc, lineCounter, issue);
   const where = line ? `${file}:${line}` : file;
@@ -91,10 +81,6 @@ function locateIssue(doc: Document, lc: LineCounter, issue: Issue): { key: strin
   const parentPath = issue.path.map(String);
   const keyPath = issue.code === 'unrecognized_keys' ? [...parentPath, String(issue.keys[0])] : parentPath;
   const key = keyPath.join('.') || '(top level)';
-  return { key, line: locateKey(doc, lc, keyPath) };
-}
-
-function locateKey(doc: Document, lc: LineCounter, keyPath: string[]): number | undefined {
   // The key's own line is the most useful: for a bad value it is the same line, for a
   // missing or unknown key it points at the key itself.
   const container = keyPath.length > 1 ? doc.getIn(keyPath.slice(0, -1), true) : doc.contents;
@@ -108,7 +94,7 @@ function locateKey(doc: Document, lc: LineCounter, keyPath: string[]): number | 
     const node = doc.getIn(keyPath, true) as { range?: [number, number, number] } | undefined;
     offset = node?.range?.[0];
   }
-  return offset === undefined ? undefined : lc.linePos(offset).line;
+  return { key, line: offset === undefined ? undefined : lc.linePos(offset).line };
 }
 
 /** "did you mean" for a misspelt key: the closest known key within two edits. */
@@ -155,7 +141,7 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
   const a = f.auth_service ?? {};
   const rec = a.session_recording ?? 'proxy';
   if (rec === 'node' || rec === 'node-sync') {
-    fail(`${where}: auth_service.session_recording: "${rec}" needs a Teleport node service`, 'tollgate records at the proxy: use "proxy"');
+    fail(`${where}: auth_service.session_recording: "${rec}" needs a Teleport node service`, 'tollgate records at the proxy: use "proxy" (or "off")');
   }
   const p = f.proxy_service ?? {};
   if (Boolean(p.https_cert_file) !== Boolean(p.https_key_file)) {

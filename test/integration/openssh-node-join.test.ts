@@ -173,6 +173,45 @@ describe('joinOpenSshNode', () => {
     expect(fs.readFileSync(n.config)).toEqual(before);
   });
 
+  it('an earlier drop-in setting TrustedUserCAKeys is named in the refusal; ours is removed again', async () => {
+    const n = node({ include: true });
+    fs.writeFileSync(path.join(n.dir, 'sshd_config.d', '05-site.conf'), 'TrustedUserCAKeys /etc/ssh/site_ca.pub\n');
+    const err = await joinOpenSshNode(n.options, fakeRedeem()).catch((e: unknown) => e);
+    expect((err as TollgateError).kind).toBe('conflict');
+    expect((err as TollgateError).message).toContain(`05-site.conf line 1: TrustedUserCAKeys /etc/ssh/site_ca.pub`);
+    expect(fs.existsSync(path.join(n.dir, 'sshd_config.d', '10-tollgate.conf'))).toBe(false);
+  });
+
+  it('a host certificate expiring within 7 days is renewed with a new token, keeping the host key', async () => {
+    const n = node({ include: true });
+    await joinOpenSshNode(n.options, fakeRedeem());
+    const pub = fs.readFileSync(path.join(n.data, 'ssh_host_ed25519_key.pub'), 'utf8');
+    const later = new Date(Date.now() + 25 * 24 * 3600_000);
+    const err = await joinOpenSshNode({ ...n.options, token: '', now: () => later }, mustNotRedeem).catch((e: unknown) => e);
+    expect((err as TollgateError).hint).toContain('tctl tokens add --type=node');
+    const redeem = fakeRedeem();
+    const report = await joinOpenSshNode({ ...n.options, token: 'tok-2', now: () => later }, redeem);
+    expect(redeem).toHaveBeenCalledTimes(1);
+    expect(redeem.mock.calls[0]![0].hostPublicKey).toBe(pub.trim().split(' ').slice(0, 2).join(' '));
+    expect(report.steps).toContain(`kept the existing host key ${n.data}/ssh_host_ed25519_key`);
+    expect(report.steps).toContain(`wrote ${n.data}/ssh_host_ed25519_key-cert.pub`);
+  });
+
+  it('refuses a grant whose host certificate certifies another key, before touching the sshd config', async () => {
+    const n = node({ include: true });
+    const before = fs.readFileSync(n.config);
+    const stranger = generateEd25519();
+    const bad = async (): Promise<NodeJoinGrant> => ({
+      clusterName: 'c',
+      openSshCa: openSshCa.publicKeyLine(),
+      hostCertificate: certificateLine(hostCa.issueHostCert({ publicKey: stranger.publicBlob, hosts: ['node1'], ttlMs: 3600_000 }, new Date()).blob),
+    });
+    const err = await joinOpenSshNode(n.options, bad).catch((e: unknown) => e);
+    expect((err as TollgateError).message).toContain("certifies another key");
+    expect(fs.readFileSync(n.config)).toEqual(before);
+    expect(fs.readdirSync(path.join(n.dir, 'sshd_config.d'))).toEqual([]);
+  });
+
   it('reloads sshd with the given command only when something changed', async () => {
     const n = node({ include: true });
     const marker = path.join(n.dir, 'reloaded');

@@ -46,6 +46,7 @@ export async function configureSshd(o: ConfigureSshdOptions): Promise<string[]> 
   const mainBefore = fs.readFileSync(configPath);
   const mainMode = fs.statSync(configPath).mode & 0o7777;
   const dropInBefore = dropIn ? readIfExists(dropIn) : undefined;
+  const dropInMode = dropIn && dropInBefore ? fs.statSync(dropIn).mode & 0o7777 : DROP_IN_MODE;
   const mainText = mainBefore.toString('utf8');
   const existing = dropIn ? (dropInBefore ? managedLines(dropInBefore.toString('utf8'), true) : undefined) : managedLines(mainText, false);
   const ours = `HostKey ${configArg(files.hostKey)}`;
@@ -58,14 +59,14 @@ export async function configureSshd(o: ConfigureSshdOptions): Promise<string[]> 
   const restore = () => {
     if (!fs.readFileSync(configPath).equals(mainBefore)) writeFileAtomic(configPath, mainBefore, { mode: mainMode, overwrite: true });
     if (dropIn && dropInBefore === undefined) fs.rmSync(dropIn, { force: true });
-    else if (dropIn && dropInBefore && !readIfExists(dropIn)?.equals(dropInBefore)) writeFileAtomic(dropIn, dropInBefore, { mode: DROP_IN_MODE, overwrite: true });
+    else if (dropIn && dropInBefore && !readIfExists(dropIn)?.equals(dropInBefore)) writeFileAtomic(dropIn, dropInBefore, { mode: dropInMode, overwrite: true });
   };
 
   const apply = () => {
     const lines = snippetLines(files, preserved);
     if (dropIn) {
       const text = renderDropIn(lines);
-      if (dropInBefore?.toString('utf8') !== text) writeFileAtomic(dropIn, text, { mode: DROP_IN_MODE, overwrite: true });
+      if (dropInBefore?.toString('utf8') !== text) writeFileAtomic(dropIn, text, { mode: dropInMode, overwrite: true });
       const main = removeBlock(mainText);
       if (main !== mainText) writeFileAtomic(configPath, main, { mode: mainMode, overwrite: true });
     } else {

@@ -90,9 +90,9 @@ function permissionError(err: unknown): Error | undefined {
   if (isTollgateError(err)) return undefined;
   const e = err as NodeJS.ErrnoException;
   if (e?.code !== 'EACCES' && e?.code !== 'EPERM' && e?.code !== 'EROFS') return undefined;
-  const what = e.path ? `${e.path}: ` : '';
+  const what = e.path ? ` ${e.path}` : '';
   const reason = e.code === 'EROFS' ? 'read-only file system' : 'permission denied';
-  return accessDenied(`cannot change ${what}${reason}`, 'run teleport join openssh as root (sudo), or check the permissions of the data dir and the sshd config');
+  return accessDenied(`cannot ${e.syscall ?? 'access'}${what}: ${reason}`, 'run teleport join openssh as root (sudo), or check the permissions of the data dir and the sshd config');
 }
 
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -166,6 +166,9 @@ async function join(o: JoinOptions, redeem: JoinRedeemer, log: Logger): Promise<
     const problem = hostCertProblem(cert, hk.blob, now, now);
     if (problem || !cert) throw conflict(`the proxy's host certificate cannot be used: ${problem}`, 'check that --proxy-server names the tollgate proxy that issued the token');
     if (!grant.clusterName) throw badParameter('the proxy did not name its cluster', 'upgrade the proxy');
+    if (hostCertProblem(cert, hk.blob, now, new Date(now.getTime() + RENEW_BEFORE_MS))) {
+      log.warn('the host certificate expires within 7 days; the next join will need a new token', { validBefore: new Date(Number(cert.validBefore) * 1000).toISOString() });
+    }
     if (writeIfChanged(files.caFile, `${ca.line}\n`)) steps.push(`wrote ${files.caFile}`);
     if (writeIfChanged(files.hostCert, `${grant.hostCertificate.trim()}\n`)) steps.push(`wrote ${files.hostCert}`);
     // Written before sshd is checked: when the check fails, fixing the config and running again

@@ -1,4 +1,6 @@
 import { sessionColumns, type SessionJson } from '../lib/recording/index.js';
+import type { NodeJson } from '../lib/api/index.js';
+import { formatLabels } from '../lib/labels.js';
 
 /** Plain-text table for listings (`tctl users ls`): header, a rule, padded columns. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -45,4 +47,11 @@ export const SESSION_COLUMNS: readonly Column<SessionJson>[] = [
   { header: 'Exit', cell: (r) => sessionColumns(r).exit },
   { header: 'Kind', cell: (r) => r.kind },
   { header: 'Size', cell: (r) => formatBytes(r.bytes_out) },
+];
+
+/** The node listings' columns (tctl nodes ls, tsh ls). */
+export const NODE_COLUMNS: readonly Column<NodeJson>[] = [
+  { header: 'Node', cell: (n) => n.name },
+  { header: 'Address', cell: (n) => n.addr },
+  { header: 'Labels', cell: (n) => formatLabels(n.labels) },
 ];

@@ -3,3 +3,8 @@ export const NEEDS_AGENT = 'tollgate: the recording proxy needs agent forwarding
 export const NO_TARGET = 'tollgate: name the node to connect to: tsh ssh LOGIN@NODE, or ssh -A -J USER@PROXY LOGIN@NODE';
 export const TARGET_ENV = 'TOLLGATE_TARGET';
 export const FORWARD_AGENT_ENV = 'TOLLGATE_FORWARD_AGENT';
+
+/** The refusal of a target that is not in the inventory when proxy_service.allow_unregistered_nodes is no. */
+export function unregisteredNodeLine(node: string): string {
+  return `tollgate: ${node} is not a registered node, and this proxy only reaches registered nodes; register it with teleport join openssh (tctl tokens add --type=node), see tsh ls`;
+}

@@ -1,9 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { startAdminServer, type AdminServer } from './admin/index.js';
 import { ADMIN_SOCKET } from './api/index.js';
-import { AuthService, LoginService } from './auth/index.js';
+import { AuthService, LoginService, NodeInventory } from './auth/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { formatHostPort } from './address.js';
 import type { Config, DataDirSource } from './config/index.js';
@@ -11,6 +12,7 @@ import { badParameter, unavailable } from './errors.js';
 import type { Logger } from './log.js';
 import { createSqliteStore } from './store/index.js';
 import type { Store } from './store/index.js';
+import { tlsPublicKeyPin } from './tls-pin.js';
 import { VERSION } from './version.js';
 import { loadOrCreateTls, startWebServer } from './web/index.js';
 import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector } from './proxy/index.js';
@@ -97,6 +99,17 @@ function serverId(dataDir: string): string {
   return id;
 }
 
+/**
+ * Where per-session certificates may be used from: the proxy's upstream address
+ * (upstream_bind_addr) and the proxies' addresses (cert_source_addresses); none = not pinned.
+ */
+function sessionCertSources(config: Config): string[] {
+  const out = [...config.auth.certSourceAddresses];
+  const bind = config.proxy.upstreamBindAddr;
+  if (bind) out.push(net.isIPv6(bind) ? `${bind}/128` : `${bind}/32`);
+  return [...new Set(out)];
+}
+
 export function adminSocketPath(config: Config): string {
   return path.join(config.dataDir, ADMIN_SOCKET);
 }
@@ -126,8 +139,11 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       publicWebAddr: config.proxy.publicWebAddr,
       maxSessionTtlMs: config.auth.maxSessionTtlMs,
       certSourceAddresses: config.auth.certSourceAddresses,
+      sessionCertSourceAddresses: sessionCertSources(config),
     });
     await auth.init();
+    const inventory = new NodeInventory({ store, auth, clock, log });
+    let webTlsPin: string | undefined;
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {
       auth,
@@ -141,6 +157,9 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       certSourceAddresses: config.auth.certSourceAddresses,
       startedAt: clock.now(),
       recordings: storage,
+      inventory,
+      allowUnregisteredNodes: config.proxy.allowUnregisteredNodes,
+      webTlsPin: () => webTlsPin,
     });
     closers.unshift(() => admin.close());
 
@@ -172,6 +191,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         await storage.stop();
       });
       const tls = await loadOrCreateTls(config, log);
+      webTlsPin = tlsPublicKeyPin(tls.cert);
       const web = await startWebServer(config.proxy.webListenAddr, tls, {
         auth,
         login,
@@ -181,6 +201,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         sshPublicAddr: config.proxy.publicAddrs[0] ? formatHostPort({ host: config.proxy.publicAddrs[0].host, port: config.proxy.listenAddr.port }) : undefined,
         publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
         sessions: { store, recordings },
+        inventory,
       });
       closers.unshift(() => web.close());
       log.info('web proxy listening', { component: 'daemon', addr: `https://${formatHostPort(web.address)}`, tls: tls.selfSigned ? `self-signed (${tls.certFile})` : tls.certFile });
@@ -206,6 +227,8 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         hostCerts: new HostCertificates(auth.ca('host'), clock),
         policy,
         forwardAgentToNodes: config.proxy.forwardAgentToNodes,
+        inventory,
+        refuseUnregistered: !config.proxy.allowUnregisteredNodes,
         allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
       });

@@ -15,7 +15,7 @@ export interface StoreContractOptions {
  * database for the races between processes.
  */
 export function storeContract(name: string, makeStore: () => Promise<Store>, options: StoreContractOptions): void {
-  const user = (n: string): UserRecord => ({ name: n, logins: ['root'], roles: ['access'], passwordHash: null, otpSecret: null, createdAt: 1, lockedUntil: null });
+  const user = (n: string): UserRecord => ({ name: n, logins: ['root'], roles: ['access'], passwordHash: null, otpSecret: null, createdAt: 1, lockedUntil: null, nodeLabels: { '*': ['*'] } });
   const token = (hash: string, u: string, expiresAt = 10_000) => ({ tokenHash: hash, user: u, createdAt: 1, expiresAt, usedAt: null });
 
   describe(`store contract: ${name}`, () => {

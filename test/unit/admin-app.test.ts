@@ -6,6 +6,7 @@ import { AdminClient } from '../../src/lib/client/admin-client.js';
 import { createAdminApp, startAdminServer, type AdminServer } from '../../src/lib/admin/admin-server.js';
 import { adminRoutes } from '../../src/lib/api/admin-routes.js';
 import { AuthService } from '../../src/lib/auth/auth-service.js';
+import { NodeInventory } from '../../src/lib/auth/inventory.js';
 import { FakeClock } from '../../src/lib/clock.js';
 import { nullLogger } from '../../src/lib/log.js';
 import { routePath, type JsonRoute, type RouteArgs, type RouteOutput } from '../../src/lib/api/route-table.js';
@@ -28,6 +29,9 @@ describe('admin API (in-process)', () => {
     app = createAdminApp({
       auth, store, log: nullLogger, version: '9.9.9', dataDir: dir, roles: ['auth'], publicWebAddr: 'proxy.example.test:3080', certSourceAddresses: [], startedAt: clock.now(), sessionRecording: 'proxy',
       recordings: new LocalDirStorage(path.join(dir, 'recordings')),
+      inventory: new NodeInventory({ store, auth, clock, log: nullLogger }),
+      allowUnregisteredNodes: true,
+      webTlsPin: () => 'sha256:' + '0'.repeat(64),
     });
   });
   afterEach(() => f.close());
@@ -40,7 +44,12 @@ describe('admin API (in-process)', () => {
       ...(i.body === undefined ? {} : { body: JSON.stringify(i.body), headers: { 'content-type': 'application/json' } }),
     });
     const json: unknown = await res.json();
-    return { status: res.status, json, data: res.status < 400 ? (route.response.parse(json) as RouteOutput<R>) : undefined };
+    return {
+      status: res.status,
+      json,
+      data: res.status < 400 ? (route.response.parse(json) as RouteOutput<R>) : undefined,
+      error: res.status >= 400 ? (json as { error: { kind: string; message: string; hint?: string } }).error : undefined,
+    };
   }
   const raw = (method: string, url: string, body?: string) => app.request(url, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) });
 
@@ -51,7 +60,7 @@ describe('admin API (in-process)', () => {
 
     const ls = await call(adminRoutes.listUsers);
     expect(ls.status).toBe(200);
-    expect(ls.data).toEqual([{ name: 'joe', logins: ['joe', 'root'], roles: ['access', 'auditor'], created_at: '2026-06-01T00:00:00.000Z', status: 'pending' }]);
+    expect(ls.data).toEqual([{ name: 'joe', logins: ['joe', 'root'], roles: ['access', 'auditor'], created_at: '2026-06-01T00:00:00.000Z', status: 'pending', node_labels: '*' }]);
 
     const reset = await call(adminRoutes.resetUser, { params: { name: 'joe' }, body: { ttl_ms: 60_000 } });
     expect(reset.status).toBe(200);
@@ -95,12 +104,49 @@ describe('admin API (in-process)', () => {
     const host = await call(adminRoutes.exportCa, { params: { type: 'host' }, query: { format: 'known-hosts', host_pattern: '*.example.com' } });
     expect(host.data!.line).toMatch(/^@cert-authority \*\.example\.com ssh-ed25519 /);
     expect((await call(adminRoutes.exportCa, { params: { type: 'recording' } })).data!.line).toBe(auth.exportRecordingKey());
+    // The OpenSSH CA: a bare line like the user CA's, and a different key (users never hold its certificates).
+    const openssh = (await call(adminRoutes.exportCa, { params: { type: 'openssh' } })).data!.line;
+    expect(openssh).toMatch(/^ssh-ed25519 AAAA\S+$/);
+    expect(openssh).not.toBe(user.data!.line);
 
     const bogus = await raw('GET', '/v1/cas/bogus');
     expect(bogus.status).toBe(400);
-    expect(await bogus.json()).toEqual({ error: { kind: 'bad-parameter', message: 'unknown CA type "bogus"', hint: 'valid types: user, host, recording' } });
+    expect(await bogus.json()).toEqual({ error: { kind: 'bad-parameter', message: 'unknown CA type "bogus"', hint: 'valid types: user, host, openssh, recording' } });
     const format = await raw('GET', '/v1/cas/user?format=pem');
     expect(await format.json()).toEqual({ error: { kind: 'bad-parameter', message: 'unknown format "pem"', hint: 'valid formats: openssh, authorized-keys, known-hosts' } });
+  });
+
+  it('nodes add, ls, rm; join tokens; users update with node labels', async () => {
+    const added = await call(adminRoutes.addNode, { body: { name: 'node1', addr: '10.0.0.5', labels: 'env=staging,team=db' } });
+    expect(added.status).toBe(201);
+    expect(added.data).toMatchObject({ name: 'node1', addr: '10.0.0.5:22', labels: { env: 'staging', team: 'db' }, added_by: 'tctl' });
+    expect((await call(adminRoutes.addNode, { body: { name: 'node1', addr: '10.0.0.6' } })).error).toMatchObject({ kind: 'already-exists', hint: 'remove it first with tctl nodes rm node1' });
+    expect((await call(adminRoutes.addNode, { body: { name: 'bad name', addr: '10.0.0.6' } })).error).toMatchObject({ kind: 'bad-parameter' });
+    expect((await call(adminRoutes.addNode, { body: { name: 'n2', addr: '10.0.0.6', labels: 'env' } })).error).toMatchObject({ kind: 'bad-parameter' });
+    expect((await call(adminRoutes.listNodes)).data!.map((n) => n.name)).toEqual(['node1']);
+    const status = (await call(adminRoutes.status)).data!;
+    expect(status.nodes).toEqual([{ name: 'node1', addr: '10.0.0.5:22', mode: 'agentless' }]);
+    expect(status.unregistered_nodes).toBe('legacy');
+
+    const token = (await call(adminRoutes.addToken, { body: { type: 'node', ttl_ms: 60_000 } })).data!;
+    expect(token).toMatchObject({ type: 'node', ttl_ms: 60_000, proxy: 'proxy.example.test:3080', ca_pin: `sha256:${'0'.repeat(64)}` });
+    expect(token.token).toMatch(/^[0-9a-f]{48}$/);
+    // Only its hash is stored.
+    expect(JSON.stringify(await store.listJoinTokens())).not.toContain(token.token);
+    expect((await call(adminRoutes.addToken, { body: { type: 'node', ttl_ms: 48 * 3_600_000 } })).error).toMatchObject({ kind: 'bad-parameter' });
+
+    await call(adminRoutes.addUser, { body: { name: 'joe', logins: 'joe,root' } });
+    expect((await call(adminRoutes.listUsers)).data![0]!.node_labels).toBe('*');
+    const updated = await call(adminRoutes.updateUser, { params: { name: 'joe' }, body: { node_labels: 'env=staging,env=dev' } });
+    expect(updated.data).toMatchObject({ name: 'joe', node_labels: 'env=staging,env=dev', logins: ['joe', 'root'] });
+    expect((await store.getUser('joe'))!.nodeLabels).toEqual({ env: ['staging', 'dev'] });
+    expect((await call(adminRoutes.updateUser, { params: { name: 'nobody' }, body: { logins: 'x' } })).error).toMatchObject({ kind: 'not-found' });
+    expect((await call(adminRoutes.updateUser, { params: { name: 'joe' }, body: {} })).error).toMatchObject({ kind: 'bad-parameter' });
+
+    expect((await call(adminRoutes.deleteNode, { params: { name: 'node1' } })).data).toEqual({ deleted: 'node1' });
+    expect((await call(adminRoutes.deleteNode, { params: { name: 'node1' } })).error).toMatchObject({ kind: 'not-found' });
+    const events = (await store.listEvents({ limit: 50 })).map((e) => e.event);
+    for (const e of ['node.create', 'node.delete', 'join_token.create', 'user.update']) expect(events).toContain(e);
   });
 
   it('status', async () => {
@@ -165,6 +211,9 @@ describe('admin API (in-process)', () => {
       server = await startAdminServer(socket, {
         auth, store, log: nullLogger, version: '9.9.9', dataDir: dir, roles: ['auth'], publicWebAddr: 'proxy.example.test:3080', certSourceAddresses: [], startedAt: clock.now(), sessionRecording: 'proxy',
         recordings: new LocalDirStorage(path.join(dir, 'recordings')),
+        inventory: new NodeInventory({ store, auth, clock, log: nullLogger }),
+        allowUnregisteredNodes: true,
+        webTlsPin: () => 'sha256:' + '0'.repeat(64),
       });
       const client = new AdminClient(socket);
       const invite = await client.call(adminRoutes.addUser, { body: { name: 'joe', logins: ['joe'] } });

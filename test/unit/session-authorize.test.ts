@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NEEDS_AGENT, NO_TARGET } from '../../src/lib/proxy-protocol.js';
+import { NEEDS_AGENT, NO_TARGET, unregisteredNodeLine } from '../../src/lib/proxy-protocol.js';
 import { authorizeSession, authorizeTunnel, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
-import type { UserRecord } from '../../src/lib/store/types.js';
+import type { NodeRecord, UserRecord } from '../../src/lib/store/types.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
 describe('authorizeSession (pure)', () => {
@@ -27,7 +27,33 @@ describe('authorizeSession (pure)', () => {
   const now = () => f.clock.now();
 
   it('allows a login the certificate names, for a user who exists, with the agent forwarded', () => {
-    expect(authorizeSession(plan(), { user: joe, now: now() })).toEqual({ allowed: true, target: { login: 'root', host: 'node1', port: 22 } });
+    expect(authorizeSession(plan(), { user: joe, now: now() })).toEqual({ allowed: true, target: { login: 'root', host: 'node1', port: 22 }, node: undefined, nodeLabel: 'node1:22' });
+  });
+
+  const node1: NodeRecord = { name: 'node1', host: '10.0.0.5', port: 2222, labels: { env: 'staging', team: 'db' }, addedBy: 'admin', createdAt: 1, hostKeyFingerprint: null };
+
+  it('a registered node: dialled at its own address, no agent needed, reached only when the labels match', () => {
+    const ok = authorizeSession(plan({ agentRequested: false }), { user: joe, now: now(), node: node1 });
+    expect(ok).toEqual({ allowed: true, target: { login: 'root', host: '10.0.0.5', port: 2222 }, node: node1, nodeLabel: 'node1' });
+    const staging = { ...joe, nodeLabels: { env: ['staging', 'dev'] } };
+    expect(authorizeSession(plan(), { user: staging, now: now(), node: node1 }).allowed).toBe(true);
+    const prod = { ...joe, nodeLabels: { env: ['prod'] } };
+    expect(authorizeSession(plan(), { user: prod, now: now(), node: node1 })).toEqual({
+      allowed: false,
+      reason: 'node labels do not allow node1',
+      line: "tollgate: joe may not reach node node1 (its labels do not match joe's node labels; see tsh ls)",
+    });
+    // Labels never widen logins: the certificate's principals still decide.
+    expect(authorizeSession(plan({ target: { login: 'admin', host: 'node1', port: 22 } }), { user: joe, now: now(), node: node1 })).toMatchObject({ allowed: false, reason: 'login admin not allowed' });
+  });
+
+  it('allow_unregistered_nodes: no refuses a target outside the inventory, with the hint to register it', () => {
+    expect(authorizeSession(plan(), { user: joe, now: now(), refuseUnregistered: true })).toEqual({
+      allowed: false,
+      reason: 'node1:22 is not a registered node',
+      line: unregisteredNodeLine('node1:22'),
+    });
+    expect(authorizeSession(plan(), { user: joe, now: now(), refuseUnregistered: true, node: node1 }).allowed).toBe(true);
   });
 
   it('refuses each broken rule with an audit reason and the line the client sees', () => {
@@ -51,7 +77,7 @@ describe('authorizeSession (pure)', () => {
 
   it('tunnels (-L, -D, -R) follow the login rules, without an auth-agent request to look for', () => {
     const t = { login: 'root', host: 'node1', port: 22 };
-    expect(authorizeTunnel(f.joe, t, { user: joe, now: now() })).toEqual({ allowed: true, target: t });
+    expect(authorizeTunnel(f.joe, t, { user: joe, now: now() })).toEqual({ allowed: true, target: t, node: undefined, nodeLabel: 'node1:22' });
     expect(authorizeTunnel(f.joe, { ...t, login: 'admin' }, { user: joe, now: now() })).toMatchObject({ allowed: false, reason: 'login admin not allowed' });
     expect(authorizeTunnel(f.joe, t, { user: undefined, now: now() })).toMatchObject({ allowed: false, reason: 'user joe no longer exists' });
     expect(authorizeTunnel(f.joe, t, { user: { ...joe, lockedUntil: now().getTime() + 60_000 }, now: now() })).toMatchObject({ allowed: false, reason: 'user joe is locked' });

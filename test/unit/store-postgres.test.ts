@@ -72,7 +72,7 @@ describe('postgres store', () => {
     const conn = await freshDatabase();
     const s = await createPostgresStore(conn, { logger });
     await s.migrate();
-    await s.createUser({ name: 'joe', logins: ['root'], roles: ['access'], passwordHash: null, otpSecret: null, createdAt: 1, lockedUntil: null }, undefined);
+    await s.createUser({ name: 'joe', logins: ['root'], roles: ['access'], passwordHash: null, otpSecret: null, createdAt: 1, lockedUntil: null, nodeLabels: { '*': ['*'] } }, undefined);
     // What a restart does to every session: terminate them (SQLSTATE 57P01) while they sit idle.
     const admin = new pg.Client({ connectionString: pgFile.cluster().connString() });
     await admin.connect();

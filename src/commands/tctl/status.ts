@@ -23,14 +23,25 @@ export default class Status extends AdminCommand {
       ['Proxy address', s.public_web_addr],
       ['User CA', s.user_ca.fingerprint],
       ['Host CA', s.host_ca.fingerprint],
+      ['OpenSSH CA', s.openssh_ca.fingerprint],
       ['Source pinning', s.certs_pinned ? s.cert_source_addresses.join(',') : 'off'],
       ['Recording', s.session_recording === 'off' ? 'off (session_recording: off: sessions are audited, not recorded)' : 'at the proxy'],
+      ['Registered nodes', s.nodes.length ? `${s.nodes.length}, agentless: direct logins impossible` : 'none (tctl tokens add --type=node, then teleport join openssh on the node)'],
+      ['Other targets', unregisteredMode(s.unregistered_nodes, s.certs_pinned)],
     ];
-    const w = Math.max(...rows.map(([k]) => k.length)) + 1;
-    this.out(rows.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`).join('\n'));
+    const w = Math.max(...rows.map(([k]) => k.length), ...s.nodes.map((n) => n.name.length + 2)) + 1;
+    const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`);
+    // Per node, which mode protects it (every registered node is agentless).
+    for (const n of s.nodes) lines.push(`  ${`${n.name}:`.padEnd(w)} ${n.addr}, agentless: direct logins impossible`);
+    this.out(lines.join('\n'));
     if (s.session_recording === 'off') process.stderr.write('WARNING: session recording is off (auth_service.session_recording: off)\n');
     if (!s.certs_pinned) {
       process.stderr.write('WARNING: user certificates are not pinned to the proxy (auth_service.cert_source_addresses): users can bypass recording by connecting to nodes directly\n');
     }
   }
+}
+
+function unregisteredMode(mode: 'legacy' | 'refused', pinned: boolean): string {
+  if (mode === 'refused') return 'refused (proxy_service.allow_unregistered_nodes: no)';
+  return pinned ? 'legacy agent forwarding, certificates pinned to the proxy (cert_source_addresses)' : 'legacy agent forwarding: pin certificates with cert_source_addresses';
 }

@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Env } from 'hono';
-import type { AuthService } from '../auth/index.js';
+import type { AuthService, NodeInventory } from '../auth/index.js';
 import { certificateLine, fingerprint } from '../ca/index.js';
 import { httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } from '../errors.js';
 import { mountRoutes, type Handlers } from '../http/index.js';
@@ -28,6 +28,14 @@ export interface AdminServerOptions {
   sessionRecording: 'proxy' | 'off';
   /** Where recordings are read from (local dir or shared store). */
   recordings: RecordingStorage;
+  inventory: NodeInventory;
+  /** proxy_service.allow_unregistered_nodes (false: refused). */
+  allowUnregisteredNodes: boolean;
+  /**
+   * `sha256:HEX` of the web proxy's TLS public key, for join tokens (a node checks it before it
+   * sends the token); undefined until the web proxy has its certificate, or without a proxy.
+   */
+  webTlsPin(): string | undefined;
 }
 
 export function eventToJson(e: AuditEvent): EventJson {
@@ -72,15 +80,32 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       host_ca: { fingerprint: fingerprint(auth.ca('host').publicBlob), public_key: auth.exportCA('host', 'openssh') },
       public_web_addr: o.publicWebAddr,
       session_recording: o.sessionRecording,
+      openssh_ca: { fingerprint: fingerprint(auth.ca('openssh').publicBlob), public_key: auth.exportCA('openssh', 'openssh') },
+      nodes: (await o.inventory.listNodes()).map((n) => ({ name: n.name, addr: n.addr, mode: 'agentless' as const })),
+      unregistered_nodes: o.allowUnregisteredNodes ? 'legacy' : 'refused',
     }),
 
     listUsers: () => auth.listUsers(),
-    addUser: async ({ body: b }) => invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, ttlMs: b.ttl_ms })),
+    addUser: async ({ body: b }) => invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, nodeLabels: b.node_labels, ttlMs: b.ttl_ms })),
+    updateUser: ({ params, body: b }) => auth.updateUser(params.name, { logins: b.logins, roles: b.roles, nodeLabels: b.node_labels }, 'tctl'),
     deleteUser: async ({ params }) => {
       await auth.deleteUser(params.name);
       return { deleted: params.name };
     },
     resetUser: async ({ params, body }) => invite(await auth.resetUser(params.name, body.ttl_ms)),
+
+    listNodes: () => o.inventory.listNodes(),
+    addNode: ({ body: b }) => o.inventory.addNode({ name: b.name, addr: b.addr, labels: b.labels }, 'tctl'),
+    deleteNode: async ({ params }) => {
+      await o.inventory.removeNode(params.name, 'tctl');
+      return { deleted: params.name };
+    },
+    addToken: async ({ body: b }) => {
+      const pin = o.webTlsPin();
+      if (!pin) throw unavailable('nodes join through the web proxy, and this daemon runs none', 'start the daemon with --roles=auth,proxy');
+      const t = await o.inventory.createJoinToken(b.ttl_ms, 'tctl');
+      return { token: t.token, type: 'node' as const, expires_at: t.expiresAt.toISOString(), ttl_ms: t.ttlMs, proxy: o.publicWebAddr, ca_pin: pin };
+    },
 
     exportCa: ({ params: { type }, query }) => ({
       line: type === 'recording' ? auth.exportRecordingKey() : auth.exportCA(type, query.format, query.host_pattern),

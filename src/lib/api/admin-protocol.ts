@@ -18,7 +18,10 @@ export interface ApiError {
 const ttlMs = z.number().int().positive().optional();
 const oneOrMany = z.union([z.string(), z.array(z.string())]);
 
-export const addUserRequest = z.strictObject({ name: z.string(), logins: oneOrMany, roles: oneOrMany.optional(), ttl_ms: ttlMs });
+export const addUserRequest = z.strictObject({ name: z.string(), logins: oneOrMany, roles: oneOrMany.optional(), node_labels: z.string().optional(), ttl_ms: ttlMs });
+export const updateUserRequest = z.strictObject({ logins: oneOrMany.optional(), roles: oneOrMany.optional(), node_labels: z.string().optional() });
+export const addNodeRequest = z.strictObject({ name: z.string(), addr: z.string(), labels: z.string().optional() });
+export const addTokenRequest = z.strictObject({ type: z.literal('node'), ttl_ms: ttlMs });
 export const resetUserRequest = z.strictObject({ ttl_ms: ttlMs });
 export const hostCertRequest = z.strictObject({ public_key: z.string(), hosts: oneOrMany, ttl_ms: ttlMs });
 export const userCertRequest = z.strictObject({ user: z.string(), public_key: z.string(), ttl_ms: ttlMs });
@@ -48,6 +51,11 @@ export const statusResponse = z.object({
   public_web_addr: z.string(),
   /** auth_service.session_recording: `off` means sessions are audited, not recorded. */
   session_recording: z.enum(['proxy', 'off']),
+  openssh_ca: caJson,
+  /** Registered nodes: agentless (per-session certificates, direct logins impossible). */
+  nodes: z.array(z.object({ name: z.string(), addr: z.string(), mode: z.literal('agentless') })),
+  /** Targets outside the inventory: the seed's agent-forwarding path, or refused. */
+  unregistered_nodes: z.enum(['legacy', 'refused']),
 });
 export type StatusResponse = z.infer<typeof statusResponse>;
 
@@ -71,9 +79,23 @@ export const publicUser = z.object({
   roles: z.array(z.enum(['access', 'auditor'])),
   created_at: z.string(),
   status: z.enum(['pending', 'active', 'locked']),
+  node_labels: z.string(),
 });
 export const usersResponse = z.array(publicUser);
 export type UsersResponse = z.infer<typeof usersResponse>;
+
+/** A join token, and how a node uses it. */
+export const joinTokenResponse = z.object({
+  token: z.string(),
+  type: z.literal('node'),
+  expires_at: z.string(),
+  ttl_ms: z.number(),
+  /** The web proxy a node joins through (public_addr). */
+  proxy: z.string(),
+  /** `sha256:HEX` of the web proxy's TLS public key: the joining node checks it before sending the token. */
+  ca_pin: z.string(),
+});
+export type JoinTokenResponse = z.infer<typeof joinTokenResponse>;
 
 /** One CA or the recording key as a single line (`tctl auth export`). */
 export const lineResponse = z.object({ line: z.string() });

@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import { limitParam, oneOf, route } from './route-table.js';
+import { nodeJson } from './web-routes.js';
 import {
+  addNodeRequest,
+  addTokenRequest,
   addUserRequest,
   certResponse,
   deletedResponse,
   eventJson,
   hostCertRequest,
   inviteResponse,
+  joinTokenResponse,
+  publicUser,
+  updateUserRequest,
   lineResponse,
   resetUserRequest,
   sessionJson,
@@ -16,7 +22,7 @@ import {
   verifyJson,
 } from './admin-protocol.js';
 
-export const CA_TYPES = ['user', 'host', 'recording'] as const;
+export const CA_TYPES = ['user', 'host', 'openssh', 'recording'] as const;
 export const CA_FORMATS = ['openssh', 'authorized-keys', 'known-hosts'] as const;
 
 const caType = oneOf(CA_TYPES, (t) => `unknown CA type "${t}"`, `valid types: ${CA_TYPES.join(', ')}`);
@@ -33,6 +39,12 @@ export const adminRoutes = {
   addUser: route({ method: 'POST', path: '/v1/users', body: addUserRequest, response: inviteResponse, status: 201 }),
   deleteUser: route({ method: 'DELETE', path: '/v1/users/:name', response: deletedResponse }),
   resetUser: route({ method: 'POST', path: '/v1/users/:name/reset', body: resetUserRequest, response: inviteResponse }),
+  updateUser: route({ method: 'PATCH', path: '/v1/users/:name', body: updateUserRequest, response: publicUser }),
+
+  listNodes: route({ method: 'GET', path: '/v1/nodes', response: z.array(nodeJson) }),
+  addNode: route({ method: 'POST', path: '/v1/nodes', body: addNodeRequest, response: nodeJson, status: 201 }),
+  deleteNode: route({ method: 'DELETE', path: '/v1/nodes/:name', response: deletedResponse }),
+  addToken: route({ method: 'POST', path: '/v1/tokens', body: addTokenRequest, response: joinTokenResponse, status: 201 }),
 
   exportCa: route({
     method: 'GET',

@@ -8,7 +8,7 @@ import { badParameter, TollgateError, type ErrorKind } from '../errors.js';
  * field renamed on one side is a type error on the other and a malformed answer is a clear error.
  */
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /** An answer that is not JSON (a recording, an HTML file): the client checks its content type. */
 export interface RawReply {

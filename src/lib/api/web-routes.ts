@@ -88,7 +88,42 @@ export const sessionRoutes = {
   exportHtml: route({ method: 'GET', path: '/webapi/sessions/:id/export.html', auth: true, response: raw('text/html') }),
 };
 
-export const webApiRoutes = { ...loginRoutes, ...sessionRoutes };
+/** A registered node as listings show it (tsh ls, tctl nodes ls). */
+export const nodeJson = z.object({
+  name: z.string(),
+  addr: z.string(),
+  labels: z.record(z.string(), z.string()),
+  added_by: z.string(),
+  created_at: z.string(),
+  host_key_fingerprint: z.string().nullable(),
+});
+export type NodeJson = z.infer<typeof nodeJson>;
 
+/** What `teleport join openssh` sends: bounded, since anyone who can reach the proxy can send it. */
+export const nodeJoinRequest = z.strictObject({
+  token: z.string().min(1).max(256),
+  node_name: z.string().min(1).max(63),
+  address: z.string().min(1).max(300),
+  labels: z.record(z.string().max(63), z.string().max(128)).refine((l) => Object.keys(l).length <= 64, 'at most 64 labels'),
+  host_public_key: z.string().min(1).max(4096),
+  hostnames: z.array(z.string().max(253)).max(16),
+});
+
+export const nodeJoinResponse = z.object({
+  cluster_name: z.string(),
+  openssh_ca: z.string(),
+  host_certificate: z.string(),
+});
+export type NodeJoinResponse = z.infer<typeof nodeJoinResponse>;
+
+/** The inventory: what a user may reach, and the join of a node (its token is its credential). */
+export const nodeRoutes = {
+  listNodes: route({ method: 'GET', path: '/webapi/nodes', auth: true, response: z.array(nodeJson) }),
+  joinNode: route({ method: 'POST', path: '/webapi/nodes/join', body: nodeJoinRequest, requireJson: true, response: nodeJoinResponse }),
+};
+
+export const webApiRoutes = { ...loginRoutes, ...sessionRoutes, ...nodeRoutes };
+
+export type NodeRoutes = typeof nodeRoutes;
 export type LoginRoutes = typeof loginRoutes;
 export type SessionRoutes = typeof sessionRoutes;

@@ -9,7 +9,14 @@ export const AuditEvents = {
   userSignup: 'user.signup',
   userLogin: 'user.login',
   userLocked: 'user.locked',
+  userUpdate: 'user.update',
   certCreate: 'cert.create',
+  /** A node added to the inventory (tctl nodes add, or a join), or removed. */
+  nodeCreate: 'node.create',
+  nodeDelete: 'node.delete',
+  /** A node redeemed a join token (success: true), or tried to (success: false, with the reason). */
+  nodeJoin: 'node.join',
+  joinTokenCreate: 'join_token.create',
   /** A failed SSH authentication at the proxy. */
   auth: 'auth',
   /** A port, X11 or agent forwarding request (refused unless allowed). */

@@ -1,10 +1,12 @@
 import crypto from 'node:crypto';
 import { AuditEvents, createAuditor, type AuditEventName, type Auditor } from '../audit/index.js';
-import { CertAuthority, type CAType, type IssuedCert, fingerprint, parsePublicKeyLine, privateKeyFromPem, allowedSignersLine, signSshsig } from '../ca/index.js';
+import type { KeyObject } from 'node:crypto';
+import { CertAuthority, type CAType, type IssuedCert, fingerprint, generateEd25519, parsePublicKeyLine, privateKeyFromPem, allowedSignersLine, signSshsig } from '../ca/index.js';
 import type { Clock } from '../clock.js';
 import { formatHostPort, type HostPort } from '../address.js';
 import { formatDuration } from '../duration.js';
 import { badParameter, notFound, TollgateError } from '../errors.js';
+import { ALL_NODES, formatLabelRule, parseLabelRule, type LabelRule } from '../labels.js';
 import type { Logger } from '../log.js';
 import { RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type RecordingSigner } from '../recording/index.js';
 import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/index.js';
@@ -20,6 +22,25 @@ export interface AuthServiceOptions {
   maxSessionTtlMs: number;
   /** CIDRs pinned into every user certificate (`source-address`); empty = not pinned. */
   certSourceAddresses: readonly string[];
+  /**
+   * CIDRs pinned into per-session certificates for registered nodes: the proxy's upstream
+   * addresses (upstream_bind_addr, cert_source_addresses); empty = not pinned.
+   */
+  sessionCertSourceAddresses?: readonly string[];
+}
+
+/**
+ * How long a per-session certificate for a registered node is valid after it is made: enough to
+ * log in (sessions outlive it, as with any SSH certificate). With the one-minute backdate the
+ * whole window is three minutes.
+ */
+export const SESSION_CERT_TTL_MS = 2 * 60_000;
+
+/** A per-session certificate with its in-memory key (never written anywhere). */
+export interface SessionCredentials {
+  privateKey: KeyObject;
+  certBlob: Buffer;
+  cert: IssuedCert;
 }
 
 export const SIGNUP_TTL_DEFAULT_MS = 3_600_000;
@@ -44,6 +65,8 @@ export interface PublicUser {
   created_at: string;
   /** `pending` until signup sets a password. */
   status: 'pending' | 'active' | 'locked';
+  /** Which registered nodes the user may reach (`*` for all). */
+  node_labels: string;
 }
 
 export type ExportFormat = 'openssh' | 'authorized-keys' | 'known-hosts';
@@ -74,7 +97,7 @@ export class AuthService {
   async init(): Promise<void> {
     const rec = await this.loadOrCreate('recording');
     this.recordingKey = CertAuthority.fromPem('user', rec.privateKeyPem, Buffer.from(rec.publicKey, 'base64'));
-    for (const type of ['user', 'host'] as const) {
+    for (const type of ['user', 'host', 'openssh'] as const) {
       let rec = await this.o.store.getCertAuthority(type);
       if (!rec) {
         const fresh = CertAuthority.generate(type);
@@ -167,18 +190,38 @@ export class AuthService {
   }
 
   /** Creates a user allowed `logins`, pending until they complete signup with the returned link. */
-  async createUser(req: { name: string; logins: string | readonly string[]; roles?: string | readonly string[]; ttlMs?: number }, actor = 'admin'): Promise<SignupInvite> {
+  async createUser(
+    req: { name: string; logins: string | readonly string[]; roles?: string | readonly string[]; nodeLabels?: string; ttlMs?: number },
+    actor = 'admin',
+  ): Promise<SignupInvite> {
     const name = validateUserName(req.name);
     const logins = parseLogins(req.logins);
     const roles = parseRoles(req.roles ?? ['access']);
+    const nodeLabels = req.nodeLabels === undefined ? { ...ALL_NODES } : parseLabelRule(req.nodeLabels);
     const ttl = this.signupTtl(req.ttlMs);
     const { invite, record } = this.newInvite(name, ttl);
     const user: UserRecord = {
-      name, logins, roles, passwordHash: null, otpSecret: null, createdAt: this.o.clock.now().getTime(), lockedUntil: null,
+      name, logins, roles, passwordHash: null, otpSecret: null, createdAt: this.o.clock.now().getTime(), lockedUntil: null, nodeLabels,
     };
     await this.o.store.createUser(user, record);
-    await this.audit(AuditEvents.userCreate, name, { name, logins, roles, actor });
+    await this.audit(AuditEvents.userCreate, name, { name, logins, roles, node_labels: formatLabelRule(nodeLabels), actor });
     return invite;
+  }
+
+  /** Changes a user's logins, roles or node labels (`tctl users update`); certificates already issued keep their principals until they expire. */
+  async updateUser(name: string, req: { logins?: string | readonly string[]; roles?: string | readonly string[]; nodeLabels?: string }, actor = 'admin'): Promise<PublicUser> {
+    const patch: { logins?: string[]; roles?: UserRole[]; nodeLabels?: LabelRule } = {};
+    if (req.logins !== undefined) patch.logins = parseLogins(req.logins);
+    if (req.roles !== undefined) patch.roles = parseRoles(req.roles);
+    if (req.nodeLabels !== undefined) patch.nodeLabels = parseLabelRule(req.nodeLabels);
+    if (Object.keys(patch).length === 0) throw badParameter('nothing to update', 'give --set-logins, --set-roles or --set-node-labels');
+    if (!(await this.o.store.updateUser(name, patch))) throw notFound(`user "${name}" not found`, 'see tctl users ls');
+    const fields: Record<string, unknown> = { name, actor };
+    if (patch.logins) fields.logins = patch.logins;
+    if (patch.roles) fields.roles = patch.roles;
+    if (patch.nodeLabels) fields.node_labels = formatLabelRule(patch.nodeLabels);
+    await this.audit(AuditEvents.userUpdate, name, fields);
+    return (await this.listUsers()).find((u) => u.name === name)!;
   }
 
   async getUser(name: string): Promise<UserRecord> {
@@ -195,6 +238,7 @@ export class AuthService {
       roles: u.roles,
       created_at: new Date(u.createdAt).toISOString(),
       status: u.lockedUntil && u.lockedUntil > now ? 'locked' : u.passwordHash ? 'active' : 'pending',
+      node_labels: formatLabelRule(u.nodeLabels),
     }));
   }
 
@@ -241,7 +285,7 @@ export class AuthService {
   /** The CA public key in the form each consumer wants (see DESIGN.md, `tctl auth export`). */
   exportCA(type: CAType, format?: ExportFormat, hostPattern?: string): string {
     const line = this.ca(type).publicKeyLine();
-    const fmt = format ?? (type === 'user' ? 'openssh' : 'known-hosts');
+    const fmt = format ?? (type === 'host' ? 'known-hosts' : 'openssh');
     switch (fmt) {
       case 'openssh':
         return line;
@@ -260,11 +304,11 @@ export class AuthService {
     return ttlMs;
   }
 
-  private async recordCert(cert: IssuedCert, publicKey: Buffer, actor: string): Promise<void> {
+  private async recordCert(cert: IssuedCert, publicKey: Buffer, actor: string, session?: { certType: 'session'; user: string; sessionId: string }): Promise<void> {
     const f = cert.fields;
     const rec = {
       serial: f.serial.toString(),
-      type: f.type,
+      type: session ? session.certType : f.type,
       keyId: f.keyId,
       principals: [...f.principals],
       validAfter: Number(f.validAfter) * 1000,
@@ -273,8 +317,9 @@ export class AuthService {
       createdAt: this.o.clock.now().getTime(),
     };
     await this.o.store.recordIssuedCert(rec);
-    await this.audit(AuditEvents.certCreate, f.type === 'user' ? f.keyId : null, {
-      cert_type: f.type,
+    await this.audit(AuditEvents.certCreate, session ? session.user : f.type === 'user' ? f.keyId : null, {
+      cert_type: rec.type,
+      ...(session ? { sid: session.sessionId } : {}),
       serial: rec.serial,
       key_id: f.keyId,
       principals: rec.principals,
@@ -305,6 +350,21 @@ export class AuthService {
     );
     await this.recordCert(cert, blob, actor);
     return cert;
+  }
+
+  /**
+   * A certificate for one session on a registered node, from the OpenSSH CA: a fresh in-memory key,
+   * the login as the only principal, key id naming user and session, valid for minutes. Recorded
+   * and audited like every certificate (cert.create); the key is returned, never stored.
+   */
+  async mintSessionCert(req: { user: string; sessionId: string; login: string; agentForwarding: boolean; portForwarding: boolean }): Promise<SessionCredentials> {
+    const kp = generateEd25519();
+    const cert = this.ca('openssh').issueSessionCert(
+      { publicKey: kp.publicBlob, ...req, ttlMs: SESSION_CERT_TTL_MS, sourceAddresses: this.o.sessionCertSourceAddresses ?? [] },
+      this.o.clock.now(),
+    );
+    await this.recordCert(cert, kp.publicBlob, 'proxy', { certType: 'session', user: req.user, sessionId: req.sessionId });
+    return { privateKey: kp.privateKey, certBlob: cert.blob, cert };
   }
 
   /** Whether user certificates are pinned to the proxies; when not, sessions can bypass recording. */

@@ -5,7 +5,12 @@ import { WireReader } from '../wire/index.js';
 import { signCertificate, type CertificateFields, type CertType } from './certificate.js';
 import { ED25519, generateEd25519, privateKeyFromPem, publicKeyLine } from './keys.js';
 
-export type CAType = 'user' | 'host';
+/**
+ * `user` signs the certificates users hold (tsh login); `host` signs host certificates; `openssh`
+ * signs only the per-session certificates the proxy mints for registered nodes, which trust it
+ * alone (agentless nodes: a user's own certificate opens nothing there).
+ */
+export type CAType = 'user' | 'host' | 'openssh';
 
 /** Certificates are backdated this much so a node whose clock lags a little still accepts them (as Teleport does). */
 export const CLOCK_SKEW_MS = 60_000;
@@ -21,6 +26,27 @@ export interface UserCertRequest {
   ttlMs: number;
   /** When non-empty, the `source-address` critical option pins the certificate to these CIDRs. */
   sourceAddresses?: readonly string[];
+}
+
+/** A certificate the proxy mints for one session to a registered node (DESIGN.md, agentless). */
+export interface SessionCertRequest {
+  publicKey: Buffer;
+  /** The tollgate user and the session (or tunnel connection) id: both go into the key id. */
+  user: string;
+  sessionId: string;
+  /** The one login the session asked for: the only principal. */
+  login: string;
+  ttlMs: number;
+  /** Pins the certificate to the proxy's upstream addresses when set. */
+  sourceAddresses?: readonly string[];
+  /** The user's own agent forwarded on to the node (tsh ssh -A): only then permitted. */
+  agentForwarding: boolean;
+  portForwarding: boolean;
+}
+
+/** The key id of a session certificate: the node's sshd logs it with every login. */
+export function sessionCertKeyId(user: string, sessionId: string): string {
+  return `user=${user} session=${sessionId}`;
 }
 
 export interface HostCertRequest {
@@ -111,6 +137,27 @@ export class CertAuthority {
       ...validity(now, req.ttlMs),
       criticalOptions,
       extensions: USER_CERT_EXTENSIONS,
+    };
+    return { blob: signCertificate(fields, this.privateKey, this.publicBlob), fields };
+  }
+
+  /** A short-lived certificate for one session on a registered node: one principal, no agent unless asked. */
+  issueSessionCert(req: SessionCertRequest, now: Date): IssuedCert {
+    if (this.type !== 'openssh') throw badParameter('session certificates are signed by the OpenSSH CA');
+    const criticalOptions: Record<string, string> = {};
+    if (req.sourceAddresses?.length) criticalOptions['source-address'] = req.sourceAddresses.join(',');
+    const extensions: Record<string, string> = { 'permit-pty': '' };
+    if (req.agentForwarding) extensions['permit-agent-forwarding'] = '';
+    if (req.portForwarding) extensions['permit-port-forwarding'] = '';
+    const fields: CertificateFields = {
+      type: 'user',
+      subjectKey: subjectRaw(req.publicKey),
+      serial: newSerial(),
+      keyId: sessionCertKeyId(req.user, req.sessionId),
+      principals: [req.login],
+      ...validity(now, req.ttlMs),
+      criticalOptions,
+      extensions: Object.fromEntries(Object.entries(extensions).sort(([a], [b]) => (a < b ? -1 : 1))),
     };
     return { blob: signCertificate(fields, this.privateKey, this.publicBlob), fields };
   }

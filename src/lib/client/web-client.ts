@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
+import { tlsPublicKeyPin } from '../tls-pin.js';
 import { formatHostPort, type HostPort } from '../address.js';
 import { TollgateError, unavailable } from '../errors.js';
 import { decodeReply, errorFromReply, routePath, type JsonRoute, type RawRoute, type RouteArgs, type RouteOutput, webApiRoutes } from '../api/index.js';
@@ -27,6 +29,11 @@ export class WebClient {
     readonly proxy: HostPort,
     private readonly insecure: boolean,
     private readonly bearer?: string,
+    /**
+     * `sha256:HEX` of the proxy's TLS public key: checked on the connection before anything is
+     * sent on it, instead of (not besides) the usual chain check (a self-signed proxy's join).
+     */
+    private readonly pin?: string,
   ) {}
 
   get baseUrl(): string {
@@ -79,7 +86,38 @@ export class WebClient {
     return formatHostPort(this.proxy);
   }
 
-  private send(method: string, path: string, body: unknown): Promise<IncomingMessage> {
+  private get servername(): string | undefined {
+    return /^[\d.]+$|:/.test(this.proxy.host) ? undefined : this.proxy.host;
+  }
+
+  /** A TLS connection whose server key matches the pin, or an access-denied error; nothing is sent before the check. */
+  private connectPinned(pin: string): Promise<tls.TLSSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: this.proxy.host, port: this.proxy.port, servername: this.servername, rejectUnauthorized: false, timeout: 15_000 });
+      socket.once('timeout', () => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      socket.once('error', reject);
+      socket.once('secureConnect', () => {
+        const cert = socket.getPeerX509Certificate();
+        const got = cert ? tlsPublicKeyPin(cert.raw) : 'none';
+        if (got !== pin) {
+          socket.destroy();
+          return reject(
+            new TollgateError('access-denied', `the proxy at ${this.where} is not the one the pin names (its key is ${got})`, {
+              hint: 'check --proxy-server and --ca-pin (tctl tokens add prints both); someone may be intercepting the connection',
+            }),
+          );
+        }
+        socket.removeListener('error', reject);
+        resolve(socket);
+      });
+    });
+  }
+
+  private async send(method: string, path: string, body: unknown): Promise<IncomingMessage> {
+    const pinned = this.pin ? await this.connectPinned(this.pin).catch((err: NodeJS.ErrnoException) => {
+      if (err instanceof TollgateError) throw err;
+      throw unavailable(`cannot reach the proxy at ${this.where} (${err.code ?? err.message})`, 'check the proxy address and that the proxy is running', err);
+    }) : undefined;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const where = this.where;
     return new Promise((resolve, reject) => {
@@ -89,8 +127,9 @@ export class WebClient {
           port: this.proxy.port,
           method,
           path,
-          rejectUnauthorized: !this.insecure,
-          servername: /^[\d.]+$|:/.test(this.proxy.host) ? undefined : this.proxy.host,
+          ...(pinned ? { createConnection: () => pinned, agent: false } : {}),
+          rejectUnauthorized: !this.insecure && !pinned,
+          servername: this.servername,
           timeout: 15_000,
           headers: {
             accept: 'application/json',

@@ -46,6 +46,8 @@ export interface Config {
     readonly upstreamBindAddr: string | undefined;
     readonly forwardAgentToNodes: boolean;
     readonly allowPortForwarding: boolean;
+    /** Targets outside the inventory use the legacy agent-forwarding path; `false` refuses them. */
+    readonly allowUnregisteredNodes: boolean;
     readonly allowedTargets: readonly string[];
   };
 }

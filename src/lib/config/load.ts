@@ -193,6 +193,7 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
       upstreamBindAddr: p.upstream_bind_addr,
       forwardAgentToNodes: p.forward_agent_to_nodes ?? false,
       allowPortForwarding: p.allow_port_forwarding ?? false,
+      allowUnregisteredNodes: p.allow_unregistered_nodes ?? true,
       allowedTargets: p.allowed_targets ?? [],
     },
   };

@@ -154,6 +154,7 @@ export const fileSchema = z.strictObject({
       upstream_bind_addr: ipAddress.optional(),
       forward_agent_to_nodes: bool.optional(),
       allow_port_forwarding: bool.optional(),
+      allow_unregistered_nodes: bool.optional(),
       allowed_targets: z.array(target, { error: 'must be a list of targets' }).optional(),
     })
     .optional(),

@@ -1,7 +1,8 @@
+import crypto from 'node:crypto';
 import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor, type AuditFields } from '../audit/index.js';
 import type { Logger } from '../log.js';
-import { authorizeTunnel, nodeName, type ConnectionContext, type Identity, type ProxyServices, type Target } from './session/index.js';
+import { authorizeTunnel, nodeName, upstreamCredentials, type Authorization, type ConnectionContext, type Identity, type ProxyServices, type Target } from './session/index.js';
 import { carryTunnel, type Carried } from './tunnel-carrier.js';
 import type { TunnelUpstream, UpstreamConnector } from './upstream.js';
 
@@ -153,43 +154,58 @@ class InnerTunnels {
     this.finish(base, startedAt, await carryTunnel(clientChannel, accept()));
   }
 
-  /** The authorization that applies to sessions, again for each forward (undefined: allowed). */
-  private async denial(): Promise<string | undefined> {
+  /** The authorization that applies to sessions, again for each forward. */
+  private async authorize(): Promise<Authorization> {
     const who = this.cctx.identity;
-    const decision = authorizeTunnel(who, this.target, { user: await this.deps.lookupUser(who.user), now: this.deps.clock.now() });
+    try {
+      const node = this.deps.findNode ? await this.deps.findNode(this.target.host, this.target.port) : undefined;
+      return authorizeTunnel(who, this.target, { user: await this.deps.lookupUser(who.user), now: this.deps.clock.now(), node, refuseUnregistered: this.deps.refuseUnregistered });
+    } catch (err) {
+      return { allowed: false, reason: `inventory lookup failed: ${(err as Error).message}`, line: '' };
+    }
+  }
+
+  private async denial(): Promise<string | undefined> {
+    const decision = await this.authorize();
     return decision.allowed ? undefined : decision.reason;
   }
 
   /** Authorizes, then dials the node (once per inner connection); refuses and audits on failure. */
   private async authorizedUpstream(base: AuditFields, reject: (() => void) | undefined): Promise<TunnelUpstream | undefined> {
-    const denied = await this.denial();
-    if (denied) {
-      this.refuse(base, denied, reject);
+    const decision = await this.authorize();
+    if (!decision.allowed) {
+      this.refuse(base, decision.reason, reject);
       return undefined;
     }
     try {
-      return await this.connect();
+      return await this.connect(decision);
     } catch (err) {
       this.refuse(base, (err as Error).message, reject);
       return undefined;
     }
   }
 
-  private connect(): Promise<TunnelUpstream> {
+  private connect(decision: Extract<Authorization, { allowed: true }>): Promise<TunnelUpstream> {
     if (this.upstream) return this.upstream;
     let agentRefused = false;
-    const dial = this.deps.upstream
-      .connectTunnels({
-        target: this.target,
-        identity: this.cctx.identity,
-        openAgent: () =>
-          this.cctx.openAgent().catch((err: Error) => {
-            agentRefused = true;
-            throw err;
-          }),
-        // The agent is forwarded on only for session channels, and this connection has none.
-        keepAgent: false,
-      })
+    const who = this.cctx.identity;
+    const tunnelId = crypto.randomUUID();
+    const dial = upstreamCredentials(this.deps, decision.node, { user: who.user, sessionId: tunnelId, login: decision.target.login, agentForwarding: false, portForwarding: true })
+      .then((sessionCert) =>
+        this.deps.upstream.connectTunnels({
+          target: decision.target,
+          hostName: decision.node?.name,
+          sessionCert,
+          identity: who,
+          openAgent: () =>
+            this.cctx.openAgent().catch((err: Error) => {
+              agentRefused = true;
+              throw err;
+            }),
+          // The agent is forwarded on only for session channels, and this connection has none.
+          keepAgent: false,
+        }),
+      )
       .then(
         (up) => {
           if (this.closed) up.close();

@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
-import type { AuthService } from '../auth/index.js';
+import type { AuthService, NodeInventory } from '../auth/index.js';
 import type { Clock } from '../clock.js';
 import { formatHostPort, isValidHost, type HostPort } from '../address.js';
 import { unavailable } from '../errors.js';
@@ -41,6 +41,10 @@ export interface SshProxyOptions {
   hostCerts: HostCertificates;
   policy: TargetPolicy;
   forwardAgentToNodes: boolean;
+  /** Registered nodes (agentless: per-session certificates from the OpenSSH CA). */
+  inventory: NodeInventory;
+  /** proxy_service.allow_unregistered_nodes: no refuses targets that are not in the inventory. */
+  refuseUnregistered: boolean;
   /** proxy_service.allow_port_forwarding: carry inner connections' tunnels to their node. */
   allowPortForwarding: boolean;
   version: string;
@@ -60,6 +64,11 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   const log = o.log.child({ component: 'proxy' });
   const auditor = o.auth.auditor;
   const lookupUser = async (name: string) => (await o.store.getUser(name)) ?? undefined;
+  const nodes = {
+    findNode: (host: string, port: number) => o.inventory.findNode(host, port),
+    mintSessionCert: (req: Parameters<AuthService['mintSessionCert']>[0]) => o.auth.mintSessionCert(req),
+    refuseUnregistered: o.refuseUnregistered,
+  };
   const deps: PipelineDeps = {
     recordings: o.recordings,
     upstream: o.upstream,
@@ -67,6 +76,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     clock: o.clock,
     log,
     lookupUser,
+    ...nodes,
     forwardAgentToNodes: o.forwardAgentToNodes,
     limits: o.limits,
   };
@@ -83,7 +93,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   });
   const graceExpired = new EventTally((r) => log.info('closed SSH connections that did not authenticate in time', { count: r.count, grace_s: LOGIN_GRACE_MS / 1000, sources: r.summary }));
 
-  const forwarding: PortForwardingDeps = { allowed: o.allowPortForwarding, upstream: o.upstream, auditor, clock: o.clock, log, lookupUser };
+  const forwarding: PortForwardingDeps = { allowed: o.allowPortForwarding, upstream: o.upstream, auditor, clock: o.clock, log, lookupUser, ...nodes };
 
   function onInner(conn: Ssh2.Connection, outer: Identity, target: { host: string; port: number }): void {
     conns.add(conn);
@@ -141,7 +151,11 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
             auditor.emit(AuditEvents.sessionRejected, id.user, { reason: `invalid node name ${JSON.stringify(target.host)}`, addr });
             return reject?.();
           }
-          o.policy.resolve(target.host, target.port).then(
+          // A registered node's name is not in DNS: the policy checks the address it is registered at.
+          o.inventory
+            .findNode(target.host, target.port)
+            .then((node) => o.policy.resolve(node?.host ?? target.host, node?.port ?? target.port))
+            .then(
             () => {
               const inner = new ssh2.Server({ hostKeys: o.hostCerts.forNode(target.host), ident: `tollgate_${o.version}` }, (innerConn) => onInner(innerConn, id, target));
               const channel = accept();

@@ -1,8 +1,9 @@
+import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import type { Logger } from '../log.js';
-import { createCertAgent } from '../ssh/index.js';
+import { certifiedKey, createCertAgent } from '../ssh/index.js';
 import type { SessionKind } from '../store/index.js';
 import type { Identity, Target } from './session/plan.js';
 import type { ExitInfo } from './session/relay.js';
@@ -39,10 +40,24 @@ export interface UpstreamSession {
   exit(): ExitInfo | undefined;
 }
 
+/** A certificate the proxy minted for this session from the OpenSSH CA (registered nodes). */
+export interface SessionCertificate {
+  privateKey: KeyObject;
+  certBlob: Buffer;
+}
+
 /** Who dials which node, and whether the borrowed agent stays open for the node (agent forwarding). */
 export interface UpstreamRequest {
   target: Target;
   identity: Identity;
+  /** The name the node's host certificate must carry: its inventory name, else the dialled host. */
+  hostName?: string;
+  /**
+   * Agentless (a registered node): log in with this certificate; the client's agent is opened
+   * only if the user asked for it on the node (keepAgent). Without it (legacy): the borrowed
+   * agent signs the login.
+   */
+  sessionCert?: SessionCertificate;
   openAgent: () => Promise<Duplex>;
   keepAgent: boolean;
 }
@@ -143,7 +158,7 @@ export class UpstreamConnector {
     const closeAgents = () => {
       for (const s of agentStreams.splice(0)) s.destroy();
     };
-    const check = this.o.hostKeyCheck(target.host);
+    const check = this.o.hostKeyCheck(req.hostName ?? target.host);
     const client = new ssh2.Client();
     let lostCb: ((m: string) => void) | undefined;
     let closing = false;
@@ -158,7 +173,15 @@ export class UpstreamConnector {
           client.end();
           const refusal = check.refusal();
           if (refusal) reject(new Error(refusal));
-          else if (err.level === 'client-authentication') reject(new Error(`the node refused the certificate for login "${target.login}"`));
+          else if (err.level === 'client-authentication') {
+            reject(
+              new Error(
+                req.sessionCert
+                  ? `the node refused the session certificate for login "${target.login}" (does its sshd trust the OpenSSH CA? tctl auth export --type=openssh; is there such a user?)`
+                  : `the node refused the certificate for login "${target.login}"`,
+              ),
+            );
+          }
           else reject(new Error(err.message));
           return;
         }
@@ -169,12 +192,18 @@ export class UpstreamConnector {
         if (!req.keepAgent) closeAgents();
         resolve();
       });
+      const login: Partial<Ssh2.ConnectConfig> = req.sessionCert
+        ? {
+            authHandler: [{ type: 'publickey', username: target.login, key: certifiedKey(req.sessionCert.privateKey, req.sessionCert.certBlob) as unknown as Ssh2.ParsedKey } as Ssh2.PublicKeyAuthMethod],
+            // Only to forward the user's own agent on to the node when they asked for it.
+            ...(req.keepAgent ? { agent: createCertAgent(openAgent), agentForward: true } : {}),
+          }
+        : { agent: createCertAgent(openAgent, { certBlob: req.identity.cert.blob }), agentForward: req.keepAgent };
       client.connect({
         host: ip,
         port: target.port,
         username: target.login,
-        agent: createCertAgent(openAgent, { certBlob: req.identity.cert.blob }),
-        agentForward: req.keepAgent,
+        ...login,
         localAddress: this.o.bindAddr,
         readyTimeout: this.o.readyTimeoutMs ?? 15_000,
         keepaliveInterval: 30_000,

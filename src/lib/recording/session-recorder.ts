@@ -22,6 +22,10 @@ export type SessionMeta = Pick<SessionRecord, 'user' | 'login' | 'node' | 'clien
   cols: number;
   rows: number;
   term?: string;
+  /** Chosen by the caller when something made before the recording names the session (a per-session certificate). */
+  id?: string;
+  /** How the proxy logs in to the node, for session.start: a certificate it minted, or the user's forwarded agent. */
+  upstreamAuth?: 'session-cert' | 'forwarded-agent';
 };
 
 export interface RecordingServiceOptions {
@@ -280,7 +284,7 @@ export class RecordingService {
   }
 
   async start(meta: SessionMeta): Promise<ActiveRecording> {
-    const id = crypto.randomUUID();
+    const id = meta.id ?? crypto.randomUUID();
     const now = this.o.clock.now();
     let writer: AsciicastWriter;
     let active: ActiveRecording | undefined;
@@ -342,7 +346,15 @@ export class RecordingService {
     };
     try {
       await this.o.store.createSession(rec);
-      await this.o.auditor.record(AuditEvents.sessionStart, meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty });
+      await this.o.auditor.record(AuditEvents.sessionStart, meta.user, {
+        sid: id,
+        login: meta.login,
+        node: meta.node,
+        addr: meta.clientAddr,
+        kind: meta.kind,
+        pty: meta.pty,
+        ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
+      });
       if (meta.command !== null) await this.o.auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
     } catch (err) {
       writer.close().catch((e: Error) => this.o.log?.error('cannot close a refused session\'s recording', { component: 'recording', sid: id, error: e.message }));

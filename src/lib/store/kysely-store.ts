@@ -1,6 +1,7 @@
 import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { alreadyExists, unavailable } from '../errors.js';
 import { migrationProvider, type Dialect } from './migrations.js';
+import * as inventory from './inventory-queries.js';
 import type { Database } from './schema.js';
 import type {
   AuditEvent,
@@ -9,6 +10,8 @@ import type {
   SessionQuery,
   SessionRecord,
   IssuedCertRecord,
+  JoinTokenRecord,
+  NodeRecord,
   RecordingChunk,
   RecordingPart,
   SignupTokenRecord,
@@ -30,6 +33,7 @@ function toUser(r: Selectable<Database['users']>): UserRecord {
     otpSecret: r.otp_secret,
     createdAt: num(r.created_at),
     lockedUntil: numOrNull(r.locked_until),
+    nodeLabels: r.node_labels === null ? { '*': ['*'] } : (JSON.parse(r.node_labels) as UserRecord['nodeLabels']),
   };
 }
 
@@ -204,6 +208,7 @@ export class KyselyStore implements Store {
             created_at: user.createdAt,
             locked_until: user.lockedUntil,
             otp_last_step: null,
+            node_labels: JSON.stringify(user.nodeLabels),
           })
           .execute();
         if (token) await tx.insertInto('signup_tokens').values(tokenRow(token)).execute();
@@ -242,6 +247,7 @@ export class KyselyStore implements Store {
     if (patch.lockedUntil !== undefined) values.locked_until = patch.lockedUntil;
     if (patch.logins !== undefined) values.logins = JSON.stringify(patch.logins);
     if (patch.roles !== undefined) values.roles = JSON.stringify(patch.roles);
+    if (patch.nodeLabels !== undefined) values.node_labels = JSON.stringify(patch.nodeLabels);
     if (Object.keys(values).length === 0) return (await this.getUser(name)) !== undefined;
     const r = await this.db.updateTable('users').set(values).where('name', '=', name).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
@@ -462,6 +468,38 @@ export class KyselyStore implements Store {
     if (q.serverId !== undefined) query = query.where((eb) => eb.or([eb('server_id', '=', q.serverId!), eb('server_id', 'is', null)]));
     const rows = await query.orderBy('started_at', 'desc').orderBy('id').limit(q.limit ?? 100).execute();
     return rows.map(toSession);
+  }
+
+  putNode(node: NodeRecord): Promise<void> {
+    return inventory.putNode(this.db, node);
+  }
+
+  getNode(name: string): Promise<NodeRecord | undefined> {
+    return inventory.getNode(this.db, name);
+  }
+
+  listNodes(): Promise<NodeRecord[]> {
+    return inventory.listNodes(this.db);
+  }
+
+  deleteNode(name: string): Promise<boolean> {
+    return inventory.deleteNode(this.db, name);
+  }
+
+  createJoinToken(token: JoinTokenRecord): Promise<void> {
+    return inventory.createJoinToken(this.db, token);
+  }
+
+  consumeJoinToken(tokenHash: string, now: number, node: string): Promise<JoinTokenRecord | undefined> {
+    return inventory.consumeJoinToken(this.db, tokenHash, now, node);
+  }
+
+  getJoinToken(tokenHash: string): Promise<JoinTokenRecord | undefined> {
+    return inventory.getJoinToken(this.db, tokenHash);
+  }
+
+  listJoinTokens(): Promise<JoinTokenRecord[]> {
+    return inventory.listJoinTokens(this.db);
   }
 
   async appendEvent(e: AuditEvent): Promise<void> {

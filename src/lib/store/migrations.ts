@@ -132,6 +132,32 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0006_inventory': {
+    async up(db: Kysely<unknown>) {
+      // JSON; null (users from before 0006) means every node, as the default does.
+      await db.schema.alterTable('users').addColumn('node_labels', 'text').execute();
+      await db.schema
+        .createTable('nodes')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('labels', 'text', (c) => c.notNull())
+        .addColumn('added_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('host_key_fingerprint', 'text')
+        .execute();
+      await db.schema.createIndex('nodes_addr').on('nodes').columns(['host', 'port']).execute();
+      await db.schema
+        .createTable('join_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .addColumn('used_by', 'text')
+        .execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -12,7 +12,10 @@ export interface Database {
     created_at: number;
     locked_until: number | null;
     otp_last_step: number | null;
+    node_labels: string | null;
   };
+  nodes: { name: string; host: string; port: number; labels: string; added_by: string; created_at: number; host_key_fingerprint: string | null };
+  join_tokens: { token_hash: string; type: string; created_at: number; expires_at: number; used_at: number | null; used_by: string | null };
   signup_tokens: { token_hash: string; user_name: string; created_at: number; expires_at: number; used_at: number | null; otp_secret: string | null };
   login_failures: { user_name: string; time: number; reason: string };
   web_sessions: { token_hash: string; user_name: string; created_at: number; expires_at: number };

@@ -22,6 +22,41 @@ export interface UserRecord {
   createdAt: number;
   /** Epoch ms until which logins are refused after repeated failures; null when not locked. */
   lockedUntil: number | null;
+  /**
+   * Which registered nodes the user may reach, by label: every key must match one of its values
+   * (`*` as key or value matches anything). `{ '*': ['*'] }` (all nodes) is the default.
+   */
+  nodeLabels: NodeLabelRule;
+}
+
+/** A user's node label rule (see UserRecord.nodeLabels). */
+export type NodeLabelRule = Record<string, string[]>;
+
+/** A node in the inventory: an OpenSSH server that trusts the OpenSSH CA (agentless). */
+export interface NodeRecord {
+  /** Unique; what `tsh ssh LOGIN@NAME` and the session index call it. */
+  name: string;
+  /** Where the proxy dials it. */
+  host: string;
+  port: number;
+  labels: Record<string, string>;
+  /** Who registered it: `admin` (tctl nodes add) or `join:<token hash prefix>`. */
+  addedBy: string;
+  createdAt: number;
+  /** SHA256 fingerprint of its host key (or host certificate's key), when known. */
+  hostKeyFingerprint: string | null;
+}
+
+/** A single-use token that lets a node join the cluster (`tctl tokens add --type=node`). */
+export interface JoinTokenRecord {
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  tokenHash: string;
+  type: 'node';
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  /** The node that used it. */
+  usedBy: string | null;
 }
 
 export interface SignupTokenRecord {
@@ -46,7 +81,8 @@ export interface WebSessionRecord {
 
 export interface IssuedCertRecord {
   serial: string;
-  type: 'user' | 'host';
+  /** `session`: a per-session certificate from the OpenSSH CA for a registered node. */
+  type: 'user' | 'host' | 'session';
   keyId: string;
   principals: string[];
   validAfter: number;
@@ -138,7 +174,7 @@ export interface Store {
   listUsers(): Promise<UserRecord[]>;
   /** Deletes the user and its tokens; false when there was no such user. */
   deleteUser(name: string): Promise<boolean>;
-  updateUser(name: string, patch: Partial<Pick<UserRecord, 'passwordHash' | 'otpSecret' | 'lockedUntil' | 'logins' | 'roles'>>): Promise<boolean>;
+  updateUser(name: string, patch: Partial<Pick<UserRecord, 'passwordHash' | 'otpSecret' | 'lockedUntil' | 'logins' | 'roles' | 'nodeLabels'>>): Promise<boolean>;
 
   /** Replaces every token of the user with this one (reset). */
   replaceSignupToken(token: SignupTokenRecord): Promise<void>;
@@ -187,6 +223,23 @@ export interface Store {
   getSession(id: string): Promise<SessionRecord | undefined>;
   /** Newest first. */
   listSessions(query?: SessionQuery): Promise<SessionRecord[]>;
+
+  /** Adds the node, or replaces the one of that name (a node joining again). */
+  putNode(node: NodeRecord): Promise<void>;
+  getNode(name: string): Promise<NodeRecord | undefined>;
+  /** By name. */
+  listNodes(): Promise<NodeRecord[]>;
+  /** False when there was no such node. */
+  deleteNode(name: string): Promise<boolean>;
+
+  createJoinToken(token: JoinTokenRecord): Promise<void>;
+  /**
+   * Marks the token used by `node` if it is unused and unexpired at `now`, atomically: of two
+   * concurrent redemptions one wins. Returns the token when this call consumed it.
+   */
+  consumeJoinToken(tokenHash: string, now: number, node: string): Promise<JoinTokenRecord | undefined>;
+  getJoinToken(tokenHash: string): Promise<JoinTokenRecord | undefined>;
+  listJoinTokens(): Promise<JoinTokenRecord[]>;
 
   appendEvent(event: AuditEvent): Promise<void>;
   listEvents(query?: EventQuery): Promise<AuditEvent[]>;

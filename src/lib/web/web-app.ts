@@ -3,13 +3,14 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
-import type { AuthService, LoginService } from '../auth/index.js';
+import type { AuthService, LoginService, NodeInventory } from '../auth/index.js';
 import { PASSWORD_MIN_LENGTH } from '../auth/index.js';
 import { badParameter, httpStatusFor, isTollgateError, TollgateError } from '../errors.js';
 import { jsonBody, mountRoutes } from '../http/index.js';
 import type { Logger } from '../log.js';
 import { loginRoutes } from '../api/index.js';
 import { createSessionAccess } from './session-access.js';
+import { mountNodesApi } from './nodes-api.js';
 import { mountSessionsApi, type SessionsApiOptions } from './sessions-api.js';
 import { mountUi } from './ui.js';
 import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
@@ -26,6 +27,8 @@ export interface WebAppOptions {
   publicWebAddr: string;
   /** Recorded sessions (absent in tests of the login API alone). */
   sessions?: Omit<SessionsApiOptions, 'auth' | 'login' | 'access'>;
+  /** The node inventory: tsh ls and node joins (absent in tests of the login API alone). */
+  inventory?: NodeInventory;
 }
 
 /** Requests larger than this are refused (413) before they are read into memory. */
@@ -181,6 +184,8 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
     mountSessionsApi(app, { auth, login, access, ...o.sessions });
     mountUi(app, { login, access, store: o.sessions.store, clusterName: auth.clusterName });
   }
+
+  if (o.inventory) mountNodesApi(app, { inventory: o.inventory, login });
 
   app.get('/', (c) => c.redirect('/web/', 302));
   return app;

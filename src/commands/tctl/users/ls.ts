@@ -18,6 +18,7 @@ export default class UsersLs extends AdminCommand {
           { header: 'User', cell: (u) => u.name },
           { header: 'Logins', cell: (u) => u.logins.join(',') },
           { header: 'Roles', cell: (u) => u.roles.join(',') },
+          { header: 'Node labels', cell: (u) => u.node_labels },
           { header: 'Status', cell: (u) => u.status },
           { header: 'Created', cell: (u) => u.created_at },
         ],

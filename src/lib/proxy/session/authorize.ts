@@ -1,16 +1,29 @@
-import type { UserRecord } from '../../store/index.js';
-import { NEEDS_AGENT, NO_TARGET } from '../../proxy-protocol.js';
-import type { Identity, SessionPlan, Target } from './plan.js';
+import { labelsMatch } from '../../labels.js';
+import type { NodeRecord, UserRecord } from '../../store/index.js';
+import { NEEDS_AGENT, NO_TARGET, unregisteredNodeLine } from '../../proxy-protocol.js';
+import { nodeName, type Identity, type SessionPlan, type Target } from './plan.js';
 
 /** What authorization knows besides the plan: the user as the store has them now, and the time. */
 export interface AuthorizationFacts {
   /** Undefined when the user no longer exists. */
   user: UserRecord | undefined;
   now: Date;
+  /** The registered node the target names (agentless), or undefined (legacy). */
+  node?: NodeRecord | undefined;
+  /** proxy_service.allow_unregistered_nodes: no (Teleport's behaviour since v14). */
+  refuseUnregistered?: boolean;
 }
 
 export type Authorization =
-  | { allowed: true; target: Target }
+  | {
+      allowed: true;
+      /** Where to dial, as whom: a registered node's own address, else the target as named. */
+      target: Target;
+      /** The registered node (agentless: a per-session certificate), or undefined (legacy: the borrowed agent). */
+      node: NodeRecord | undefined;
+      /** How the session index and the audit log name the node. */
+      nodeLabel: string;
+    }
   | {
       allowed: false;
       /** For the audit event and the log. */
@@ -29,7 +42,8 @@ export function authorizeSession(plan: SessionPlan, facts: AuthorizationFacts): 
   if (!t) return { allowed: false, reason: 'no target named', line: NO_TARGET };
   const login = authorizeLogin(plan.identity, t, facts);
   if (!login.allowed) return login;
-  if (!plan.agentRequested) return { allowed: false, reason: 'no agent forwarding', line: NEEDS_AGENT };
+  // Agentless nodes never need the client's agent; only the legacy path borrows it.
+  if (!login.node && !plan.agentRequested) return { allowed: false, reason: 'no agent forwarding', line: NEEDS_AGENT };
   return login;
 }
 
@@ -53,7 +67,19 @@ function authorizeLogin(who: Identity, t: Target, facts: AuthorizationFacts): Au
   }
   const stale = staleness(who.user, who.cert.validBefore, facts);
   if (stale) return { allowed: false, reason: stale, line: `tollgate: ${stale}` };
-  return { allowed: true, target: t };
+  const node = facts.node;
+  if (node) {
+    if (!labelsMatch(facts.user!.nodeLabels, node.labels)) {
+      return {
+        allowed: false,
+        reason: `node labels do not allow ${node.name}`,
+        line: `tollgate: ${who.user} may not reach node ${node.name} (its labels do not match ${who.user}'s node labels; see tsh ls)`,
+      };
+    }
+    return { allowed: true, target: { login: t.login, host: node.host, port: node.port }, node, nodeLabel: node.name };
+  }
+  if (facts.refuseUnregistered) return { allowed: false, reason: `${nodeName(t)} is not a registered node`, line: unregisteredNodeLine(nodeName(t)) };
+  return { allowed: true, target: t, node: undefined, nodeLabel: nodeName(t) };
 }
 
 function staleness(user: string, validBefore: bigint, facts: AuthorizationFacts): string | undefined {

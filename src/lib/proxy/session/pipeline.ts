@@ -1,10 +1,11 @@
+import crypto from 'node:crypto';
 import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor } from '../../audit/index.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
 import { RecordingStopped } from '../../recording/index.js';
-import type { UserRecord } from '../../store/index.js';
-import type { Upstream, UpstreamConnector } from '../upstream.js';
+import type { NodeRecord, UserRecord } from '../../store/index.js';
+import type { SessionCertificate, Upstream, UpstreamConnector } from '../upstream.js';
 import { authorizeSession } from './authorize.js';
 import { nodeName, type SessionPlan } from './plan.js';
 import { NO_LIMITS, watchLimits, type SessionLimits } from './limits.js';
@@ -23,6 +24,26 @@ export interface ProxyServices {
   log: Logger;
   /** The user as the store has them now (a connection can outlive the user's deletion or lock). */
   lookupUser(name: string): Promise<UserRecord | undefined>;
+  /** The inventory: the registered node a target names (by name, then address). None when absent. */
+  findNode?(host: string, port: number): Promise<NodeRecord | undefined>;
+  /** Mints the per-session certificate for a registered node (the OpenSSH CA; audited as cert.create). */
+  mintSessionCert?(req: { user: string; sessionId: string; login: string; agentForwarding: boolean; portForwarding: boolean }): Promise<SessionCertificate>;
+  /** proxy_service.allow_unregistered_nodes: no. */
+  refuseUnregistered?: boolean;
+}
+
+/**
+ * The credentials for dialling a node: a per-session certificate for a registered node (never
+ * the client's agent), nothing extra for the legacy path (the borrowed agent signs).
+ */
+export async function upstreamCredentials(
+  deps: ProxyServices,
+  node: NodeRecord | undefined,
+  req: { user: string; sessionId: string; login: string; agentForwarding: boolean; portForwarding: boolean },
+): Promise<SessionCertificate | undefined> {
+  if (!node) return undefined;
+  if (!deps.mintSessionCert) throw new Error('this proxy cannot mint session certificates');
+  return deps.mintSessionCert(req);
 }
 
 export interface PipelineDeps extends ProxyServices {
@@ -73,14 +94,28 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
     }
   };
 
-  const decision = authorizeSession(plan, { user: plan.target ? await deps.lookupUser(who.user) : undefined, now: deps.clock.now() });
+  let registered: NodeRecord | undefined;
+  try {
+    registered = plan.target && deps.findNode ? await deps.findNode(plan.target.host, plan.target.port) : undefined;
+  } catch (err) {
+    return reject(`inventory lookup failed: ${(err as Error).message}`, `tollgate: cannot look the node up: ${(err as Error).message}`, 255);
+  }
+  const decision = authorizeSession(plan, {
+    user: plan.target ? await deps.lookupUser(who.user) : undefined,
+    now: deps.clock.now(),
+    node: registered,
+    refuseUnregistered: deps.refuseUnregistered,
+  });
   if (!decision.allowed) return reject(decision.reason, decision.line);
   const t = decision.target;
-  const node = nodeName(t);
+  const node = decision.nodeLabel;
+  // Chosen now: a per-session certificate names the session before its recording exists.
+  const sessionId = crypto.randomUUID();
 
   let up: Upstream;
   try {
-    up = await deps.upstream.connect({ target: t, identity: who, openAgent: () => conn.openAgent(), keepAgent: plan.forwardAgent });
+    const sessionCert = await upstreamCredentials(deps, decision.node, { user: who.user, sessionId, login: t.login, agentForwarding: plan.forwardAgent, portForwarding: false });
+    up = await deps.upstream.connect({ target: t, identity: who, hostName: decision.node?.name, sessionCert, openAgent: () => conn.openAgent(), keepAgent: plan.forwardAgent });
   } catch (err) {
     return reject((err as Error).message, `tollgate: cannot connect to ${t.login}@${node}: ${(err as Error).message}`, 255);
   }
@@ -90,6 +125,8 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   const startSize = { cols: plan.pty?.cols ?? 80, rows: plan.pty?.rows ?? 24 };
   try {
     rec = await deps.recordings.start({
+      id: sessionId,
+      upstreamAuth: decision.node ? 'session-cert' : 'forwarded-agent',
       user: who.user,
       login: t.login,
       node,

@@ -14,9 +14,18 @@ export class UnrecordedSessions implements SessionRecorder {
   constructor(private readonly o: { auditor: Auditor }) {}
 
   async start(meta: SessionMeta): Promise<SessionRecording> {
-    const id = crypto.randomUUID();
+    const id = meta.id ?? crypto.randomUUID();
     const { auditor } = this.o;
-    await auditor.record(AuditEvents.sessionStart, meta.user, { sid: id, login: meta.login, node: meta.node, addr: meta.clientAddr, kind: meta.kind, pty: meta.pty, recorded: false });
+    await auditor.record(AuditEvents.sessionStart, meta.user, {
+      sid: id,
+      login: meta.login,
+      node: meta.node,
+      addr: meta.clientAddr,
+      kind: meta.kind,
+      pty: meta.pty,
+      recorded: false,
+      ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
+    });
     if (meta.command !== null) await auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
     const out = { bytes: 0, hash: crypto.createHash('sha256') };
     const inp = { bytes: 0, hash: crypto.createHash('sha256') };

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real programs the integration tests run (OpenSSH server and client, tmux to drive
+# Installs the real programs the integration tests run (OpenSSH server and client, rsync, tmux to drive
 # prompts, Chromium for the web pages, a PostgreSQL server for the store contract) when they are
 # missing, on Debian as root; elsewhere says what to install. Run by `npm test` and by .ci/run.
 set -euo pipefail
@@ -8,6 +8,8 @@ need=()
 command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 && command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# Agentless nodes: rsync -e ssh through the proxy (both ends run on this machine).
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v asciinema >/dev/null 2>&1 || need+=(asciinema)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # test/helpers/postgres.ts runs initdb and postgres from Debian's /usr/lib/postgresql/<version>/bin.

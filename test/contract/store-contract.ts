@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Store, UserRecord } from '../../src/lib/store/types.js';
+import type { NodeRecord, Store, UserRecord } from '../../src/lib/store/types.js';
 
 export interface StoreContractOptions {
   /**
@@ -169,6 +169,49 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
     });
   });
 
+  describe(`store contract: ${name}, node inventory`, () => {
+    const node = (n: string, over: Partial<NodeRecord> = {}): NodeRecord => ({ name: n, host: '10.0.0.5', port: 22, labels: { env: 'staging' }, addedBy: 'admin', createdAt: 5, hostKeyFingerprint: null, ...over });
+
+    it('nodes: put adds or replaces by name (keeping nothing of the old row), list by name, delete', async () => {
+      const s = await makeStore();
+      await s.putNode(node('web2', { port: 2222 }));
+      await s.putNode(node('db1', { labels: {} }));
+      expect((await s.listNodes()).map((n) => n.name)).toEqual(['db1', 'web2']);
+      expect(await s.getNode('web2')).toEqual(node('web2', { port: 2222 }));
+      await s.putNode(node('web2', { host: '10.0.0.9', labels: { env: 'prod', team: 'web' }, hostKeyFingerprint: 'SHA256:x', addedBy: 'join:abc' }));
+      expect(await s.getNode('web2')).toEqual(node('web2', { host: '10.0.0.9', labels: { env: 'prod', team: 'web' }, hostKeyFingerprint: 'SHA256:x', addedBy: 'join:abc' }));
+      expect(await s.deleteNode('web2')).toBe(true);
+      expect(await s.deleteNode('web2')).toBe(false);
+      expect(await s.getNode('web2')).toBeUndefined();
+      await s.close();
+    });
+
+    it('user node labels round-trip and update', async () => {
+      const s = await makeStore();
+      await s.createUser({ ...user('joe'), nodeLabels: { env: ['staging', 'dev'], '*': ['*'] } }, undefined);
+      expect((await s.getUser('joe'))!.nodeLabels).toEqual({ env: ['staging', 'dev'], '*': ['*'] });
+      await s.updateUser('joe', { nodeLabels: { team: ['db'] } });
+      expect((await s.getUser('joe'))!.nodeLabels).toEqual({ team: ['db'] });
+      await s.close();
+    });
+
+    it('join tokens: used once, never after expiry, and who used it is kept', async () => {
+      const s = await makeStore();
+      const t = (hash: string, expiresAt = 1000) => ({ tokenHash: hash, type: 'node' as const, createdAt: 1, expiresAt, usedAt: null, usedBy: null });
+      await s.createJoinToken(t('a'));
+      await s.createJoinToken(t('b', 10));
+      expect(await s.consumeJoinToken('b', 10, 'node1')).toBeUndefined();
+      expect(await s.consumeJoinToken('zz', 5, 'node1')).toBeUndefined();
+      const results = await Promise.all([s.consumeJoinToken('a', 5, 'node1'), s.consumeJoinToken('a', 6, 'node2')]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const used = await s.getJoinToken('a');
+      expect(used).toMatchObject({ type: 'node', usedAt: expect.any(Number) });
+      expect(['node1', 'node2']).toContain(used!.usedBy);
+      expect((await s.listJoinTokens()).map((x) => x.tokenHash).sort()).toEqual(['a', 'b']);
+      await s.close();
+    });
+  });
+
   describe(`store contract: ${name}, two processes racing on one database`, () => {
     const twoMigrated = async (): Promise<[Store, Store]> => {
       const [a, b] = await options.twoStores();
@@ -194,7 +237,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
 
     it('concurrent createCertAuthorityIfAbsent with different keys: one wins, both return it', async () => {
       const [a, b] = await twoMigrated();
-      for (const type of ['user', 'host', 'recording'] as const) {
+      for (const type of ['user', 'host', 'openssh', 'recording'] as const) {
         const [ra, rb] = await Promise.all([
           a.createCertAuthorityIfAbsent({ type, privateKeyPem: `A-${type}`, publicKey: 'a', createdAt: 1 }),
           b.createCertAuthorityIfAbsent({ type, privateKeyPem: `B-${type}`, publicKey: 'b', createdAt: 2 }),
@@ -204,6 +247,14 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         expect(await a.getCertAuthority(type)).toEqual(ra);
         expect(await b.getCertAuthority(type)).toEqual(ra);
       }
+      await closeBoth(a, b);
+    });
+
+    it('a join token redeemed from both at once is consumed exactly once', async () => {
+      const [a, b] = await twoMigrated();
+      for (let i = 0; i < 20; i++) await a.createJoinToken({ tokenHash: `j${i}`, type: 'node', createdAt: 1, expiresAt: 1000, usedAt: null, usedBy: null });
+      const pairs = await Promise.all(Array.from({ length: 20 }, (_, i) => Promise.all([a.consumeJoinToken(`j${i}`, 5, 'a'), b.consumeJoinToken(`j${i}`, 5, 'b')])));
+      for (const pair of pairs) expect(pair.filter(Boolean)).toHaveLength(1);
       await closeBoth(a, b);
     });
 

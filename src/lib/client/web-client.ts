@@ -108,6 +108,7 @@ export class WebClient {
           );
         }
         socket.removeListener('error', reject);
+        socket.setTimeout(0);
         resolve(socket);
       });
     });
@@ -135,9 +136,16 @@ export class WebClient {
             accept: 'application/json',
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
             ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
+            // A connection of our own (pinned) is not pooled: without this the proxy keeps it open
+            // for its keep-alive time and the process cannot exit until then.
+            ...(pinned ? { connection: 'close' } : {}),
           },
         },
-        resolve,
+        (res) => {
+          // Our own connection carries this one exchange; keeping it would hold the process open.
+          if (pinned) res.once('close', () => pinned.destroy());
+          resolve(res);
+        },
       );
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
       req.on('error', (err: NodeJS.ErrnoException) => {

@@ -20,6 +20,8 @@ export interface AuthServiceOptions {
   maxSessionTtlMs: number;
   /** CIDRs pinned into every user certificate (`source-address`); empty = not pinned. */
   certSourceAddresses: readonly string[];
+  /** Sees every audit event once written (the diag part's metrics). */
+  observeAudit?: (event: AuditEvent) => void;
 }
 
 export const SIGNUP_TTL_DEFAULT_MS = 3_600_000;
@@ -61,7 +63,7 @@ export class AuthService {
   readonly auditor: Auditor;
 
   constructor(private readonly o: AuthServiceOptions) {
-    this.auditor = createAuditor({ append: (e) => o.store.appendEvent(e), clock: o.clock, log: o.log });
+    this.auditor = createAuditor({ append: (e) => o.store.appendEvent(e), clock: o.clock, log: o.log, ...(o.observeAudit ? { observe: o.observeAudit } : {}) });
   }
 
   get clusterName(): string {

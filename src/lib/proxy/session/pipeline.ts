@@ -37,7 +37,14 @@ export interface PipelineDeps extends ProxyServices {
   optionalTapCloseMs?: number;
   /** client_idle_timeout and disconnect_expired_cert (default: neither). */
   limits?: SessionLimits;
+  /** Told of each relayed session, so a graceful shutdown can wait for it and end it. */
+  track?(relay: Relay): void;
+  /** True while the proxy shuts down: new sessions are refused, running ones go on. */
+  draining?(): boolean;
 }
+
+/** What a client is told when it opens a session while the proxy shuts down. */
+export const DRAINING_LINE = 'tollgate: the proxy is shutting down; no new sessions (try again in a moment)';
 
 /**
  * One session channel from the client, through the pipeline:
@@ -73,6 +80,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
     }
   };
 
+  if (deps.draining?.()) return reject('proxy shutting down', DRAINING_LINE, 255);
   const decision = authorizeSession(plan, { user: plan.target ? await deps.lookupUser(who.user) : undefined, now: deps.clock.now() });
   if (!decision.allowed) return reject(decision.reason, decision.line);
   const t = decision.target;
@@ -179,6 +187,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
       sessionLog.info('session ended', { component: 'proxy', reason: end.reason, exit_status: end.exitStatus ?? undefined });
     },
   });
+  deps.track?.(relay);
   attach({
     resize: (size) => {
       stream.setWindow(size.rows, size.cols, size.height, size.width);

@@ -14,6 +14,8 @@ command -v asciinema >/dev/null 2>&1 || need+=(asciinema)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # test/helpers/prometheus.ts starts Debian's prometheus with its own config, TSDB and free port.
 [ -x /usr/bin/prometheus ] || need+=(prometheus)
+# systemd-analyze verify checks the unit `teleport install systemd` writes.
+[ -x /usr/bin/systemd-analyze ] || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies: ${need[*]}" >&2
@@ -26,7 +28,7 @@ if [ ${#need[@]} -gt 0 ]; then
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && own_policy=1
     fi
-    trap '[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+    trap 'if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
     apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
   else
     echo "ERROR: the tests need ${need[*]}; install them (e.g. sudo apt-get install -y ${need[*]})" >&2

@@ -50,6 +50,8 @@ export interface DaemonOptions {
   logControl?: LogControl;
 }
 
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
 const DATA_DIR_REASON: Record<DataDirSource, string> = {
   flag: '--data-dir',
   config: 'teleport.data_dir',
@@ -317,27 +319,37 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       },
       async reload(next) {
         const plan = planReload(current, next);
+        const restart = [...plan.restart];
+        // TLS files are read first, so a bad file fails the whole reload before anything changed.
+        // They are read again even when their names did not change: renewing a certificate in
+        // place (certbot, cert-manager) is the usual reason for a SIGHUP.
+        const filesNow = Boolean(next.proxy.httpsCertFile && next.proxy.httpsKeyFile);
+        const tls = web && filesNow ? await loadOrCreateTls(next, log) : undefined;
+        // From files back to self-signed is a restart: the self-signed pair is made at start-up.
+        if (web && !filesNow && current.proxy.httpsCertFile) restart.push('proxy_service.https_cert_file');
+        if (!web && filesNow && !same(current.proxy.httpsCertFile, next.proxy.httpsCertFile)) restart.push('proxy_service.https_cert_file');
         const applied: string[] = [];
         if (plan.logLevel && opts.logControl) {
           opts.logControl.setLevel(next.logLevel);
           applied.push('teleport.log.severity');
-        }
+        } else if (plan.logLevel) restart.push('teleport.log.severity');
         if (plan.allowedTargets && policy) {
           policy.update(next.proxy.allowedTargets);
           applied.push('proxy_service.allowed_targets');
         }
         if (plan.drainTimeout) applied.push('teleport.drain_timeout');
-        // TLS files are read again even when their names did not change: renewing a certificate
-        // in place (certbot, cert-manager) is the usual reason for a SIGHUP.
-        if (web && next.proxy.httpsCertFile && next.proxy.httpsKeyFile) {
-          web.setTls(await loadOrCreateTls(next, log));
-          applied.push('proxy_service.https_cert_file/https_key_file');
+        if (web && tls) {
+          web.setTls(tls);
+          applied.push('proxy_service.https_cert_file/https_key_file (read again)');
         }
-        const restart = [...plan.restart];
-        if (plan.logLevel && !opts.logControl) restart.push('teleport.log.severity');
         // What was applied now counts as current; what needs a restart keeps its running value.
-        current = { ...current, logLevel: next.logLevel, drainTimeoutMs: next.drainTimeoutMs, proxy: { ...current.proxy, allowedTargets: next.proxy.allowedTargets } };
-        const report = { reloaded: applied, restart };
+        current = {
+          ...current,
+          logLevel: opts.logControl ? next.logLevel : current.logLevel,
+          drainTimeoutMs: next.drainTimeoutMs,
+          proxy: { ...current.proxy, allowedTargets: next.proxy.allowedTargets, ...(tls ? { httpsCertFile: next.proxy.httpsCertFile, httpsKeyFile: next.proxy.httpsKeyFile } : {}) },
+        };
+        const report = { reloaded: applied, restart: [...new Set(restart)].sort() };
         log.info('reloaded configuration', { component: 'daemon', ...describeReload(report) });
         return report;
       },

@@ -73,6 +73,8 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   const auditor = o.auth.auditor;
   const relays = new Set<Relay>();
   let draining = false;
+  /** Sessions past admission but not yet relayed (dialling the node, starting the recording). */
+  let settingUp = 0;
   const lookupUser = async (name: string) => (await o.store.getUser(name)) ?? undefined;
   const deps: PipelineDeps = {
     recordings: o.recordings,
@@ -89,6 +91,14 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       void relay.done.finally(() => relays.delete(relay));
     },
     draining: () => draining,
+    settingUp() {
+      settingUp++;
+      let done = false;
+      return () => {
+        if (!done) settingUp--;
+        done = true;
+      };
+    },
   };
   const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
   const conns = new Set<Ssh2.Connection>();
@@ -233,9 +243,9 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       listenerClosed ??= stopListening();
       // Connections still authenticating would only be refused a session: close them now.
       for (const { socket } of unauthenticated.values()) socket.destroy();
-      const waited = relays.size;
+      const waited = relays.size + settingUp;
       const deadline = Date.now() + timeoutMs;
-      while (relays.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+      while (relays.size + settingUp > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
       const left = [...relays];
       for (const relay of left) relay.stop('proxy shut down (drain_timeout reached)', line);
       // stop() finishes the recording (sealed, session.end written) before done resolves.

@@ -41,6 +41,8 @@ export interface PipelineDeps extends ProxyServices {
   track?(relay: Relay): void;
   /** True while the proxy shuts down: new sessions are refused, running ones go on. */
   draining?(): boolean;
+  /** A session is being set up (authorized, dialled, recorded): returns what to call once it is relayed or refused. */
+  settingUp?(): () => void;
 }
 
 /** What a client is told when it opens a session while the proxy shuts down. */
@@ -58,10 +60,14 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     onRefusedTunnel: (request) => deps.auditor.emit(AuditEvents.port, conn.identity.user, { request, allowed: false, addr: conn.identity.clientAddr }),
     onStart(plan, channel) {
       let live: LiveControls | undefined;
-      void runSession(plan, channel, conn, deps, log, (controls) => (live = controls)).catch((err: Error) => {
-        log.error('session failed', { component: 'proxy', error: err.message });
-        refuseChannel(channel, `tollgate: ${err.message}`);
-      });
+      // A graceful shutdown waits for sessions being set up too, not only those already relayed.
+      const settled = deps.settingUp?.();
+      void runSession(plan, channel, conn, deps, log, (controls) => (live = controls))
+        .catch((err: Error) => {
+          log.error('session failed', { component: 'proxy', error: err.message });
+          refuseChannel(channel, `tollgate: ${err.message}`);
+        })
+        .finally(() => settled?.());
       return { live: () => live };
     },
   });

@@ -40,8 +40,8 @@ describe('operations: metrics, readiness, JSON logs, graceful shutdown', () => {
       out: (await p.value('sum(tollgate_session_bytes_total{direction="out"})'))!,
     };
     expect(await p.value('sum(tollgate_sessions_active)')).toBe(0);
-    const session = c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo metrics-session; sleep 6; echo done'], { timeoutMs: 30_000 });
-    await waitFor(async () => (await p.value('sum(tollgate_sessions_active)')) === 1, 'active sessions == 1 in Prometheus', 8_000);
+    const session = c.tsh(['ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo metrics-session; sleep 8; echo done'], { timeoutMs: 30_000 });
+    await waitFor(async () => (await p.value('sum(tollgate_sessions_active)')) === 1, 'active sessions == 1 in Prometheus', 10_000);
     expect(await p.value('tollgate_sessions_active{kind="exec"}')).toBe(1);
     const r = await session;
     expect(r, r.stderr).toMatchObject({ code: 0, stdout: 'metrics-session\ndone\n' });

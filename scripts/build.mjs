@@ -27,7 +27,7 @@ const topics = {
     events: { description: 'Audit events.' },
     sessions: { description: 'Recorded sessions.' },
   },
-  teleport: {},
+  teleport: { install: { description: 'Install the daemon as a system service (systemd unit).' } },
 };
 for (const bin of Object.keys(summaries)) {
   const dir = path.join(top, 'roots', bin);

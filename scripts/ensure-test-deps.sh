@@ -14,10 +14,23 @@ command -v asciinema >/dev/null 2>&1 || need+=(asciinema)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # test/helpers/postgres.ts runs initdb and postgres from Debian's /usr/lib/postgresql/<version>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# test/helpers/prometheus.ts starts Debian's prometheus with its own config, TSDB and free port.
+[ -x /usr/bin/prometheus ] || need+=(prometheus)
+# systemd-analyze verify checks the unit `teleport install systemd` writes.
+[ -x /usr/bin/systemd-analyze ] || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test dependencies: ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # Packages' own services (prometheus on :9090, postgresql) must not start here: the tests start
+    # their own on free ports, and a container has no init to run them. A policy-rc.d that denies
+    # every start does that (invoke-rc.d and deb-systemd-invoke obey it); removed afterwards unless
+    # the machine already had one.
+    own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && own_policy=1
+    fi
+    trap 'if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
     apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
   else
     echo "ERROR: the tests need ${need[*]}; install them (e.g. sudo apt-get install -y ${need[*]})" >&2

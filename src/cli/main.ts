@@ -12,7 +12,7 @@ export const HELP_FILE = 'help.txt';
 const VALUE_FLAGS: Record<BinName, string[]> = {
   tsh: ['--proxy', '--user', '--ttl', '-l', '--login', '--format'],
   tctl: ['-c', '--config', '--data-dir', '--format'],
-  teleport: ['-c', '--config', '--data-dir', '--roles'],
+  teleport: ['-c', '--config', '--data-dir', '--roles', '--diag-addr'],
 };
 
 function rootDir(bin: BinName): string {

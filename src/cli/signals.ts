@@ -12,3 +12,30 @@ export function waitForStopSignal(onSecond: () => void): Promise<NodeJS.Signals>
     process.on('SIGTERM', handler);
   });
 }
+
+/**
+ * Runs `handler` on each `signal` (SIGHUP: reload, SIGUSR1: reopen the log file), one at a time:
+ * a signal that arrives while the previous one is handled runs once after it. Returns the remover.
+ */
+export function onSignal(signal: NodeJS.Signals, handler: () => Promise<void> | void): () => void {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const run = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = Promise.resolve()
+      .then(handler)
+      .catch(() => undefined)
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  };
+  process.on(signal, run);
+  return () => process.off(signal, run);
+}

@@ -9,13 +9,16 @@ import { systemClock, type Clock } from './clock.js';
 import { formatHostPort } from './address.js';
 import type { Config, DataDirSource } from './config/index.js';
 import { badParameter, unavailable } from './errors.js';
-import type { Logger } from './log.js';
+import type { LogControl, Logger } from './log.js';
 import { createSqliteStore } from './store/index.js';
-import type { Store } from './store/index.js';
+import type { QueryObserver, Store } from './store/index.js';
 import { tlsPublicKeyPin } from './tls-pin.js';
+import { DaemonMetrics, startDiagServer, writableDirCheck, type ReadinessCheck } from './diag/index.js';
+import type { HostPort } from './address.js';
 import { VERSION } from './version.js';
-import { loadOrCreateTls, startWebServer } from './web/index.js';
-import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector } from './proxy/index.js';
+import { loadOrCreateTls, startWebServer, type WebServer } from './web/index.js';
+import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
+import { describeReload, planReload, type ReloadReport } from './reload.js';
 import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
 import { isUuid } from './ids.js';
@@ -31,8 +34,25 @@ export interface Daemon {
   readonly config: Config;
   readonly auth: AuthService;
   readonly adminSocket: string;
+  /** Where /metrics, /healthz and /readyz are served (teleport.diag_addr), if anywhere. */
+  readonly diagAddress: HostPort | undefined;
+  /**
+   * SIGTERM: stop accepting, let running sessions finish for up to drain_timeout, end the rest
+   * with a message (their recordings sealed), then close everything.
+   */
+  shutdown(): Promise<void>;
+  /** SIGHUP: applies what can change at run time from `next`; says what it applied and what needs a restart. */
+  reload(next: Config): Promise<ReloadReport>;
   close(): Promise<void>;
 }
+
+export interface DaemonOptions {
+  clock?: Clock;
+  /** Lets reload() change the log level of the running daemon. */
+  logControl?: LogControl;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 const DATA_DIR_REASON: Record<DataDirSource, string> = {
   flag: '--data-dir',
@@ -56,10 +76,10 @@ export function ensureDataDir(dir: string, log: Logger): void {
 }
 
 /** Opens the store the config names (embedded SQLite unless told otherwise) and migrates it. */
-export async function openStore(config: Config, log?: Logger): Promise<Store> {
+export async function openStore(config: Config, log?: Logger, onQuery?: QueryObserver): Promise<Store> {
   if (config.storage.type === 'postgres') {
     const { createPostgresStore } = await import('./store/postgres.js');
-    const store = await createPostgresStore(config.storage.connString, { logger: log });
+    const store = await createPostgresStore(config.storage.connString, { logger: log, ...(onQuery ? { onQuery } : {}) });
     try {
       await store.migrate();
     } catch (err) {
@@ -74,7 +94,7 @@ export async function openStore(config: Config, log?: Logger): Promise<Store> {
   } catch (err) {
     throw unavailable(`cannot create the store directory ${dir} (teleport.storage.path): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'pick a writable location', err);
   }
-  const store = await createSqliteStore(path.join(dir, STORE_FILE));
+  const store = await createSqliteStore(path.join(dir, STORE_FILE), onQuery ? { onQuery } : {});
   await store.migrate();
   return store;
 }
@@ -115,7 +135,7 @@ export function adminSocketPath(config: Config): string {
 }
 
 /** Starts the services the config enables (today: the auth service and its admin API). */
-export async function startDaemon(config: Config, log: Logger, opts: { clock?: Clock } = {}): Promise<Daemon> {
+export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   const clock = opts.clock ?? systemClock;
   if (!config.auth.enabled && config.proxy.enabled) {
     throw badParameter('a proxy without a local auth service is not built yet in this version of tollgate', 'run both in one process: teleport start --roles=auth,proxy');
@@ -127,9 +147,32 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
   // Everything the daemon creates (store, WAL files, keys, sockets) is private to its user.
   process.umask(0o077);
   ensureDataDir(config.dataDir, log);
-  const store = await openStore(config, log);
+  // Metrics only when something can scrape them: without diag_addr no part is observed at all.
+  let metrics: DaemonMetrics | undefined;
+  let storageRef: RecordingStorage | undefined;
+  if (config.diagAddr) {
+    metrics = new DaemonMetrics({
+      version: VERSION,
+      backend: config.storage.type,
+      ...(config.storage.type === 'postgres' ? { shipperBacklog: () => (storageRef instanceof SharedStoreStorage ? storageRef.backlogBytes() : 0) } : {}),
+    });
+  }
+  const m = metrics;
+  const store = await openStore(config, log, m ? (q) => m.observeQuery(q) : undefined);
   const closers: Array<() => Promise<void>> = [() => store.close()];
   const storage = openRecordingStorage(config, store, log);
+  storageRef = storage;
+  const checks: ReadinessCheck[] = [{ name: 'store', check: async () => void (await store.getCertAuthority('user')) }];
+  let web: WebServer | undefined;
+  let ssh: SshProxy | undefined;
+  let policy: TargetPolicy | undefined;
+  let shuttingDown = false;
+  checks.push({
+    name: 'daemon',
+    check: () => {
+      if (shuttingDown) throw new Error('shutting down (draining sessions)');
+    },
+  });
   try {
     const auth = new AuthService({
       store,
@@ -140,6 +183,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       maxSessionTtlMs: config.auth.maxSessionTtlMs,
       certSourceAddresses: config.auth.certSourceAddresses,
       sessionCertSourceAddresses: sessionCertSources(config),
+      ...(m ? { observeAudit: (e) => m.observeAudit(e) } : {}),
     });
     await auth.init();
     const inventory = new NodeInventory({ store, auth, clock, log });
@@ -183,6 +227,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         recordInput: config.auth.recordInput,
         signer: auth.recordingSigner,
         log,
+        ...(m ? { onWritten: (bytes: number, lagMs: number) => m.observeRecordingWrite(bytes, lagMs) } : {}),
       });
       await recordings.closeInterrupted();
       storage.start();
@@ -192,7 +237,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
       });
       const tls = await loadOrCreateTls(config, log);
       webTlsPin = tlsPublicKeyPin(tls.cert);
-      const web = await startWebServer(config.proxy.webListenAddr, tls, {
+      web = await startWebServer(config.proxy.webListenAddr, tls, {
         auth,
         login,
         log,
@@ -203,16 +248,23 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         sessions: { store, recordings },
         inventory,
       });
-      closers.unshift(() => web.close());
-      log.info('web proxy listening', { component: 'daemon', addr: `https://${formatHostPort(web.address)}`, tls: tls.selfSigned ? `self-signed (${tls.certFile})` : tls.certFile });
-      const policy = new TargetPolicy(config.proxy.allowedTargets);
+      const w = web;
+      closers.unshift(() => w.close());
+      log.info('web proxy listening', { component: 'daemon', addr: `https://${formatHostPort(w.address)}`, tls: tls.selfSigned ? `self-signed (${tls.certFile})` : tls.certFile });
+      checks.push({
+        name: 'web listener',
+        check: () => {
+          if (!w.listening()) throw new Error('not accepting connections');
+        },
+      });
+      policy = new TargetPolicy(config.proxy.allowedTargets);
       const upstream = new UpstreamConnector({
         policy,
         log,
         bindAddr: config.proxy.upstreamBindAddr,
         hostKeyCheck: nodeHostKeyCheck(auth, clock, log, config.auth.proxyChecksHostKeys),
       });
-      const ssh = await startSshProxy({
+      ssh = await startSshProxy({
         listen: config.proxy.listenAddr,
         principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
         auth,
@@ -231,8 +283,17 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         refuseUnregistered: !config.proxy.allowUnregisteredNodes,
         allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
+        ...(m ? { optionalTaps: (_sid: string, plan: { kind: string }) => [m.sessionTap(plan.kind)] } : {}),
       });
-      closers.unshift(() => ssh.close());
+      const sp = ssh;
+      closers.unshift(() => sp.close());
+      checks.push({
+        name: 'ssh listener',
+        check: () => {
+          if (!sp.listening()) throw new Error('not accepting connections');
+        },
+      });
+      if (config.auth.sessionRecording === 'proxy') checks.push(writableDirCheck('recording storage', () => storage.dir));
       log.info('ssh proxy listening', {
         component: 'daemon',
         addr: formatHostPort(ssh.address),
@@ -242,22 +303,82 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
     if (!auth.certsPinned) {
       log.warn('user certificates are not pinned to the proxy (auth_service.cert_source_addresses is empty): sessions can bypass recording by connecting to nodes directly', { component: 'daemon' });
     }
+    let diagAddress: HostPort | undefined;
+    if (m && config.diagAddr) {
+      const diag = await startDiagServer(config.diagAddr, { metrics: m, checks: () => checks, log });
+      // Closed just before the store: it answers (not ready, fewer sessions) while the rest drains.
+      closers.splice(closers.length - 1, 0, () => diag.close());
+      diagAddress = diag.address;
+      log.info('diag listening', { component: 'daemon', addr: `http://${formatHostPort(diag.address)}`, serves: '/metrics /healthz /readyz' });
+    }
     let closed = false;
+    let current = config;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      for (const c of closers) {
+        try {
+          await c();
+        } catch (err) {
+          log.error('error while stopping', { component: 'daemon', error: err });
+        }
+      }
+    };
     return {
       config,
       auth,
       adminSocket: admin.path,
-      async close() {
-        if (closed) return;
-        closed = true;
-        for (const close of closers) {
-          try {
-            await close();
-          } catch (err) {
-            log.error('error while stopping', { component: 'daemon', error: err });
-          }
+      diagAddress,
+      async shutdown() {
+        shuttingDown = true;
+        web?.stopAccepting();
+        if (ssh) {
+          const drainMs = current.drainTimeoutMs;
+          log.info('draining: no new connections; waiting for running sessions', { component: 'daemon', sessions: ssh.activeSessions(), drain_timeout: `${drainMs / 1000}s` });
+          const r = await ssh.drain(drainMs, `tollgate: the proxy is shutting down and the session could not finish within ${drainMs / 1000}s (teleport.drain_timeout); the recording is saved`);
+          log.info('drained', { component: 'daemon', sessions: r.waited, ended_by_shutdown: r.ended });
         }
+        await close();
       },
+      async reload(next) {
+        const plan = planReload(current, next);
+        const restart = [...plan.restart];
+        // TLS files are read first, so a bad file fails the whole reload before anything changed.
+        // They are read again even when their names did not change: renewing a certificate in
+        // place (certbot, cert-manager) is the usual reason for a SIGHUP.
+        const filesNow = Boolean(next.proxy.httpsCertFile && next.proxy.httpsKeyFile);
+        const tls = web && filesNow ? await loadOrCreateTls(next, log) : undefined;
+        // From files back to self-signed is a restart: the self-signed pair is made at start-up.
+        if (web && !filesNow && current.proxy.httpsCertFile) restart.push('proxy_service.https_cert_file');
+        if (!web && filesNow && !same(current.proxy.httpsCertFile, next.proxy.httpsCertFile)) restart.push('proxy_service.https_cert_file');
+        const applied: string[] = [];
+        if (plan.logLevel && opts.logControl) {
+          opts.logControl.setLevel(next.logLevel);
+          applied.push('teleport.log.severity');
+        } else if (plan.logLevel) restart.push('teleport.log.severity');
+        if (plan.allowedTargets && policy) {
+          policy.update(next.proxy.allowedTargets);
+          applied.push('proxy_service.allowed_targets');
+        }
+        if (plan.drainTimeout) applied.push('teleport.drain_timeout');
+        if (web && tls) {
+          web.setTls(tls);
+          // Join tokens printed from now on carry the new key's pin.
+          webTlsPin = tlsPublicKeyPin(tls.cert);
+          applied.push('proxy_service.https_cert_file/https_key_file (read again)');
+        }
+        // What was applied now counts as current; what needs a restart keeps its running value.
+        current = {
+          ...current,
+          logLevel: opts.logControl ? next.logLevel : current.logLevel,
+          drainTimeoutMs: next.drainTimeoutMs,
+          proxy: { ...current.proxy, allowedTargets: next.proxy.allowedTargets, ...(tls ? { httpsCertFile: next.proxy.httpsCertFile, httpsKeyFile: next.proxy.httpsKeyFile } : {}) },
+        };
+        const report = { reloaded: applied, restart: [...new Set(restart)].sort() };
+        log.info('reloaded configuration', { component: 'daemon', ...describeReload(report) });
+        return report;
+      },
+      close,
     };
   } catch (err) {
     for (const close of closers) {

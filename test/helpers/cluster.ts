@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import type { SessionRecord } from '../../src/lib/store/types.js';
 import { TestAgent } from './agent.js';
-import { proxyYaml, startDaemon, type TestDaemon } from './daemon.js';
+import { proxyYaml, SSH_LISTENING, startDaemon, type TestDaemon } from './daemon.js';
 import { postJson } from './https.js';
 import { cli, ROOT, run, tmpDir, type RunResult } from './proc.js';
 import { startSshd, type TestSshd } from './sshd.js';
@@ -27,11 +27,14 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(opts: { authYaml?: string; proxyYaml?: string; nodeHostCert?: boolean } = {}): Promise<Cluster> {
-  const yaml = await proxyYaml(['  authentication:', '    second_factor: off', ...(opts.authYaml ? [opts.authYaml] : [])].join('\n'), opts.proxyYaml);
+/** `teleportYaml`: lines of the config's `teleport:` section (indented two spaces), e.g. log format, diag_addr. */
+export async function startCluster(opts: { authYaml?: string; proxyYaml?: string; teleportYaml?: string; nodeHostCert?: boolean } = {}): Promise<Cluster> {
+  const yaml =
+    (opts.teleportYaml ? `teleport:\n${opts.teleportYaml}\n` : '') +
+    (await proxyYaml(['  authentication:', '    second_factor: off', ...(opts.authYaml ? [opts.authYaml] : [])].join('\n'), opts.proxyYaml));
   const daemon = await startDaemon({ proxy: true, yaml });
-  await daemon.process.waitForOutput('ssh proxy listening');
-  const sshPort = Number(/ssh proxy listening addr=[^ ]+:(\d+)/.exec(daemon.process.output)![1]);
+  await daemon.process.waitForOutput(SSH_LISTENING);
+  const sshPort = Number(SSH_LISTENING.exec(daemon.process.output)![1]);
   const work = tmpDir('tollgate-cluster-');
   let hostKey: string | undefined;
   if (opts.nodeHostCert !== false) {

@@ -16,6 +16,10 @@ export async function proxyYaml(extraAuth = '', extraProxy = ''): Promise<string
   ].join('\n');
 }
 
+/** The start-up lines that name the ports, in text (`addr=...`) or JSON (`"addr":"..."`) log format. */
+export const WEB_LISTENING = /web proxy listening"?[^\n]*?\baddr"?[=:]"?https:\/\/[^ "]+:(\d+)/;
+export const SSH_LISTENING = /ssh proxy listening"?[^\n]*?\baddr"?[=:]"?[^ "]+:(\d+)/;
+
 export interface TestDaemon {
   dataDir: string;
   configFile: string;
@@ -46,8 +50,8 @@ export async function startDaemon(
   await proc.waitForOutput('auth service started');
   let webPort = 0;
   if (opts.proxy) {
-    await proc.waitForOutput(/web proxy listening addr=https:\/\/[^ ]+:\d+/);
-    webPort = Number(/web proxy listening addr=https:\/\/[^ ]+:(\d+)/.exec(proc.output)![1]);
+    await proc.waitForOutput(WEB_LISTENING);
+    webPort = Number(WEB_LISTENING.exec(proc.output)![1]);
   }
   return {
     dataDir,

@@ -1,35 +1,82 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, configFlags } from '../../cli/base-command.js';
 import { parseDaemonRoles } from '../../cli/roles.js';
-import { waitForStopSignal } from '../../cli/signals.js';
-import { loadConfig } from '../../lib/config/index.js';
-import { createLogger } from '../../lib/log.js';
+import { onSignal, waitForStopSignal } from '../../cli/signals.js';
+import { loadConfig, type ConfigInputs } from '../../lib/config/index.js';
+import { createLogControl, LogFile } from '../../lib/log.js';
+import { badParameter } from '../../lib/errors.js';
 
 export default class Start extends BaseCommand {
   static override summary = 'Start the tollgate daemon: auth service (CA, users, audit) and recording proxy.';
-  static override description =
-    'Runs in the foreground and logs one line per event to stderr. Reads -c FILE, else /etc/teleport.yaml when it exists, else embedded defaults. Stop with Ctrl-C or SIGTERM.';
-  static override examples = ['<%= config.bin %> start', '<%= config.bin %> start --roles=auth,proxy -c /etc/teleport.yaml', '<%= config.bin %> start --data-dir /tmp/tollgate'];
+  static override description = [
+    'Runs in the foreground and logs one line per event (text or JSON, teleport.log.format) to stderr, stdout or a file.',
+    'Reads -c FILE, else /etc/teleport.yaml when it exists, else embedded defaults.',
+    'Signals: SIGTERM/SIGINT stop accepting, let running sessions finish for up to teleport.drain_timeout (default 30s), then end the rest and exit 0; SIGHUP re-reads the config and applies the log level, allowed_targets, drain_timeout and the HTTPS certificate files; SIGUSR1 reopens the log file (logrotate).',
+  ].join(' ');
+  static override examples = [
+    '<%= config.bin %> start',
+    '<%= config.bin %> start --roles=auth,proxy -c /etc/teleport.yaml',
+    '<%= config.bin %> start --data-dir /tmp/tollgate',
+    '<%= config.bin %> start --diag-addr=127.0.0.1:3000',
+  ];
   static override flags = {
     ...configFlags,
     roles: Flags.string({ description: 'comma-separated roles to run: auth, proxy (default: the enabled services in the config, else both)' }),
+    'diag-addr': Flags.string({ description: 'serve /metrics, /healthz and /readyz over plain HTTP on HOST:PORT (teleport.diag_addr; off by default)' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Start);
     const roles = flags.roles === undefined ? undefined : parseDaemonRoles(flags.roles);
-    const config = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'], roles });
-    const log = createLogger({ level: flags.debug ? 'debug' : config.logLevel, ...(config.logOutput === 'stdout' ? { write: (line: string) => void process.stdout.write(line) } : {}) });
+    const inputs: ConfigInputs = { configFile: flags.config, dataDir: flags['data-dir'], roles, diagAddr: flags['diag-addr'] };
+    const config = loadConfig(inputs);
+    let file: LogFile | undefined;
+    if (config.logOutput === 'file') {
+      try {
+        file = new LogFile(config.logFile!);
+      } catch (err) {
+        throw badParameter(`cannot open the log file ${config.logFile} (teleport.log.output): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'create its directory or pick a writable path', err);
+      }
+    }
+    const write = file ? (line: string) => file.write(line) : config.logOutput === 'stdout' ? (line: string) => void process.stdout.write(line) : undefined;
+    const logs = createLogControl({ level: flags.debug ? 'debug' : config.logLevel, format: config.logFormat, ...(write ? { write } : {}) });
+    const log = logs.log;
     const { startDaemon } = await import('../../lib/runtime.js');
     // Listen before starting, so a signal that arrives during start-up still shuts down cleanly.
     const stopSignal = waitForStopSignal(() => {
       log.warn('second signal: exiting without a clean shutdown', { component: 'daemon' });
       process.exit(1);
     });
-    const daemon = await startDaemon(config, log);
+    const daemon = await startDaemon(config, log, { logControl: logs });
+    const offHup = onSignal('SIGHUP', async () => {
+      let next;
+      try {
+        next = loadConfig(inputs);
+      } catch (err) {
+        log.error('SIGHUP: the config was not reloaded; the daemon goes on with the old one', { component: 'daemon', error: (err as Error).message });
+        return;
+      }
+      try {
+        await daemon.reload(next);
+      } catch (err) {
+        log.error('SIGHUP: reload failed; the daemon goes on with what it had', { component: 'daemon', error: (err as Error).message });
+      }
+    });
+    const offUsr1 = onSignal('SIGUSR1', () => {
+      if (!file) return log.info('SIGUSR1: logs go to a stream, not a file; nothing to reopen', { component: 'daemon' });
+      try {
+        file.reopen();
+        log.info('reopened the log file', { component: 'daemon', file: file.path });
+      } catch (err) {
+        log.error('cannot reopen the log file; still writing to the old one', { component: 'daemon', file: file.path, error: (err as NodeJS.ErrnoException).code ?? String(err) });
+      }
+    });
     const sig = await stopSignal;
     log.info('stopping', { component: 'daemon', signal: sig });
-    await daemon.close();
+    await daemon.shutdown();
+    offHup();
+    offUsr1();
     log.info('stopped', { component: 'daemon' });
+    file?.close();
   }
 }

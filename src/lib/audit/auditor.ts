@@ -23,6 +23,8 @@ export interface AuditorOptions {
   append(event: AuditEvent): Promise<void>;
   clock: Clock;
   log: Logger;
+  /** Sees every event once it is written (metrics count by event name and a bounded label). */
+  observe?: (event: AuditEvent) => void;
 }
 
 /** An Auditor over the store's append (the store is the audit log's only home). */
@@ -32,6 +34,12 @@ export function createAuditor(o: AuditorOptions): Auditor {
     const e: AuditEvent = { id: crypto.randomUUID(), event, time: o.clock.now().getTime(), user, fields };
     await o.append(e);
     log.info(event, { user: user ?? undefined, ...fields });
+    try {
+      o.observe?.(e);
+    } catch (err) {
+      // An observer (metrics) must never make a written event look failed to its caller.
+      log.warn('audit observer failed', { event, error: (err as Error).message });
+    }
     return e;
   };
   return {

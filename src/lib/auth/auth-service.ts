@@ -27,6 +27,8 @@ export interface AuthServiceOptions {
    * addresses (upstream_bind_addr, cert_source_addresses); empty = not pinned.
    */
   sessionCertSourceAddresses?: readonly string[];
+  /** Sees every audit event once written (the diag part's metrics). */
+  observeAudit?: (event: AuditEvent) => void;
 }
 
 /**
@@ -84,7 +86,7 @@ export class AuthService {
   readonly auditor: Auditor;
 
   constructor(private readonly o: AuthServiceOptions) {
-    this.auditor = createAuditor({ append: (e) => o.store.appendEvent(e), clock: o.clock, log: o.log });
+    this.auditor = createAuditor({ append: (e) => o.store.appendEvent(e), clock: o.clock, log: o.log, ...(o.observeAudit ? { observe: o.observeAudit } : {}) });
   }
 
   get clusterName(): string {

@@ -16,8 +16,16 @@ export interface Config {
   readonly dataDirSource: DataDirSource;
   readonly hostname: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** Where the daemon's log lines go (teleport.log.output). */
-  readonly logOutput: 'stderr' | 'stdout';
+  /** Where the daemon's log lines go (teleport.log.output): a stream, or `logFile`. */
+  readonly logOutput: 'stderr' | 'stdout' | 'file';
+  /** The log file when logOutput is `file` (reopened on SIGUSR1 for logrotate). */
+  readonly logFile: string | undefined;
+  /** teleport.log.format (Teleport: log.format.output). */
+  readonly logFormat: 'text' | 'json';
+  /** teleport.diag_addr / --diag-addr: plain HTTP /metrics, /healthz, /readyz; off when undefined. */
+  readonly diagAddr: HostPort | undefined;
+  /** teleport.drain_timeout: how long SIGTERM lets running sessions finish before ending them. */
+  readonly drainTimeoutMs: number;
   readonly storage: StorageConfig;
   readonly auth: {
     readonly enabled: boolean;
@@ -56,6 +64,7 @@ export const DEFAULTS = {
   maxSessionTtlMs: 30 * 3_600_000,
   userCertTtlMs: 12 * 3_600_000,
   maxExecRecordingSize: 0,
+  drainTimeoutMs: 30_000,
   listenAddr: { host: '0.0.0.0', port: 3023 },
   webListenAddr: { host: '0.0.0.0', port: 3080 },
   systemDataDir: '/var/lib/teleport',

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { badParameter } from '../errors.js';
-import { isWildcardHost } from '../address.js';
+import { isWildcardHost, parseHostPort, type HostPort } from '../address.js';
 import { DEFAULTS, type Config, type DataDirSource, type Role } from './config.js';
 import { fileSchema, type FileConfig } from './schema.js';
 
@@ -14,6 +14,8 @@ export interface ConfigInputs {
   configFile?: string;
   dataDir?: string;
   roles?: readonly Role[];
+  /** `--diag-addr`: wins over teleport.diag_addr. */
+  diagAddr?: string;
   /** Environment, injected so tests do not depend on the caller's. */
   env?: NodeJS.ProcessEnv;
   /** Overridable for tests: where the system-wide config and data dir live. */
@@ -161,13 +163,27 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
   const maxSessionTtlMs = a.max_session_ttl ?? DEFAULTS.maxSessionTtlMs;
   if (maxSessionTtlMs < 60_000) fail(`${where}: auth_service.max_session_ttl: must be at least 1m`, 'use e.g. 30h');
 
+  const log = f.teleport?.log;
+  const output = log?.output ?? 'stderr';
+  const logOutput = output === 'stderr' || output === 'stdout' ? output : 'file';
+  let diagAddr: HostPort | undefined = f.teleport?.diag_addr;
+  if (inputs.diagAddr !== undefined) {
+    const r = parseHostPort(inputs.diagAddr);
+    if (typeof r === 'string') fail(`--diag-addr: ${r}`, 'use HOST:PORT, e.g. 127.0.0.1:3000');
+    diagAddr = r;
+  }
+
   const config: Config = {
     file,
     dataDir,
     dataDirSource,
     hostname,
     logLevel: (f.teleport?.log?.severity?.toLowerCase() as Config['logLevel'] | undefined) ?? 'info',
-    logOutput: f.teleport?.log?.output ?? 'stderr',
+    logOutput,
+    logFile: logOutput === 'file' ? path.resolve(path.dirname(file ?? '.'), output) : undefined,
+    logFormat: log?.format ?? 'text',
+    diagAddr,
+    drainTimeoutMs: f.teleport?.drain_timeout ?? DEFAULTS.drainTimeoutMs,
     storage,
     auth: {
       enabled: authEnabled,

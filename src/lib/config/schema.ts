@@ -67,6 +67,29 @@ const target = z.string({ error: 'must be a target such as 10.0.0.0/8 or 10.0.0.
   else if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) ctx.addIssue({ code: 'custom', message: `"${v}" has a port outside 1-65535` });
 });
 
+/** A duration that may be 0 (`0s`: end running sessions at once on SIGTERM). */
+const drainTimeout = z.union([z.string(), z.number()], { error: 'must be a duration such as 30s or 5m' }).transform((v, ctx) => {
+  if (v === 0 || v === '0') return 0;
+  if (typeof v === 'number') {
+    ctx.addIssue({ code: 'custom', message: `must be a duration with a unit (e.g. "${v}s"), not a bare number` });
+    return z.NEVER;
+  }
+  try {
+    return parseDuration(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. 30s or 5m)` });
+    return z.NEVER;
+  }
+});
+
+const logFormat = z.enum(['text', 'json'], { error: 'must be text or json' });
+
+/** stderr, stdout, or a log file path (syslog is Teleport's, not tollgate's). */
+const logOutput = z.string({ error: 'must be stderr, stdout or a file path' }).superRefine((v, ctx) => {
+  if (v === '') ctx.addIssue({ code: 'custom', message: 'must be stderr, stdout or a file path' });
+  else if (v === 'syslog') ctx.addIssue({ code: 'custom', message: 'syslog is not supported; use stderr (journald collects it under systemd) or a file path' });
+});
+
 const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const n = parseSize(v);
   if (n === undefined) {
@@ -114,9 +137,16 @@ export const fileSchema = z.strictObject({
           path: z.string().optional(),
         })
         .optional(),
+      diag_addr: address().optional(),
+      drain_timeout: drainTimeout.optional(),
       log: z
         .strictObject({
-          output: z.enum(['stderr', 'stdout'], { error: 'must be stderr or stdout' }).optional(),
+          output: logOutput.optional(),
+          // tollgate's `format: json`, or Teleport's `format: {output: json}`.
+          format: z
+            .union([logFormat, z.strictObject({ output: logFormat })], { error: 'must be text or json (or Teleport\'s form: format: {output: json})' })
+            .transform((v) => (typeof v === 'string' ? v : v.output))
+            .optional(),
           severity: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'debug', 'info', 'warn', 'error'], { error: 'must be DEBUG, INFO, WARN or ERROR' }).optional(),
         })
         .optional(),

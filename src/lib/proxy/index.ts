@@ -1,7 +1,7 @@
 /** The proxy part's public surface: what other folders may use. */
 export { HostCertificates, proxyPrincipals } from './host-certs.js';
 export { nodeHostKeyCheck } from './node-host-keys.js';
-export { startSshProxy } from './proxy-server.js';
-export { UnrecordedSessions } from './session/index.js';
+export { startSshProxy, type SshProxy } from './proxy-server.js';
+export { DRAINING_LINE, UnrecordedSessions, type SessionPlan, type TapConsumer, type TapEvent } from './session/index.js';
 export { TargetPolicy } from './targets.js';
 export { UpstreamConnector } from './upstream.js';

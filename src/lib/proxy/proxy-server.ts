@@ -13,7 +13,7 @@ import type { Store } from '../store/index.js';
 import { EventTally, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
 import { createAuthenticator, type AuthGuard } from './authentication.js';
-import { handleSession, type ConnectionContext, type Identity, type PipelineDeps, type SessionLimits, type SessionRecorder } from './session/index.js';
+import { handleSession, type ConnectionContext, type Identity, type PipelineDeps, type Relay, type SessionLimits, type SessionPlan, type SessionRecorder, type TapConsumer } from './session/index.js';
 import { refuseForwardRequests, servePortForwarding, type PortForwardingDeps } from './port-forwarding.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
@@ -48,10 +48,22 @@ export interface SshProxyOptions {
   /** proxy_service.allow_port_forwarding: carry inner connections' tunnels to their node. */
   allowPortForwarding: boolean;
   version: string;
+  /** Optional taps for each session (the diag part's metrics tap); dropped, never waited for, when behind. */
+  optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
 }
 
 export interface SshProxy {
   address: HostPort;
+  /** Whether the listener still accepts connections (readiness). */
+  listening(): boolean;
+  /** Sessions being relayed now. */
+  activeSessions(): number;
+  /**
+   * Graceful shutdown: stops accepting connections and new sessions at once, waits up to
+   * `timeoutMs` for running sessions to end, then ends the rest with `line` (their recordings are
+   * finished and sealed before this resolves). Returns how many had to be ended.
+   */
+  drain(timeoutMs: number, line: string): Promise<{ waited: number; ended: number }>;
   close(): Promise<void>;
 }
 
@@ -63,6 +75,10 @@ export interface SshProxy {
 export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   const log = o.log.child({ component: 'proxy' });
   const auditor = o.auth.auditor;
+  const relays = new Set<Relay>();
+  let draining = false;
+  /** Sessions past admission but not yet relayed (dialling the node, starting the recording). */
+  let settingUp = 0;
   const lookupUser = async (name: string) => (await o.store.getUser(name)) ?? undefined;
   const nodes = {
     findNode: (host: string, port: number) => o.inventory.findNode(host, port),
@@ -79,6 +95,20 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     ...nodes,
     forwardAgentToNodes: o.forwardAgentToNodes,
     limits: o.limits,
+    ...(o.optionalTaps ? { optionalTaps: o.optionalTaps } : {}),
+    track(relay) {
+      relays.add(relay);
+      void relay.done.finally(() => relays.delete(relay));
+    },
+    draining: () => draining,
+    settingUp() {
+      settingUp++;
+      let done = false;
+      return () => {
+        if (!done) settingUp--;
+        done = true;
+      };
+    },
   };
   const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
   const conns = new Set<Ssh2.Connection>();
@@ -215,8 +245,27 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   // After start-up, accept errors (EMFILE, ...) are logged; an unheard 'error' would end the daemon.
   listener.on('error', (err: Error) => log.error('ssh listener error', { error: err.message }));
   const a = listener.address() as net.AddressInfo;
+  const stopListening = () => new Promise<void>((resolve) => (listener.listening ? listener.close(() => resolve()) : resolve()));
+  let listenerClosed: Promise<void> | undefined;
   return {
     address: { host: a.address, port: a.port },
+    listening: () => listener.listening,
+    activeSessions: () => relays.size,
+    async drain(timeoutMs, line) {
+      draining = true;
+      // listener.close() stops accepting at once; its callback waits for open connections, so it is not awaited here.
+      listenerClosed ??= stopListening();
+      // Connections still authenticating would only be refused a session: close them now.
+      for (const { socket } of unauthenticated.values()) socket.destroy();
+      const waited = relays.size + settingUp;
+      const deadline = Date.now() + timeoutMs;
+      while (relays.size + settingUp > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+      const left = [...relays];
+      for (const relay of left) relay.stop('proxy shut down (drain_timeout reached)', line);
+      // stop() finishes the recording (sealed, session.end written) before done resolves.
+      await Promise.all(left.map((r) => r.done));
+      return { waited, ended: left.length };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of conns) c.end();
@@ -224,7 +273,8 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
         refused.close();
         graceExpired.close();
         o.hostCerts.close();
-        listener.close(() => resolve());
+        if (listenerClosed) void listenerClosed.then(() => resolve());
+        else listener.close(() => resolve());
       }),
   };
 }

@@ -25,9 +25,14 @@ function parseRule(text: string): TargetRule {
  * names first so the check and the dial use the same address.
  */
 export class TargetPolicy {
-  private readonly rules: TargetRule[];
+  private rules: TargetRule[];
 
   constructor(allowed: readonly string[]) {
+    this.rules = allowed.map(parseRule);
+  }
+
+  /** Replaces the rules (SIGHUP): sessions already relayed keep their node; new dials use these. */
+  update(allowed: readonly string[]): void {
     this.rules = allowed.map(parseRule);
   }
 

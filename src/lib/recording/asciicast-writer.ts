@@ -59,6 +59,8 @@ export interface WriterOptions {
   integrity?: { session: string; signer: RecordingSigner; fingerprint: string; checkpointIntervalMs?: number };
   /** Bytes written but not yet on disk above which output() asks the relay to pause. */
   highWaterBytes?: number;
+  /** After each write reaches the file: its bytes (.cast, .bin and .chain) and how long it waited in the queue (metrics). */
+  onWritten?: (bytes: number, lagMs: number) => void;
 }
 
 export interface StreamTotals {
@@ -111,7 +113,12 @@ export class AsciicastWriter {
   private queuedBytes = 0;
   private drainWaiters: Array<() => void> = [];
   private closing: Promise<WriterTotals> | undefined;
-  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'onLimit' | 'integrity'>> & { now: () => number; onError?: (err: Error) => void; onLimit?: (limit: number) => void };
+  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'onLimit' | 'integrity' | 'onWritten'>> & {
+    now: () => number;
+    onError?: (err: Error) => void;
+    onLimit?: (limit: number) => void;
+    onWritten?: (bytes: number, lagMs: number) => void;
+  };
 
   constructor(readonly file: string, header: AsciicastHeader, options: WriterOptions = {}) {
     this.o = {
@@ -123,6 +130,7 @@ export class AsciicastWriter {
       now: options.now ?? (() => performance.timeOrigin + performance.now()),
       onError: options.onError,
       onLimit: options.onLimit,
+      onWritten: options.onWritten,
     };
     this.start = this.o.now();
     this.fd = fs.openSync(file, 'wx', 0o600);
@@ -284,6 +292,7 @@ export class AsciicastWriter {
   private enqueue(data: Buffer | undefined, side: string | undefined, blocks: Array<{ stream: StreamCode; parts: Buffer[]; bytes: number }> = [], binBytes = 0): void {
     const size = (data?.length ?? 0) + (side?.length ?? 0) + binBytes;
     this.queuedBytes += size;
+    const queuedAt = performance.now();
     this.queue = this.queue.then(async () => {
       if (this.writeError) return;
       try {
@@ -295,6 +304,7 @@ export class AsciicastWriter {
         }
         if (data) await writeAll(this.fd, data);
         if (side) await writeAll(this.chainFd, Buffer.from(side));
+        this.reportWritten(size, performance.now() - queuedAt);
       } catch (err) {
         this.fail(err as Error);
       } finally {
@@ -302,6 +312,15 @@ export class AsciicastWriter {
         if (this.queuedBytes < this.o.highWaterBytes / 2 && this.drainWaiters.length) this.wakeDrainWaiters();
       }
     });
+  }
+
+  /** An observer (metrics) that throws must not look like a failed write and end the session. */
+  private reportWritten(bytes: number, lagMs: number): void {
+    try {
+      this.o.onWritten?.(bytes, lagMs);
+    } catch {
+      // counted nowhere; the recording itself is fine
+    }
   }
 
   private wakeDrainWaiters(): void {

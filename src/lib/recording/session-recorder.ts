@@ -41,6 +41,8 @@ export interface RecordingServiceOptions {
   recordInput: boolean;
   /** The cluster's recording key: signed checkpoints while a session runs, a detached SSHSIG when it ends. */
   signer?: RecordingSigner;
+  /** Told of each write that reached a recording file: bytes, and the time it waited (metrics). */
+  onWritten?: (bytes: number, lagMs: number) => void;
   /** How often a running recording gets a signed checkpoint (at most 5 s: a crash loses at most that much evidence). */
   checkpointIntervalMs?: number;
   log?: Logger;
@@ -315,6 +317,7 @@ export class RecordingService {
           onError: (err) => (active ? active.fail(err) : (early = err)),
           // The writer is synchronous with the first output, after start() returned: active is set.
           onLimit: (limit) => active?.limitReached(limit),
+          ...(this.o.onWritten ? { onWritten: this.o.onWritten } : {}),
           ...(this.o.signer
             ? { integrity: { session: id, signer: this.o.signer, fingerprint: fingerprint(this.o.signer.publicBlob), checkpointIntervalMs: this.o.checkpointIntervalMs ?? 2000 } }
             : {}),

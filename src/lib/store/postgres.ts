@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Pool, PoolClient } from 'pg';
 import { badParameter, unavailable } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import { kyselyQueryLog, type QueryObserver } from './query-timing.js';
 import { KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 import type { Store } from './types.js';
@@ -19,6 +20,8 @@ export interface PostgresStoreOptions {
   logger?: Logger;
   /** Connections per process (default 10, at least 2: migrating holds one for its lock). */
   maxConnections?: number;
+  /** Told how long each query took (the diag part's latency histogram). */
+  onQuery?: QueryObserver;
 }
 
 /**
@@ -55,7 +58,7 @@ export async function createPostgresStore(connString: string, options: PostgresS
     throw unavailable(`cannot connect to PostgreSQL at ${where}: ${describeError(err, connString)}`, HINT, err);
   }
 
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...kyselyQueryLog(options.onQuery) });
   return new KyselyStore(db, 'postgres', { serialiseMigrations: (run) => withAdvisoryLock(pool, log, (err) => describeError(err, connString), run) });
 }
 

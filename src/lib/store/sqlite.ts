@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Kysely, SqliteDialect } from 'kysely';
+import { kyselyQueryLog, type QueryObserver } from './query-timing.js';
 import { unavailable } from '../errors.js';
 import { KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
@@ -9,7 +10,7 @@ import type { Store } from './types.js';
  * The embedded store: one SQLite file (mode 0600) in the data dir, WAL mode so tctl's reads and
  * the daemon's writes do not block each other.
  */
-export async function createSqliteStore(file: string): Promise<Store> {
+export async function createSqliteStore(file: string, options: { onQuery?: QueryObserver } = {}): Promise<Store> {
   const { default: BetterSqlite3 } = await import('better-sqlite3');
   // Create the file 0600 before SQLite does, whatever the umask.
   fs.closeSync(fs.openSync(file, 'a', 0o600));
@@ -23,5 +24,5 @@ export async function createSqliteStore(file: string): Promise<Store> {
   } catch (err) {
     throw unavailable(`cannot open the store ${file}: ${(err as Error).message}`, 'check that the data dir is writable and the file is a tollgate database', err);
   }
-  return new KyselyStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
+  return new KyselyStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }), ...kyselyQueryLog(options.onQuery) }), 'sqlite');
 }

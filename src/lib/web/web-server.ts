@@ -10,6 +10,12 @@ import { createWebApp, type WebAppOptions } from './web-app.js';
 export interface WebServer {
   /** The bound address (the real port when the config said 0). */
   address: HostPort;
+  /** Whether the listener still accepts connections (readiness). */
+  listening(): boolean;
+  /** Serves new TLS connections with another certificate (SIGHUP); open connections keep theirs. */
+  setTls(tls: TlsMaterial): void;
+  /** Stops accepting connections; open ones (a recording being streamed) finish. */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -85,13 +91,18 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     server.listen(listen.port, listen.host, () => resolve());
   });
   const a = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  const stop = () => (closing ??= new Promise<void>((resolve) => server.close(() => resolve())));
   return {
     address: { host: a.address, port: a.port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        clearTimeout(dropWindow);
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    listening: () => server.listening,
+    setTls: (t) => server.setSecureContext({ cert: t.cert, key: t.key, minVersion: 'TLSv1.2' }),
+    stopAccepting: () => void stop(),
+    close: async () => {
+      clearTimeout(dropWindow);
+      const closed = stop();
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }

@@ -58,7 +58,16 @@ export interface PipelineDeps extends ProxyServices {
   optionalTapCloseMs?: number;
   /** client_idle_timeout and disconnect_expired_cert (default: neither). */
   limits?: SessionLimits;
+  /** Told of each relayed session, so a graceful shutdown can wait for it and end it. */
+  track?(relay: Relay): void;
+  /** True while the proxy shuts down: new sessions are refused, running ones go on. */
+  draining?(): boolean;
+  /** A session is being set up (authorized, dialled, recorded): returns what to call once it is relayed or refused. */
+  settingUp?(): () => void;
 }
+
+/** What a client is told when it opens a session while the proxy shuts down. */
+export const DRAINING_LINE = 'tollgate: the proxy is shutting down; no new sessions (try again in a moment)';
 
 /**
  * One session channel from the client, through the pipeline:
@@ -72,10 +81,14 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     onRefusedTunnel: (request) => deps.auditor.emit(AuditEvents.port, conn.identity.user, { request, allowed: false, addr: conn.identity.clientAddr }),
     onStart(plan, channel) {
       let live: LiveControls | undefined;
-      void runSession(plan, channel, conn, deps, log, (controls) => (live = controls)).catch((err: Error) => {
-        log.error('session failed', { component: 'proxy', error: err.message });
-        refuseChannel(channel, `tollgate: ${err.message}`);
-      });
+      // A graceful shutdown waits for sessions being set up too, not only those already relayed.
+      const settled = deps.settingUp?.();
+      void runSession(plan, channel, conn, deps, log, (controls) => (live = controls))
+        .catch((err: Error) => {
+          log.error('session failed', { component: 'proxy', error: err.message });
+          refuseChannel(channel, `tollgate: ${err.message}`);
+        })
+        .finally(() => settled?.());
       return { live: () => live };
     },
   });
@@ -94,6 +107,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
     }
   };
 
+  if (deps.draining?.()) return reject('proxy shutting down', DRAINING_LINE, 255);
   let registered: NodeRecord | undefined;
   try {
     registered = plan.target && deps.findNode ? await deps.findNode(plan.target.host, plan.target.port) : undefined;
@@ -216,6 +230,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
       sessionLog.info('session ended', { component: 'proxy', reason: end.reason, exit_status: end.exitStatus ?? undefined });
     },
   });
+  deps.track?.(relay);
   attach({
     resize: (size) => {
       stream.setWindow(size.rows, size.cols, size.height, size.width);

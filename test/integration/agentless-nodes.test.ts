@@ -116,6 +116,9 @@ describe('agentless nodes: teleport join openssh, per-session certificates, labe
     const tshLs = await c.tsh(['ls']);
     expect(tshLs.code, tshLs.stderr).toBe(0);
     expect(tshLs.stdout).toMatch(new RegExp(`node1\\s+127\\.0\\.0\\.1:${node.port}\\s+env=staging,team=db`));
+    // tsh config: the registered node first, without agent forwarding (ssh keeps the first value).
+    const config = (await c.tsh(['config'])).stdout;
+    expect(config).toMatch(/Host node1 !127\.0\.0\.1\n(?:.*\n)*?\s+ForwardAgent no\n(?:.*\n)*Host \* !127\.0\.0\.1\n(?:.*\n)*?\s+ForwardAgent yes/);
     const status = await c.daemon.tctl(['status']);
     expect(status.stdout).toMatch(/node1:\s+127\.0\.0\.1:\d+, agentless: direct logins impossible/);
 

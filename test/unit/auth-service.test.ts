@@ -76,6 +76,27 @@ describe('AuthService', () => {
     expect(ev.fields).toMatchObject({ cert_type: 'user', key_id: 'joe', serial: c.serial.toString() });
   });
 
+  it('session certificates: OpenSSH CA, one principal, key id names user and session, three minutes, pinned when asked, audited', async () => {
+    const pinned = new AuthService({
+      store, clock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'proxy.example.test', port: 3080 }, maxSessionTtlMs: 30 * 3_600_000, certSourceAddresses: [],
+      sessionCertSourceAddresses: ['10.0.0.7/32'],
+    });
+    await pinned.init();
+    const c = await pinned.mintSessionCert({ user: 'joe', sessionId: 'sid-1', login: 'root', agentForwarding: false, portForwarding: false });
+    const cert = parseCertificate(c.certBlob);
+    expect(cert.signatureKey.equals(auth.ca('openssh').publicBlob)).toBe(true);
+    expect(cert.signatureKey.equals(auth.ca('user').publicBlob)).toBe(false);
+    expect(cert).toMatchObject({ type: 'user', keyId: 'user=joe session=sid-1', principals: ['root'], criticalOptions: { 'source-address': '10.0.0.7/32' }, extensions: { 'permit-pty': '' } });
+    expect(Number(cert.validBefore - cert.validAfter)).toBe(180);
+    expect(Number(cert.validAfter) * 1000).toBe(clock.now().getTime() - 60_000);
+    const tunnel = parseCertificate((await auth.mintSessionCert({ user: 'joe', sessionId: 't', login: 'root', agentForwarding: true, portForwarding: true })).certBlob);
+    expect(Object.keys(tunnel.extensions)).toEqual(['permit-agent-forwarding', 'permit-port-forwarding', 'permit-pty']);
+    expect(tunnel.criticalOptions).toEqual({});
+    const events = await store.listEvents({ types: ['cert.create'] });
+    expect(events[0]).toMatchObject({ user: 'joe', fields: { cert_type: 'session', sid: 't', key_id: 'user=joe session=t', actor: 'proxy' } });
+    expect((await store.listIssuedCerts()).filter((x) => x.type === 'session')).toHaveLength(2);
+  });
+
   it('CAs persist: a second service over the same store exports the same lines', async () => {
     const other = new AuthService({
       store, clock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'p', port: 3080 }, maxSessionTtlMs: 1e9, certSourceAddresses: [],

@@ -69,7 +69,7 @@ describe('bad input', () => {
   });
 
   it('unknown export type lists the valid ones', async () => {
-    expectOneLineError(await daemon.tctl(['auth', 'export', '--type=bogus']), /unknown CA type "bogus"; valid types: user, host, recording/);
+    expectOneLineError(await daemon.tctl(['auth', 'export', '--type=bogus']), /unknown CA type "bogus"; valid types: user, host, openssh, recording/);
   });
 
   it('auth sign refuses to overwrite and names what it needs', async () => {

@@ -40,7 +40,7 @@ describe('tctl users', () => {
 
   it('users ls shows joe with the three logins (text and json)', async () => {
     const text = await daemon.tctl(['users', 'ls']);
-    expect(text.stdout).toMatch(/^joe\s+joe,root,ec2-user\s+access\s+pending\s/m);
+    expect(text.stdout).toMatch(/^joe\s+joe,root,ec2-user\s+access\s+\*\s+pending\s/m);
     const json = JSON.parse((await daemon.tctl(['users', 'ls', '--format=json'])).stdout) as Array<Record<string, unknown>>;
     expect(json).toEqual([expect.objectContaining({ id: 'joe', name: 'joe', logins: ['joe', 'root', 'ec2-user'], roles: ['access'] })]);
   });

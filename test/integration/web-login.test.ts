@@ -173,7 +173,7 @@ describe('signup and tsh login (second_factor: off)', () => {
     const events = JSON.parse((await daemon.tctl(['events', 'ls', '--user=lou', '--type=user.login', '--format=json'])).stdout) as Array<{ success: boolean; reason: string; addr: string }>;
     expect(events.filter((e) => !e.success && e.reason === 'wrong password')).toHaveLength(5);
     expect(events[0]).toMatchObject({ success: false, reason: 'user is locked', addr: '127.0.0.1' });
-    expect((await daemon.tctl(['users', 'ls'])).stdout).toMatch(/^lou\s+lou\s+access\s+locked/m);
+    expect((await daemon.tctl(['users', 'ls'])).stdout).toMatch(/^lou\s+lou\s+access\s+\*\s+locked/m);
     // tsh says so in one line.
     const tsh = await TmuxSession.start(tshCommand(['login', `--proxy=127.0.0.1:${daemon.webPort}`, '--insecure', '--user=lou'], { home: tmpDir() }));
     try {

@@ -169,6 +169,16 @@ export class NodeInventory {
     } catch (err) {
       return fail((err as Error).message, err as Error);
     }
+    // A token is not bound to a name, so a join must not take over another node: not its name
+    // (unless it is the same host key re-joining), and no principal that names another node.
+    const nodes = await this.o.store.listNodes();
+    const fp = fingerprint(parsePublicKeyLine(req.hostPublicKey).blob);
+    const same = nodes.find((n) => n.name === name);
+    if (same && same.hostKeyFingerprint !== fp) {
+      return fail('name taken', alreadyExists(`node "${name}" is already registered with another host key`, `remove it first (tctl nodes rm ${name}) if this host replaces it, or join under another --node-name`));
+    }
+    const taken = nodes.filter((n) => n.name !== name).find((n) => hosts.includes(n.name) || hosts.includes(n.host));
+    if (taken) return fail(`principal of node ${taken.name}`, alreadyExists(`this join would name node "${taken.name}" (its name or address)`, 'give each node its own --node-name and --address'));
     const now = this.o.clock.now().getTime();
     const used = await this.o.store.consumeJoinToken(tokenHash, now, name);
     if (!used) {

@@ -9,6 +9,8 @@ command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 && comma
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v asciinema >/dev/null 2>&1 || need+=(asciinema)
+# A real no-echo password prompt for the search tests (a password typed there is never indexed).
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # test/helpers/postgres.ts runs initdb and postgres from Debian's /usr/lib/postgresql/<version>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)

@@ -16,6 +16,7 @@ import { loadOrCreateTls, startWebServer } from './web/index.js';
 import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector } from './proxy/index.js';
 import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
+import { createSearchIndexer } from './search/index.js';
 import { isUuid } from './ids.js';
 
 /*
@@ -208,6 +209,15 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         forwardAgentToNodes: config.proxy.forwardAgentToNodes,
         allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
+        // The search indexer and command log, off the relay's path (an optional tap: dropped and
+        // audited when it falls behind). Only recorded sessions are indexed: a hit is a place to play.
+        optionalTaps:
+          config.auth.sessionRecording === 'off'
+            ? undefined
+            : (sessionId, plan, recordingStart) =>
+                plan.kind === 'shell' || plan.kind === 'exec'
+                  ? [createSearchIndexer({ sessionId, recordingStart, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store, auditor: auth.auditor, log })]
+                  : [],
       });
       closers.unshift(() => ssh.close());
       log.info('ssh proxy listening', {

@@ -2,4 +2,4 @@
 export { addUserRequest, ADMIN_SOCKET, type ApiError, certResponse, type CertResponse, deletedResponse, eventJson, type EventJson, hostCertRequest, inviteResponse, type InviteResponse, lineResponse, type ProtocolChecks, publicUser, resetUserRequest, statusResponse, type StatusResponse, userCertRequest, usersResponse, type UsersResponse, verifyJson } from './admin-protocol.js';
 export { adminRoutes, type AdminRoutes, CA_FORMATS, CA_TYPES } from './admin-routes.js';
 export { type AnyRoute, decodeReply, errorFromReply, isRawReply, type JsonRoute, limitParam, oneOf, parseInput, raw, type RawRoute, route, type RouteArgs, type RouteOutput, routePath, type RouteRequest, type RouteResult } from './route-table.js';
-export { type CertsResponse, loginRoutes, type PingResponse, sessionRoutes, type SessionRoutes, webApiRoutes } from './web-routes.js';
+export { type CertsResponse, loginRoutes, type PingResponse, searchHitJson, type SearchHitJson, sessionRoutes, type SessionRoutes, webApiRoutes } from './web-routes.js';

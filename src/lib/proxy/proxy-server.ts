@@ -44,6 +44,8 @@ export interface SshProxyOptions {
   /** proxy_service.allow_port_forwarding: carry inner connections' tunnels to their node. */
   allowPortForwarding: boolean;
   version: string;
+  /** Optional taps for each session (the search indexer); see PipelineDeps.optionalTaps. */
+  optionalTaps?: PipelineDeps['optionalTaps'];
 }
 
 export interface SshProxy {
@@ -69,6 +71,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     lookupUser,
     forwardAgentToNodes: o.forwardAgentToNodes,
     limits: o.limits,
+    optionalTaps: o.optionalTaps,
   };
   const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
   const conns = new Set<Ssh2.Connection>();

@@ -23,6 +23,8 @@ export interface SearchIndexerOptions {
   /** Where `session.command` events go (shell sessions); none when reindexing. */
   auditor?: Auditor;
   log: Logger;
+  /** Time 0 of the recording (epoch ms, the recorder's clock); default the session row's start. */
+  recordingStart?: number;
   /** Lines per store write (default 200). */
   batchLines?: number;
   /** A batch is written at least this often while lines come in (default 1000 ms). */
@@ -91,9 +93,11 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       if (closed) return;
       if (session === undefined) await start();
       if (!session) return;
-      const started = session.startedAt;
+      const started = o.recordingStart ?? session.startedAt;
       events.forEach((e, i) => {
-        const t = (at?.[i] ?? now()) - started;
+        // Floored: a line's offset is never after the `.cast` event that showed it (the recorder
+        // stamps the same event a moment earlier and rounds), so playing from it shows the line.
+        const t = Math.floor((at?.[i] ?? now()) - started);
         if (e.type === 'output') {
           screen?.output(e.data, t);
           out?.write(e.data, t);
@@ -110,7 +114,7 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       closed = true;
       if (session === undefined) await start();
       if (!session) return;
-      const t = now() - session.startedAt;
+      const t = Math.floor(now() - (o.recordingStart ?? session.startedAt));
       await screen?.end(t);
       out?.end(t);
       inp?.end(t);

@@ -51,10 +51,20 @@ const PLAYER_JS = `
 const el = document.getElementById('player');
 const speedSel = document.getElementById('speed');
 let player;
+// #t=OFFSET (a search hit's offset: 1m32.5s, 92.5s or 92.5) opens the recording at that moment.
+function startAt() {
+  const m = /^#t=([0-9hms.]+)$/.exec(location.hash);
+  if (!m) return 0;
+  if (/^[0-9.]+$/.test(m[1])) return Number(m[1]) || 0;
+  let total = 0;
+  for (const [, n, u] of m[1].matchAll(/([0-9.]+)(h|m|s)/g)) total += Number(n) * (u === 'h' ? 3600 : u === 'm' ? 60 : 1);
+  return total;
+}
 function create(speed) {
   if (player) player.dispose();
   el.innerHTML = '';
-  player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined });
+  const at = startAt();
+  player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined, ...(at > 0 ? { startAt: at, preload: true } : {}) });
 }
 create(1);
 speedSel.addEventListener('change', () => create(Number(speedSel.value)));

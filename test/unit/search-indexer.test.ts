@@ -6,7 +6,7 @@ import { createSearchIndexer } from '../../src/lib/search/index.js';
 import type { SessionLine } from '../../src/lib/store/types.js';
 import { sessionRow } from '../helpers/sessions.js';
 
-function fixture(kind: 'shell' | 'exec', pty: boolean) {
+function fixture(kind: 'shell' | 'exec', pty: boolean, maxLines?: number) {
   const row = sessionRow('joe', 1_000_000, { kind, pty, login: 'root', node: 'node1:22' });
   const writes: SessionLine[][] = [];
   const events: Array<{ event: string; user: string | null; fields: Record<string, unknown> }> = [];
@@ -17,10 +17,10 @@ function fixture(kind: 'shell' | 'exec', pty: boolean) {
     emit: (event, user, fields = {}) => void events.push({ event, user, fields }),
   };
   const store = { getSession: async () => row, indexSessionLines: async (_: string, lines: readonly SessionLine[]) => void writes.push([...lines]) };
-  const indexer = createSearchIndexer({ sessionId: row.id, pty: pty ? { cols: 80, rows: 24 } : null, store, auditor, log: nullLogger, recordingStart: 5_000 });
+  const indexer = createSearchIndexer({ sessionId: row.id, pty: pty ? { cols: 80, rows: 24 } : null, store, auditor, log: nullLogger, recordingStart: 5_000, maxLines });
   let clock = 5_000;
   const drops: string[] = [];
-  const tap = createOptionalTap(indexer, { maxBufferedBytes: 1 << 20, onDrop: (r) => drops.push(r), now: () => clock });
+  const tap = createOptionalTap(indexer, { maxBufferedBytes: 8 << 20, onDrop: (r) => drops.push(r), now: () => clock });
   return { row, writes, events, tap, drops, at: (ms: number) => (clock = 5_000 + ms) };
 }
 
@@ -59,5 +59,16 @@ describe('the search indexer as an optional tap', () => {
     await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
     expect(f.writes.flat().map((l) => [l.offsetMs, l.text]).sort()).toEqual([[10, 'print("piped")'], [20, 'piped']]);
     expect(f.events).toEqual([]);
+  });
+
+  it('a bulk transfer is indexed up to the line cap in small writes, then no longer read', async () => {
+    const f = fixture('exec', false, 1_000);
+    // 4 MiB of `yes`, as 32 KiB packets.
+    const packet = Buffer.from('y\n'.repeat(16 * 1024));
+    for (let i = 0; i < 128; i++) f.tap.write({ type: 'output', data: packet });
+    await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
+    expect(f.writes.flat()).toHaveLength(1_000);
+    expect(Math.max(...f.writes.map((w) => w.length))).toBeLessThanOrEqual(16 * 1024);
+    expect(f.drops).toEqual([]);
   });
 });

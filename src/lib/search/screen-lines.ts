@@ -78,6 +78,9 @@ export class ScreenLines {
   private pending: Pending | undefined;
   private submitted: Submitted | undefined;
   private ended = false;
+  private disposed = false;
+  /** The first error a scan threw: scans run in xterm's timers, where a throw would be uncaught. */
+  private failure: Error | undefined;
 
   constructor(private readonly o: ScreenLinesOptions) {
     this.term = new Terminal({ cols: Math.max(2, o.cols), rows: Math.max(1, o.rows), scrollback: o.scrollback ?? 5000, allowProposedApi: true });
@@ -87,7 +90,7 @@ export class ScreenLines {
   /** Bytes from the node (UTF-8, as the terminal gets them), at `offsetMs`. */
   output(data: Uint8Array | string, offsetMs: number): void {
     if (this.ended) return;
-    this.term.write(data, () => this.scan(offsetMs));
+    this.term.write(data, this.guard(() => this.scan(offsetMs)));
   }
 
   /** Keys from the client, at `offsetMs`: only read for Enter and the start of a line. */
@@ -95,12 +98,12 @@ export class ScreenLines {
     if (this.ended || !this.o.onCommand) return;
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('latin1');
     // Runs after the output written before it has been parsed.
-    this.term.write('', () => this.keys(text, offsetMs));
+    this.term.write('', this.guard(() => this.keys(text, offsetMs)));
   }
 
   resize(cols: number, rows: number, offsetMs: number): void {
     if (this.ended) return;
-    this.term.write('', () => {
+    this.term.write('', this.guard(() => {
       this.flushScreen(offsetMs);
       this.term.resize(Math.max(2, cols), Math.max(1, rows));
       this.normalRows = emptyRows(this.term.rows);
@@ -108,7 +111,19 @@ export class ScreenLines {
       this.top?.dispose();
       this.top = undefined;
       this.scan(offsetMs);
-    });
+    }));
+  }
+
+  /** Runs a write callback unless the emulator is gone; keeps its error for end() instead of throwing in a timer. */
+  private guard(fn: () => void): () => void {
+    return () => {
+      if (this.disposed || this.failure) return;
+      try {
+        fn();
+      } catch (err) {
+        this.failure = err as Error;
+      }
+    };
   }
 
   /** Resolves when everything written so far has been parsed and scanned. */
@@ -121,8 +136,20 @@ export class ScreenLines {
     if (this.ended) return;
     await this.flush();
     this.ended = true;
-    if (this.submitted) this.judge(this.submitted);
-    this.flushScreen(offsetMs);
+    try {
+      if (this.failure) throw this.failure;
+      if (this.submitted) this.judge(this.submitted);
+      this.flushScreen(offsetMs);
+    } finally {
+      this.dispose();
+    }
+  }
+
+  /** Frees the emulator without taking what it still holds (the indexer was dropped). */
+  dispose(): void {
+    this.ended = true;
+    if (this.disposed) return;
+    this.disposed = true;
     this.top?.dispose();
     this.term.dispose();
   }

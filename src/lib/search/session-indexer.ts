@@ -29,8 +29,17 @@ export interface SearchIndexerOptions {
   batchLines?: number;
   /** A batch is written at least this often while lines come in (default 1000 ms). */
   flushMs?: number;
+  /** Lines indexed per session at most (default MAX_INDEXED_LINES); the rest is in the recording only. */
+  maxLines?: number;
   now?: () => number;
 }
+
+/**
+ * Lines indexed per session at most. A bulk transfer (`yes`, `cat` of a log through exec) would
+ * otherwise be millions of rows of little use to a search, and the work to make them would
+ * compete with the relay for this thread; past the cap the indexer stops reading the session.
+ */
+export const MAX_INDEXED_LINES = 100_000;
 
 /** One session's indexer: what the pipeline runs as an optional tap. */
 export interface SearchIndexer {
@@ -59,9 +68,18 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   let pending: SessionLine[] = [];
   let lastWrite = now();
   let closed = false;
+  let full = false;
+  const maxLines = o.maxLines ?? MAX_INDEXED_LINES;
   const log = o.log.child({ component: 'search', sid: o.sessionId });
 
-  const onLine = (l: ScreenLine) => pending.push({ seq: seq++, offsetMs: l.offsetMs, text: l.text });
+  const onLine = (l: ScreenLine) => {
+    if (seq >= maxLines) {
+      if (!full) log.info('indexed the most lines a session gets; the rest is in the recording only', { lines: maxLines });
+      full = true;
+      return;
+    }
+    pending.push({ seq: seq++, offsetMs: l.offsetMs, text: l.text });
+  };
   const onCommand = (c: ScreenCommand) => {
     const s = session!;
     o.auditor?.emit(AuditEvents.sessionCommand, s.user, { sid: s.id, login: s.login, node: s.node, offset: formatOffset(c.offsetMs), offset_ms: c.offsetMs, command: c.command });
@@ -94,7 +112,9 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       if (session === undefined) await start();
       if (!session) return;
       const started = o.recordingStart ?? session.startedAt;
-      events.forEach((e, i) => {
+      // Past the line cap a text session is no longer read; a shell still is, for its command log.
+      for (let i = 0; i < events.length && !(full && !screen); i++) {
+        const e = events[i]!;
         // Floored: a line's offset is never after the `.cast` event that showed it (the recorder
         // stamps the same event a moment earlier and rounds), so playing from it shows the line.
         const t = Math.floor((at?.[i] ?? now()) - started);
@@ -105,13 +125,21 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
           screen?.input(e.data, t);
           inp?.write(e.data, t);
         } else if (e.type === 'resize') screen?.resize(e.cols, e.rows, t);
-      });
+        // Text lines come at once: write them as they fill a batch, so a large delivery is
+        // many small store writes with turns of the event loop between, not one long one.
+        if (pending.length >= batchLines) await write(true);
+      }
       await screen?.flush();
       await write(false);
     },
-    async close() {
+    async close(end) {
       if (closed) return;
       closed = true;
+      // Dropped for falling behind: stop at once (what the emulator still holds is not waited for).
+      if (end?.reason.startsWith('tap dropped')) {
+        screen?.dispose();
+        return write(true);
+      }
       if (session === undefined) await start();
       if (!session) return;
       const t = Math.floor(now() - (o.recordingStart ?? session.startedAt));

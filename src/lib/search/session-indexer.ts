@@ -41,6 +41,9 @@ export interface SearchIndexerOptions {
  */
 export const MAX_INDEXED_LINES = 100_000;
 
+/** Bytes of a non-PTY session read for text at most (binary or line-less output never reaches the line cap). */
+export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
+
 /** One session's indexer: what the pipeline runs as an optional tap. */
 export interface SearchIndexer {
   readonly name: string;
@@ -69,6 +72,7 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   let lastWrite = now();
   let closed = false;
   let full = false;
+  let textBytes = 0;
   const maxLines = o.maxLines ?? MAX_INDEXED_LINES;
   const log = o.log.child({ component: 'search', sid: o.sessionId });
 
@@ -118,6 +122,11 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
         // Floored: a line's offset is never after the `.cast` event that showed it (the recorder
         // stamps the same event a moment earlier and rounds), so playing from it shows the line.
         const t = Math.floor((at?.[i] ?? now()) - started);
+        if (!screen && (e.type === 'output' || e.type === 'input') && (textBytes += e.data.length) > MAX_TEXT_BYTES) {
+          log.info('read the most text a session gets; the rest is in the recording only', { bytes: MAX_TEXT_BYTES });
+          full = true;
+          break;
+        }
         if (e.type === 'output') {
           screen?.output(e.data, t);
           out?.write(e.data, t);

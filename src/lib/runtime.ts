@@ -16,7 +16,7 @@ import { loadOrCreateTls, startWebServer } from './web/index.js';
 import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector } from './proxy/index.js';
 import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
-import { createSearchIndexer } from './search/index.js';
+import { createScreenWorker, createSearchIndexer } from './search/index.js';
 import { isUuid } from './ids.js';
 
 /*
@@ -192,6 +192,9 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
         bindAddr: config.proxy.upstreamBindAddr,
         hostKeyCheck: nodeHostKeyCheck(auth, clock, log, config.auth.proxyChecksHostKeys),
       });
+      // Terminal emulation for the search indexer, in a worker thread beside the relay's.
+      const emulation = createScreenWorker(log);
+      closers.unshift(() => emulation.close());
       const ssh = await startSshProxy({
         listen: config.proxy.listenAddr,
         principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
@@ -216,7 +219,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { clock?: C
             ? undefined
             : (sessionId, plan, recordingStart) =>
                 plan.kind === 'shell' || plan.kind === 'exec'
-                  ? [createSearchIndexer({ sessionId, recordingStart, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store, auditor: auth.auditor, log })]
+                  ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store, auditor: auth.auditor, log })]
                   : [],
       });
       closers.unshift(() => ssh.close());

@@ -2,7 +2,8 @@ import { AuditEvents, type Auditor } from '../audit/index.js';
 import { formatOffset } from '../duration.js';
 import type { Logger } from '../log.js';
 import type { SessionLine, SessionRecord, Store } from '../store/index.js';
-import { ScreenLines, type ScreenCommand, type ScreenLine } from './screen-lines.js';
+import { inThreadScreens, type ScreenFactory, type ScreenSink } from './screen-host.js';
+import type { ScreenCommand, ScreenLine } from './screen-lines.js';
 import { TextLines } from './text-lines.js';
 
 /**
@@ -32,6 +33,8 @@ export interface SearchIndexerOptions {
   /** Lines indexed per session at most (default MAX_INDEXED_LINES); the rest is in the recording only. */
   maxLines?: number;
   now?: () => number;
+  /** Where the terminal is emulated (default: this thread; the daemon passes its worker's). */
+  screens?: ScreenFactory;
 }
 
 /**
@@ -64,7 +67,7 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   const batchLines = o.batchLines ?? 200;
   const flushMs = o.flushMs ?? 1000;
   let session: SessionRecord | null | undefined;
-  let screen: ScreenLines | undefined;
+  let screen: ScreenSink | undefined;
   let out: TextLines | undefined;
   let inp: TextLines | undefined;
   let seq = 0;
@@ -94,7 +97,7 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     session = (await o.store.getSession(o.sessionId)) ?? null;
     if (!session) return log.warn('no session row; not indexing', {});
     if (session.kind === 'sftp' || session.kind === 'subsystem') return;
-    if (o.pty) screen = new ScreenLines({ cols: o.pty.cols, rows: o.pty.rows, onLine, onCommand: session.kind === 'shell' && o.auditor ? onCommand : undefined });
+    if (o.pty) screen = (o.screens ?? inThreadScreens)({ cols: o.pty.cols, rows: o.pty.rows, onLine, onCommand: session.kind === 'shell' && o.auditor ? onCommand : undefined });
     else {
       out = new TextLines(onLine);
       inp = new TextLines(onLine);

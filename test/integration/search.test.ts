@@ -159,4 +159,29 @@ describe('search inside recordings and the command log', () => {
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toContain(sid);
   });
+
+  it('the web player opens at #t=OFFSET and lists the session\'s commands as links and seek-bar markers', async () => {
+    const [hit] = await search('joe', 'needle-42');
+    const { launchBrowser } = await import('../helpers/browser.js');
+    const browser = await launchBrowser();
+    try {
+      const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+      const base = `https://127.0.0.1:${c.daemon.webPort}`;
+      await page.goto(`${base}/web/login`);
+      await page.fill('#user', 'joe');
+      await page.fill('#password', PASSWORD);
+      await page.click('#submit');
+      await page.waitForURL(`${base}/web/sessions`);
+      await page.goto(`${base}/web/sessions/${sid}#t=${hit!.offset}`);
+      await page.waitForSelector('.ap-player');
+      // Opened at the hit: the screen already shows the line, without pressing play.
+      await page.waitForFunction(() => document.querySelector('#player')?.textContent?.includes('needle-42'), undefined, { timeout: 15_000 });
+      const commands = await page.locator('#commands li').allTextContents();
+      expect(commands.some((t) => t.includes('echo needle-$((40+2))'))).toBe(true);
+      expect(commands.join('\n')).not.toContain('hunter2');
+      expect(await page.locator('.ap-marker-container').count()).toBe(6);
+    } finally {
+      await browser.close();
+    }
+  });
 });

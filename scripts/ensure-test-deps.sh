@@ -11,6 +11,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 # Agentless nodes: rsync -e ssh through the proxy (both ends run on this machine).
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v asciinema >/dev/null 2>&1 || need+=(asciinema)
+# A real no-echo password prompt for the search tests (a password typed there is never indexed).
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # test/helpers/postgres.ts runs initdb and postgres from Debian's /usr/lib/postgresql/<version>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)

@@ -1,6 +1,7 @@
 import { sessionColumns, type SessionJson } from '../lib/recording/index.js';
 import type { NodeJson } from '../lib/api/index.js';
 import { formatLabels } from '../lib/labels.js';
+import type { SearchHitJson } from '../lib/api/index.js';
 
 /** Plain-text table for listings (`tctl users ls`): header, a rule, padded columns. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -55,3 +56,21 @@ export const NODE_COLUMNS: readonly Column<NodeJson>[] = [
   { header: 'Address', cell: (n) => n.addr },
   { header: 'Labels', cell: (n) => formatLabels(n.labels) },
 ];
+/**
+ * Search hits: JSON as the API gives them; text as one block per hit, the session, who, where and
+ * when, then the line found (marked `>`) between the lines around it.
+ */
+export function renderSearchHits(format: string, hits: readonly SearchHitJson[]): string {
+  if (format === 'json') return JSON.stringify(hits, null, 2);
+  if (hits.length === 0) return 'no matches';
+  return hits
+    .map((h) =>
+      [
+        `${h.id}  ${h.user} as ${h.login}@${h.node}  started ${h.started_at}  at ${h.offset}`,
+        ...(h.before !== null ? [`    ${h.before}`] : []),
+        `  > ${h.line}`,
+        ...(h.after !== null ? [`    ${h.after}`] : []),
+      ].join('\n'),
+    )
+    .join('\n\n');
+}

@@ -36,3 +36,22 @@ export function formatDuration(ms: number): string {
   s -= m * 60;
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}` || '0s';
 }
+
+/**
+ * A time into a recording (`tsh play --from`): a duration ("1m32s", "92.5s") or plain seconds
+ * ("92.5"), as search results and `session.command` events print them.
+ */
+export function parseOffset(text: string): number {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  return parseDuration(s, 'offset');
+}
+
+/** Milliseconds into a recording as `tsh play --from` takes them: 92345 → "1m32.345s", 500 → "0.5s". */
+export function formatOffset(ms: number): string {
+  const total = Math.max(0, Math.round(ms));
+  const h = Math.floor(total / 3_600_000);
+  const m = Math.floor((total % 3_600_000) / 60_000);
+  const sec = (total % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${Number(sec.toFixed(3))}s`;
+}

@@ -21,6 +21,7 @@ import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, Tar
 import { describeReload, planReload, type ReloadReport } from './reload.js';
 import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
+import { createScreenWorker, createSearchIndexer } from './search/index.js';
 import { isUuid } from './ids.js';
 
 /*
@@ -264,6 +265,9 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         bindAddr: config.proxy.upstreamBindAddr,
         hostKeyCheck: nodeHostKeyCheck(auth, clock, log, config.auth.proxyChecksHostKeys),
       });
+      // Terminal emulation for the search indexer, in a worker thread beside the relay's.
+      const emulation = createScreenWorker(log);
+      closers.unshift(() => emulation.close());
       ssh = await startSshProxy({
         listen: config.proxy.listenAddr,
         principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
@@ -283,7 +287,15 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         refuseUnregistered: !config.proxy.allowUnregisteredNodes,
         allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
-        ...(m ? { optionalTaps: (_sid: string, plan: { kind: string }) => [m.sessionTap(plan.kind)] } : {}),
+        // Optional taps, off the relay's path (dropped and audited when they fall behind): the
+        // metrics tap, and the search indexer and command log. Only recorded sessions are indexed:
+        // a hit is a place to play.
+        optionalTaps: (sessionId, plan, recordingStart) => [
+          ...(m ? [m.sessionTap(plan.kind)] : []),
+          ...(config.auth.sessionRecording !== 'off' && (plan.kind === 'shell' || plan.kind === 'exec')
+            ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store, auditor: auth.auditor, log })]
+            : []),
+        ],
       });
       const sp = ssh;
       closers.unshift(() => sp.close());

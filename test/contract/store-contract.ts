@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeRecord, Store, UserRecord } from '../../src/lib/store/types.js';
+import { sessionRow } from '../helpers/sessions.js';
 
 export interface StoreContractOptions {
   /**
@@ -208,6 +209,95 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
       expect(used).toMatchObject({ type: 'node', usedAt: expect.any(Number) });
       expect(['node1', 'node2']).toContain(used!.usedBy);
       expect((await s.listJoinTokens()).map((x) => x.tokenHash).sort()).toEqual(['a', 'b']);
+      await s.close();
+    });
+  });
+
+  describe(`store contract: ${name}, search`, () => {
+    // Three sessions: joe's older and newer on node1, amy's on node2.
+    const seed = async (s: Store) => {
+      const old = sessionRow('joe', 1_000, { node: 'node1:22' });
+      const recent = sessionRow('joe', 5_000, { node: 'node1:22' });
+      const amys = sessionRow('amy', 3_000, { node: 'node2:2222' });
+      for (const x of [old, recent, amys]) await s.createSession(x);
+      const lines = (texts: string[]) => texts.map((text, seq) => ({ seq, offsetMs: 1000 * seq + 250, text }));
+      await s.indexSessionLines(old.id, lines(['$ echo needle-$((40+2))', 'needle-42', '$ cat /etc/passwd', 'root:x:0:0:root:/root:/bin/bash']));
+      await s.indexSessionLines(recent.id, lines(['$ ls', 'haystack needle-42 straw', '$ sudo apt-get install Café']));
+      await s.indexSessionLines(amys.id, lines(['needle-42', 'needles everywhere', '42 needle']));
+      return { old, recent, amys };
+    };
+
+    it('a phrase matches its tokens in order, with user, node, offset and the lines beside it', async () => {
+      const s = await makeStore();
+      const { old, recent, amys } = await seed(s);
+      const hits = await s.searchSessions({ text: 'needle-42' });
+      // `echo needle-$((40+2))` and `42 needle` are not the phrase.
+      expect(hits.map((h) => [h.sessionId, h.seq]).sort()).toEqual([[old.id, 1], [recent.id, 1], [amys.id, 0]].sort());
+      const inOld = hits.find((h) => h.sessionId === old.id)!;
+      expect(inOld).toMatchObject({ user: 'joe', login: 'joe', node: 'node1:22', startedAt: 1_000, offsetMs: 1250, line: 'needle-42', before: '$ echo needle-$((40+2))', after: '$ cat /etc/passwd' });
+      expect(hits.find((h) => h.sessionId === amys.id)).toMatchObject({ before: null, after: 'needles everywhere' });
+      expect((await s.searchSessions({ text: '"needle 42"' })).length).toBe(3);
+      expect((await s.searchSessions({ text: '/etc/passwd' })).map((h) => h.line)).toEqual(['$ cat /etc/passwd']);
+      // Words are ANDed, in any order; case and Unicode width do not matter.
+      expect((await s.searchSessions({ text: 'STRAW haystack' })).map((h) => h.sessionId)).toEqual([recent.id]);
+      expect((await s.searchSessions({ text: 'café' })).map((h) => h.sessionId)).toEqual([recent.id]);
+      expect(await s.searchSessions({ text: 'nothing-like-this' })).toEqual([]);
+      await s.close();
+    });
+
+    it('prefix queries, alone and at the end of a phrase', async () => {
+      const s = await makeStore();
+      const { amys } = await seed(s);
+      expect((await s.searchSessions({ text: 'needles' })).map((h) => h.sessionId)).toEqual([amys.id]);
+      expect((await s.searchSessions({ text: 'needl*' })).length).toBe(6);
+      expect((await s.searchSessions({ text: '"apt get inst"*' })).map((h) => h.line)).toEqual(['$ sudo apt-get install Café']);
+      expect((await s.searchSessions({ text: 'pass*' })).map((h) => h.line)).toEqual(['$ cat /etc/passwd']);
+      await s.close();
+    });
+
+    it('filters: user, node (with or without the port), time', async () => {
+      const s = await makeStore();
+      const { old, recent, amys } = await seed(s);
+      const ids = async (q: Partial<Parameters<Store['searchSessions']>[0]>) => [...new Set((await s.searchSessions({ text: 'needle-42', ...q })).map((h) => h.sessionId))].sort();
+      expect(await ids({ user: 'amy' })).toEqual([amys.id]);
+      expect(await ids({ user: 'nobody' })).toEqual([]);
+      expect(await ids({ node: 'node1' })).toEqual([old.id, recent.id].sort());
+      expect(await ids({ node: 'node2:2222' })).toEqual([amys.id]);
+      expect(await ids({ node: 'node' })).toEqual([]);
+      expect(await ids({ since: 2_000, until: 5_000 })).toEqual([amys.id]);
+      await s.close();
+    });
+
+    it('ranked, newest session first on ties, and paged without overlap', async () => {
+      const s = await makeStore();
+      const rows = [];
+      for (let i = 0; i < 7; i++) {
+        const x = sessionRow('joe', 10_000 + i);
+        rows.push(x);
+        await s.createSession(x);
+        await s.indexSessionLines(x.id, [{ seq: 0, offsetMs: 0, text: 'same line deploy' }]);
+      }
+      const better = sessionRow('joe', 1);
+      await s.createSession(better);
+      await s.indexSessionLines(better.id, [{ seq: 0, offsetMs: 0, text: 'deploy deploy deploy' }]);
+      const all = await s.searchSessions({ text: 'deploy' });
+      expect(all.map((h) => h.sessionId)).toEqual([better.id, ...rows.map((r) => r.id).reverse()]);
+      const pages = [await s.searchSessions({ text: 'deploy', limit: 3 }), await s.searchSessions({ text: 'deploy', limit: 3, skip: 3 }), await s.searchSessions({ text: 'deploy', limit: 3, skip: 6 })];
+      expect(pages.map((p) => p.length)).toEqual([3, 3, 2]);
+      expect(pages.flat().map((h) => h.sessionId)).toEqual(all.map((h) => h.sessionId));
+      await s.close();
+    });
+
+    it('a batch indexed twice keeps one copy; clear forgets a session; an empty query is refused', async () => {
+      const s = await makeStore();
+      const { old } = await seed(s);
+      await s.indexSessionLines(old.id, [{ seq: 1, offsetMs: 9, text: 'needle-42 again' }]);
+      expect((await s.searchSessions({ text: 'needle-42', user: 'joe' })).filter((h) => h.sessionId === old.id).map((h) => h.line)).toEqual(['needle-42']);
+      await s.clearSessionLines(old.id);
+      expect((await s.searchSessions({ text: 'passwd' }))).toEqual([]);
+      await expect(s.searchSessions({ text: ' "" -- ' })).rejects.toMatchObject({ kind: 'bad-parameter' });
+      // Query syntax is never passed through: quotes, operators and colons are only separators.
+      expect(await s.searchSessions({ text: 'needle:* | NEAR( OR "' })).toEqual([]);
       await s.close();
     });
   });

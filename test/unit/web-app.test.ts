@@ -149,6 +149,23 @@ describe('web API (in-process)', () => {
       expect((await call(webApiRoutes.listSessions, ann, { query: { limit: 0 } })).json).toMatchObject({ error: { message: 'limit must be between 1 and 10000' } });
     });
 
+    it('search: the listing\'s rule (access: own, auditor: all), offsets as tsh play --from takes them, paging, 400 without a query', async () => {
+      for (const [i, r] of rows.entries()) await store.indexSessionLines(r.id, [{ seq: 0, offsetMs: 92_345 + i, text: `deploy ${r.user} needle-42` }]);
+      const joe = await loginAs('joe');
+      const mine = await call(webApiRoutes.searchSessions, joe, { query: { q: 'needle-42' } });
+      expect(mine.status).toBe(200);
+      expect(mine.data!.map((h) => h.id).sort()).toEqual([rows[0]!.id, rows[3]!.id].sort());
+      expect(mine.data!.find((h) => h.id === rows[0]!.id)).toMatchObject({ user: 'joe', login: 'joe', node: 'node1:22', offset: '1m32.345s', offset_ms: 92_345, line: 'deploy joe needle-42', before: null, after: null });
+      expect((await call(webApiRoutes.searchSessions, joe, { query: { q: 'needle-42', user: 'ann' } })).status).toBe(403);
+      const ann = await loginAs('ann');
+      expect((await call(webApiRoutes.searchSessions, ann, { query: { q: 'needle-42' } })).data).toHaveLength(4);
+      expect((await call(webApiRoutes.searchSessions, ann, { query: { q: 'deploy bob' } })).data!.map((h) => h.id)).toEqual([rows[2]!.id]);
+      const page2 = await call(webApiRoutes.searchSessions, ann, { query: { q: 'needle-42', limit: 3, skip: 3 } });
+      expect(page2.data).toHaveLength(1);
+      expect((await call(webApiRoutes.searchSessions, ann, { query: { q: '' } })).status).toBe(400);
+      expect((await call(webApiRoutes.searchSessions, ann, { query: { q: '--' } })).status).toBe(400);
+    });
+
     it('stream: the recording as asciicast, audited as a replay; someone else\'s is refused', async () => {
       const cast = '{"version":2,"width":80,"height":24}\n[0.5,"o","hello\\r\\n"]\n';
       fs.writeFileSync(storage.localPath(rows[0]!.id), cast);

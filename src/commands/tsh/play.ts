@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { openRecording } from '../../cli/recording-target.js';
+import { parseOffset } from '../../lib/duration.js';
 import { PlaybackControl, playJson, playRaw, playText, playTimed, VERDICT_EXIT_CODES } from '../../lib/recording/index.js';
 
 /** stdout with backpressure: resolves when the data is accepted, so a 1 GiB replay stays small in memory. */
@@ -23,6 +24,7 @@ export default class Play extends BaseCommand {
   static override args = { session: Args.string({ description: 'session id or .cast file', required: true }) };
   static override flags = {
     speed: Flags.string({ description: 'playback speed, 0.25 to 16', default: '1' }),
+    from: Flags.string({ description: 'start at this time into the recording (1m32s, 92.5s, 92.5: the offset tsh recordings search prints); pty paints the screen as it was then' }),
     'skip-idle-time': Flags.boolean({ description: 'cap pauses at 1 s', default: false }),
     format: Flags.string({ description: 'pty: replay with timing; text: the output at once (and a non-PTY session\'s input); json: the events; raw: the output stream byte for byte (its SHA-256 is the session\'s sha256_out)', options: ['pty', 'text', 'json', 'raw'], default: 'pty' }),
     input: Flags.boolean({ description: 'with --format=raw: the input stream instead of the output', default: false }),
@@ -40,6 +42,11 @@ export default class Play extends BaseCommand {
       const { badParameter } = await import('../../lib/errors.js');
       throw badParameter(`--speed ${flags.speed} is out of range`, 'use a number from 0.25 to 16');
     }
+    const fromMs = flags.from ? parseOffset(flags.from) : undefined;
+    if (fromMs !== undefined && (flags.format === 'raw' || flags.format === 'json')) {
+      const { badParameter } = await import('../../lib/errors.js');
+      throw badParameter(`--from goes with --format=pty or text, not ${flags.format}`);
+    }
     const target = await openRecording(args.session, flags, { local: flags.verify });
     try {
       if (flags.verify) {
@@ -51,15 +58,15 @@ export default class Play extends BaseCommand {
       else if (flags.input) {
         const { badParameter } = await import('../../lib/errors.js');
         throw badParameter('--input goes with --format=raw');
-      } else await this.play(target.source, flags, speed);
+      } else await this.play(target.source, flags, speed, fromMs);
     } finally {
       target.cleanup();
     }
   }
 
-  private async play(file: string | import('node:stream').Readable, flags: { format: string; 'skip-idle-time': boolean; 'raw-escapes': boolean }, speed: number): Promise<void> {
+  private async play(file: string | import('node:stream').Readable, flags: { format: string; 'skip-idle-time': boolean; 'raw-escapes': boolean }, speed: number, fromMs?: number): Promise<void> {
     const warn = (m: string) => process.stderr.write(`\r\nWARNING: ${m}\n`);
-    if (flags.format === 'text') return playText(file, writeOut, warn, { rawEscapes: flags['raw-escapes'] });
+    if (flags.format === 'text') return playText(file, writeOut, warn, { rawEscapes: flags['raw-escapes'], fromMs });
     if (flags.format === 'json') return playJson(file, writeOut, warn);
 
     const tty = process.stdin.isTTY && process.stdout.isTTY;
@@ -82,7 +89,7 @@ export default class Play extends BaseCommand {
       });
     }
     try {
-      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control, onWarning: warn, rawEscapes: flags['raw-escapes'] });
+      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control, onWarning: warn, rawEscapes: flags['raw-escapes'], fromMs });
     } finally {
       restore();
       process.off('SIGINT', onSignal);

@@ -13,6 +13,7 @@ import { sealedOf, sessionToJson, verifyRecording, verifyResultToJson } from '..
 import type { RecordingStorage } from '../recording/index.js';
 import type { CertResponse, EventJson, InviteResponse } from '../api/index.js';
 import { adminRoutes, type AdminRoutes } from '../api/index.js';
+import { reindexAll, reindexSession } from '../search/index.js';
 
 export interface AdminServerOptions {
   auth: AuthService;
@@ -128,6 +129,12 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       } finally {
         local.cleanup();
       }
+    },
+
+    // One session at a time, on the admin socket: tctl waits for the result.
+    reindexRecordings: async ({ body }) => {
+      const ro = { store: o.store, open: (id: string) => o.recordings.open(id, 'cast'), log: o.log };
+      return body.id ? [await reindexSession(ro, body.id)] : reindexAll(ro);
     },
 
     listEvents: async ({ query }) => (await auth.listEvents({ types: query.type, limit: query.limit, user: query.user })).map(eventToJson),

@@ -64,6 +64,13 @@ export const adminRoutes = {
   }),
   getSession: route({ method: 'GET', path: '/v1/sessions/:id', response: sessionJson }),
   verifyRecording: route({ method: 'GET', path: '/v1/recordings/:id/verify', response: verifyJson }),
+  /** Rebuilds the search index of one recording, or of every recording without `id`. */
+  reindexRecordings: route({
+    method: 'POST',
+    path: '/v1/recordings/reindex',
+    body: z.strictObject({ id: z.string().optional() }),
+    response: z.array(z.object({ id: z.string(), lines: z.number(), skipped: z.string().optional() })),
+  }),
 
   listEvents: route({
     method: 'GET',

@@ -54,6 +54,21 @@ const dateParam = (what: string) =>
       return t;
     });
 
+/** One line found by a search: `id` is the session's, `offset` is where `tsh play ID --from=OFFSET` starts. */
+export const searchHitJson = z.object({
+  id: z.string(),
+  user: z.string(),
+  login: z.string(),
+  node: z.string(),
+  started_at: z.string(),
+  offset: z.string(),
+  offset_ms: z.number(),
+  line: z.string(),
+  before: z.string().nullable(),
+  after: z.string().nullable(),
+});
+export type SearchHitJson = z.infer<typeof searchHitJson>;
+
 /** Login and logout: served with or without the sessions API. */
 export const loginRoutes = {
   ping: route({ method: 'GET', path: '/webapi/ping', response: pingResponse }),
@@ -71,6 +86,22 @@ export const sessionRoutes = {
     auth: true,
     query: z.object({ user: z.string().optional(), from: dateParam('from'), to: dateParam('to'), limit: limitParam(1000) }),
     response: z.array(sessionJson),
+  }),
+  /** Lines of what sessions showed (and commands typed), best match first; before `:id` so `search` is not taken for an id. */
+  searchSessions: route({
+    method: 'GET',
+    path: '/webapi/sessions/search',
+    auth: true,
+    query: z.object({
+      q: z.string().min(1, 'give something to search for').max(1000),
+      user: z.string().optional(),
+      node: z.string().optional(),
+      from: dateParam('from'),
+      to: dateParam('to'),
+      limit: limitParam(50),
+      skip: z.coerce.number().int().min(0).max(1_000_000).optional(),
+    }),
+    response: z.array(searchHitJson),
   }),
   getSession: route({ method: 'GET', path: '/webapi/sessions/:id', auth: true, response: sessionJson }),
   /** The asciicast file, streamed. */

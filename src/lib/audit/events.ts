@@ -28,6 +28,8 @@ export const AuditEvents = {
   /** A file operation in an sftp channel (scp and sftp), read by the passive SFTP parser. */
   sftp: 'sftp',
   resize: 'resize',
+  /** A command line submitted at a shell prompt (the search indexer reads it off the screen). */
+  sessionCommand: 'session.command',
   /** An optional tap (live view, indexer) fell behind and was dropped from a session. */
   sessionTapDropped: 'session.tap_dropped',
   /** A non-PTY exec reached auth_service.max_exec_recording_size: the session was ended (recording is mandatory). */

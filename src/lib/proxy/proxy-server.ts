@@ -48,8 +48,8 @@ export interface SshProxyOptions {
   /** proxy_service.allow_port_forwarding: carry inner connections' tunnels to their node. */
   allowPortForwarding: boolean;
   version: string;
-  /** Optional taps for each session (the diag part's metrics tap); dropped, never waited for, when behind. */
-  optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
+  /** Optional taps for each session (the search indexer); see PipelineDeps.optionalTaps. */
+  optionalTaps?: PipelineDeps['optionalTaps'];
 }
 
 export interface SshProxy {

@@ -163,6 +163,11 @@ export class AsciicastWriter {
     this.timer.unref();
   }
 
+  /** When event time 0 is, in the writer's clock (epoch ms, sub-millisecond): what other views of the session align to. */
+  get startTime(): number {
+    return this.start;
+  }
+
   private elapsed(): number {
     return Math.round(this.o.now() - this.start) / 1000;
   }

@@ -18,7 +18,15 @@ export interface PlayOptions {
   onWarning?: (message: string) => void;
   /** Pass OSC, DCS, APC, PM and SOS strings to the terminal (default: dropped, see escape-filter.ts). */
   rawEscapes?: boolean;
+  /**
+   * Start here (ms into the recording, `tsh play --from`): everything before is written at once,
+   * without its pauses, so the screen is what it was at that moment; the timing starts there.
+   */
+  fromMs?: number;
 }
+
+/** An event's time in whole ms (`.cast` times have three decimals; 1.234 * 1000 is not exact). */
+const eventMs = (t: number) => Math.round(t * 1000);
 
 /** State shared with a keyboard handler: space pauses, → skips ahead, q quits. */
 export class PlaybackControl {
@@ -61,14 +69,15 @@ export class PlaybackControl {
 export async function playTimed(file: string | Readable, o: PlayOptions): Promise<void> {
   const control = o.control;
   const sleep = o.sleep ?? ((ms: number) => (control ? control.wait(ms) : new Promise<void>((r) => setTimeout(r, ms))));
-  let last = 0;
+  let last = (o.fromMs ?? 0) / 1000;
   const filter = o.rawEscapes ? undefined : new EscapeFilter();
   for await (const item of readCast(file, o.onWarning)) {
     if (!('event' in item)) continue;
     const [t, code, data] = item.event;
-    let gap = Math.max(0, t - last);
+    // Before the starting point: the screen is painted at once (gap 0), no pause.
+    let gap = eventMs(t) < (o.fromMs ?? 0) ? 0 : Math.max(0, t - last);
     if (o.maxIdleSeconds !== undefined) gap = Math.min(gap, o.maxIdleSeconds);
-    last = t;
+    last = Math.max(last, t);
     let remaining = (gap * 1000) / o.speed;
     while (remaining > 0 && !control?.quit) {
       if (control?.skipMs) {
@@ -97,10 +106,14 @@ export async function playTimed(file: string | Readable, o: PlayOptions): Promis
  * piped script reads with its output; PTY keystrokes are left out (the remote terminal's echo is
  * already in the output). One write per batch read.
  */
-export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void, o: { rawEscapes?: boolean } = {}): Promise<void> {
+export async function playText(file: string | Readable, write: (text: string) => void | Promise<void>, onWarning?: (m: string) => void, o: { rawEscapes?: boolean; fromMs?: number } = {}): Promise<void> {
   const filter = o.rawEscapes ? undefined : new EscapeFilter();
   let lineStart = true;
   let showInput = false;
+  // With a starting point (`--from`, a search hit's offset) the text starts at the first event
+  // from then on, without the line breaks that led up to it, so it starts at the line found.
+  let skipping = o.fromMs !== undefined && o.fromMs > 0;
+  let leading = o.fromMs !== undefined;
   for await (const item of readCastBatches(file, onWarning)) {
     if (!('events' in item)) {
       showInput = item.header.pty === false;
@@ -112,8 +125,13 @@ export async function playText(file: string | Readable, write: (text: string) =>
     let output = '';
     const filtering = filter !== undefined && (item.controls || !filter.idle);
     for (const e of item.events) {
+      if (skipping && eventMs(e[0]) < o.fromMs!) continue;
+      skipping = false;
       if (e[1] === 'o' || (showInput && e[1] === 'i')) {
-        output += e[2];
+        const data = leading ? e[2].replace(/^(?:\x1b\[[0-9;?]*[A-Za-z]|[\r\n])+/, '') : e[2];
+        if (!data) continue;
+        leading = false;
+        output += data;
         if (e[2]) lineStart = e[2].endsWith('\n');
       } else if (e[1] === 'm') {
         if (output) text += filtering ? filter!.push(output) : output;

@@ -149,6 +149,11 @@ export class ActiveRecording {
     return this.writer.file;
   }
 
+  /** Time 0 of the recording's events (epoch ms, the writer's clock), so a tap's offsets match the `.cast`. */
+  get startedAtMs(): number {
+    return this.writer.startTime;
+  }
+
   async end(e: SessionEnd): Promise<void> {
     if (this.ended) return;
     this.ended = true;

@@ -3,6 +3,7 @@ import { alreadyExists, unavailable } from '../errors.js';
 import { migrationProvider, type Dialect } from './migrations.js';
 import * as inventory from './inventory-queries.js';
 import type { Database } from './schema.js';
+import { fts5Query, parseSearchQuery, tokenize, tsQuery } from './search-query.js';
 import type {
   AuditEvent,
   CertAuthorityRecord,
@@ -14,6 +15,9 @@ import type {
   NodeRecord,
   RecordingChunk,
   RecordingPart,
+  SearchHit,
+  SearchQuery,
+  SessionLine,
   SignupTokenRecord,
   Store,
   UserRecord,
@@ -500,6 +504,80 @@ export class KyselyStore implements Store {
 
   listJoinTokens(): Promise<JoinTokenRecord[]> {
     return inventory.listJoinTokens(this.db);
+  }
+
+  async indexSessionLines(sessionId: string, lines: readonly SessionLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    const rows = lines.map((l) => ({ session_id: sessionId, seq: l.seq, offset_ms: Math.max(0, Math.round(l.offsetMs)), text: l.text, tokens: tokenize(l.text).join(' ') }));
+    // One statement per few hundred rows (SQLite's bound-parameter limit; one round trip on PostgreSQL).
+    // A line already indexed (a retried batch) is kept as it was.
+    await this.db.transaction().execute(async (tx) => {
+      for (let i = 0; i < rows.length; i += 500) {
+        await tx
+          .insertInto('session_lines')
+          .values(rows.slice(i, i + 500))
+          .onConflict((oc) => oc.columns(['session_id', 'seq']).doNothing())
+          .execute();
+      }
+    });
+  }
+
+  async clearSessionLines(sessionId: string): Promise<void> {
+    await this.db.deleteFrom('session_lines').where('session_id', '=', sessionId).execute();
+  }
+
+  async searchSessions(q: SearchQuery): Promise<SearchHit[]> {
+    const terms = parseSearchQuery(q.text);
+    const filters = [sql`true`];
+    if (q.user !== undefined) filters.push(sql`s.user_name = ${q.user}`);
+    // `node1` matches `node1:22`: nodes are indexed as dialled, host:port.
+    if (q.node !== undefined) filters.push(sql`(s.node = ${q.node} OR s.node LIKE ${`${q.node.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`} ESCAPE '\\')`);
+    if (q.since !== undefined) filters.push(sql`s.started_at >= ${q.since}`);
+    if (q.until !== undefined) filters.push(sql`s.started_at < ${q.until}`);
+    const where = sql.join(filters, sql` AND `);
+    const limit = q.limit ?? 50;
+    const skip = q.skip ?? 0;
+    type Row = { session_id: string; seq: number; offset_ms: number; text: string; user_name: string; login: string; node: string; started_at: number };
+    // Ties in rank go to the newer session, then to the earlier line, so pages never overlap.
+    const found =
+      this.dialect === 'postgres'
+        ? await sql<Row>`
+            SELECT l.session_id, l.seq, l.offset_ms, l.text, s.user_name, s.login, s.node, s.started_at
+            FROM session_lines l JOIN sessions s ON s.id = l.session_id, to_tsquery('simple', ${tsQuery(terms)}) q
+            WHERE l.tsv @@ q AND ${where}
+            ORDER BY ts_rank(l.tsv, q) DESC, s.started_at DESC, l.session_id, l.seq
+            LIMIT ${limit} OFFSET ${skip}`.execute(this.db)
+        : await sql<Row>`
+            SELECT l.session_id, l.seq, l.offset_ms, l.text, s.user_name, s.login, s.node, s.started_at
+            FROM session_lines_fts f JOIN session_lines l ON l.id = f.rowid JOIN sessions s ON s.id = l.session_id
+            WHERE session_lines_fts MATCH ${fts5Query(terms)} AND ${where}
+            ORDER BY bm25(session_lines_fts), s.started_at DESC, l.session_id, l.seq
+            LIMIT ${limit} OFFSET ${skip}`.execute(this.db);
+    const hits = found.rows;
+    if (hits.length === 0) return [];
+    // The lines beside each hit, in one query.
+    const wanted = hits.flatMap((h) => [
+      [h.session_id, num(h.seq) - 1],
+      [h.session_id, num(h.seq) + 1],
+    ]) as Array<[string, number]>;
+    const context = await this.db
+      .selectFrom('session_lines')
+      .select(['session_id', 'seq', 'text'])
+      .where((eb) => eb.or(wanted.map(([sid, seq]) => eb.and([eb('session_id', '=', sid), eb('seq', '=', seq)]))))
+      .execute();
+    const byKey = new Map(context.map((c) => [`${c.session_id}/${num(c.seq)}`, c.text]));
+    return hits.map((h) => ({
+      sessionId: h.session_id,
+      user: h.user_name,
+      login: h.login,
+      node: h.node,
+      startedAt: num(h.started_at),
+      seq: num(h.seq),
+      offsetMs: num(h.offset_ms),
+      line: h.text,
+      before: byKey.get(`${h.session_id}/${num(h.seq) - 1}`) ?? null,
+      after: byKey.get(`${h.session_id}/${num(h.seq) + 1}`) ?? null,
+    }));
   }
 
   async appendEvent(e: AuditEvent): Promise<void> {

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /*
  * Schema migrations, in order. Kept in code (not files) so the built CLI needs nothing beside it.
@@ -156,6 +156,34 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
         .addColumn('used_at', 'bigint')
         .addColumn('used_by', 'text')
         .execute();
+    },
+  },
+  '0007_search': {
+    async up(db: Kysely<unknown>) {
+      // What sessions showed, line by line, with `tokens` (search-query.ts) as the searched column.
+      await db.schema
+        .createTable('session_lines')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('offset_ms', 'bigint', (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('tokens', 'text', (c) => c.notNull())
+        .addUniqueConstraint('session_lines_seq', ['session_id', 'seq'])
+        .execute();
+      if (dialect === 'postgres') {
+        // tsvector + GIN rather than pg_trgm: word, phrase (<->) and prefix (:*) matching mean
+        // what FTS5's do on SQLite, over the same tokens, so both backends pass one contract;
+        // trigram similarity would rank and match substrings differently, and its index is larger.
+        await sql`ALTER TABLE session_lines ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', tokens)) STORED`.execute(db);
+        await sql`CREATE INDEX session_lines_tsv ON session_lines USING gin (tsv)`.execute(db);
+      } else {
+        // External-content FTS5: the tokens live once, in session_lines; triggers keep the index in step.
+        await sql`CREATE VIRTUAL TABLE session_lines_fts USING fts5(tokens, content='session_lines', content_rowid='id', tokenize='unicode61 remove_diacritics 0')`.execute(db);
+        await sql`CREATE TRIGGER session_lines_ai AFTER INSERT ON session_lines BEGIN INSERT INTO session_lines_fts(rowid, tokens) VALUES (new.id, new.tokens); END`.execute(db);
+        await sql`CREATE TRIGGER session_lines_ad AFTER DELETE ON session_lines BEGIN INSERT INTO session_lines_fts(session_lines_fts, rowid, tokens) VALUES ('delete', old.id, old.tokens); END`.execute(db);
+      }
+      await db.schema.createIndex('sessions_node').on('sessions').columns(['node', 'started_at']).execute();
     },
   },
 });

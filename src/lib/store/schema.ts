@@ -53,5 +53,6 @@ export interface Database {
     recording_chain: string | null;
   };
   recording_chunks: { session_id: string; part: string; offset: number; data: Buffer };
+  session_lines: { id: Generated<number>; session_id: string; seq: number; offset_ms: number; text: string; tokens: string };
   audit_events: { seq: Generated<number>; id: string; event: string; time: number; user_name: string | null; fields: string };
 }

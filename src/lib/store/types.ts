@@ -159,6 +159,43 @@ export interface SessionQuery {
   limit?: number;
 }
 
+/** One line of what a session's screen showed (or a non-PTY session's text), for search. */
+export interface SessionLine {
+  /** The line's number in its session, from 0: context is the lines beside it. */
+  seq: number;
+  /** Milliseconds from the start of the recording to when the line appeared. */
+  offsetMs: number;
+  text: string;
+}
+
+/**
+ * A search: words (all must match), `"a phrase"`, and `prefix*`; filters as in SessionQuery.
+ * Paged with `limit` and `skip`.
+ */
+export interface SearchQuery {
+  text: string;
+  user?: string;
+  node?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+  skip?: number;
+}
+
+export interface SearchHit {
+  sessionId: string;
+  user: string;
+  login: string;
+  node: string;
+  startedAt: number;
+  seq: number;
+  offsetMs: number;
+  line: string;
+  /** The line before and the line after, when there are. */
+  before: string | null;
+  after: string | null;
+}
+
 export interface Store {
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
@@ -240,6 +277,16 @@ export interface Store {
   consumeJoinToken(tokenHash: string, now: number, node: string): Promise<JoinTokenRecord | undefined>;
   getJoinToken(tokenHash: string): Promise<JoinTokenRecord | undefined>;
   listJoinTokens(): Promise<JoinTokenRecord[]>;
+
+  /** Adds lines to a session's search index (a batch from the indexer; seq unique per session). */
+  indexSessionLines(sessionId: string, lines: readonly SessionLine[]): Promise<void>;
+  /** Forgets a session's indexed lines (before a reindex). */
+  clearSessionLines(sessionId: string): Promise<void>;
+  /**
+   * Lines matching the query, best match first, newer sessions first on ties, with the session's
+   * user, login, node and the lines beside each hit. A query with no words is a bad-parameter error.
+   */
+  searchSessions(query: SearchQuery): Promise<SearchHit[]>;
 
   appendEvent(event: AuditEvent): Promise<void>;
   listEvents(query?: EventQuery): Promise<AuditEvent[]>;

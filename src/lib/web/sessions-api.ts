@@ -12,6 +12,7 @@ import { sessionRoutes, type SessionRoutes } from '../api/index.js';
 import type { SessionAccess } from './session-access.js';
 import { cookieToken } from './ui.js';
 import { AuditEvents } from '../audit/index.js';
+import { formatOffset } from '../duration.js';
 
 type Env = { Bindings: Partial<HttpBindings> };
 
@@ -47,6 +48,32 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
       await o.access.checkListing(user, query.user, clientAddr(c));
       const rows = await o.store.listSessions({ user: o.access.isAuditor(user) ? query.user : user.name, since: query.from, until: query.to, limit: query.limit });
       return rows.map(sessionToJson);
+    },
+
+    // The listing's rule: `access` searches its own sessions, `auditor` everyone's.
+    searchSessions: async ({ user, query }, c) => {
+      await o.access.checkListing(user, query.user, clientAddr(c));
+      const hits = await o.store.searchSessions({
+        text: query.q,
+        user: o.access.isAuditor(user) ? query.user : user.name,
+        node: query.node,
+        since: query.from,
+        until: query.to,
+        limit: query.limit,
+        skip: query.skip,
+      });
+      return hits.map((h) => ({
+        id: h.sessionId,
+        user: h.user,
+        login: h.login,
+        node: h.node,
+        started_at: new Date(h.startedAt).toISOString(),
+        offset: formatOffset(h.offsetMs),
+        offset_ms: h.offsetMs,
+        line: h.line,
+        before: h.before,
+        after: h.after,
+      }));
     },
 
     getSession: async ({ user, params }, c) => sessionToJson(await visible(c, user, params.id)),

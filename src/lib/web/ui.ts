@@ -7,7 +7,8 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { sessionToJson } from '../recording/index.js';
 import type { LoginService } from '../auth/index.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration, formatOffset } from '../duration.js';
+import { AuditEvents } from '../audit/index.js';
 import { accessDenied, isTollgateError } from '../errors.js';
 import type { SessionRecord, Store, UserRecord } from '../store/index.js';
 import { layout } from './pages.js';
@@ -51,13 +52,30 @@ const PLAYER_JS = `
 const el = document.getElementById('player');
 const speedSel = document.getElementById('speed');
 let player;
+// #t=OFFSET (a search hit's offset: 1m32.5s, 92.5s or 92.5) opens the recording at that moment,
+// showing that frame (the poster) before play is pressed.
+function startAt() {
+  const m = /^#t=([0-9hms.]+)$/.exec(location.hash);
+  if (!m) return 0;
+  if (/^[0-9.]+$/.test(m[1])) return Number(m[1]) || 0;
+  let total = 0;
+  for (const [, n, u] of m[1].matchAll(/([0-9.]+)(h|m|s)/g)) total += Number(n) * (u === 'h' ? 3600 : u === 'm' ? 60 : 1);
+  return total;
+}
 function create(speed) {
   if (player) player.dispose();
   el.innerHTML = '';
-  player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined });
+  // A hit's offset is the time of the event that drew the line; the player's frame at a time
+  // holds the events before it, so open a few milliseconds later to include that event.
+  const at = startAt() > 0 ? startAt() + 0.005 : 0;
+  // The session's command log as markers on the seek bar ([seconds, command]).
+  const markers = JSON.parse(el.dataset.markers || '[]');
+  player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined, markers, ...(at > 0 ? { startAt: at, preload: true, poster: 'npt:' + at } : {}) });
 }
 create(1);
 speedSel.addEventListener('change', () => create(Number(speedSel.value)));
+// A command in the list below the player links to #t=OFFSET: open the player there.
+window.addEventListener('hashchange', () => create(Number(speedSel.value)));
 `;
 
 /** Web pages: login (password + OTP), sessions list, player; cookie sessions with CSRF checks. */
@@ -177,6 +195,12 @@ ${rows.map(
       }
       throw err;
     }
+    // The command log of this session (session.command events), for markers and a list of links.
+    const commands = (await o.store.listEvents({ types: [AuditEvents.sessionCommand], user: s.user, limit: 10_000 }))
+      .filter((e) => e.fields.sid === s.id && typeof e.fields.offset_ms === 'number' && typeof e.fields.command === 'string')
+      .map((e) => ({ ms: e.fields.offset_ms as number, command: e.fields.command as string }))
+      .sort((a, b) => a.ms - b.ms);
+    const markers = JSON.stringify(commands.map((x) => [x.ms / 1000, x.command]));
     return c.html(
       layout(
         `Session ${s.id}`,
@@ -184,7 +208,8 @@ ${rows.map(
 ${nav(c, user)}<h1>${s.user} as ${s.login}@${s.node}</h1>
 <p class="muted">${new Date(s.startedAt).toISOString()} · ${s.kind}${s.command ? html` · <code>${s.command}</code>` : ''} · <a id="download" href="/webapi/sessions/${s.id}/stream" download="${s.id}.cast">download .cast</a> · <a id="download-html" href="/webapi/sessions/${s.id}/export.html" download="tollgate-${s.id}.html">download as HTML</a></p>
 <p><label for="speed">Speed</label> <select id="speed"><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="2">2×</option><option value="4">4×</option><option value="8">8×</option></select></p>
-<div id="player" data-src="/webapi/sessions/${s.id}/stream" data-cols="80" data-rows="24"></div>
+<div id="player" data-src="/webapi/sessions/${s.id}/stream" data-cols="80" data-rows="24" data-markers="${markers}"></div>
+${commands.length ? html`<h2>Commands</h2><ol id="commands">${commands.map((x) => html`<li><a href="#t=${formatOffset(x.ms)}">${formatOffset(x.ms)}</a> <code>${x.command}</code></li>`)}</ol>` : ''}
 <script src="/web/assets/asciinema-player.min.js"></script>
 <script src="/web/assets/player.js"></script>`,
       ),

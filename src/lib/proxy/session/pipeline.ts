@@ -53,7 +53,7 @@ export interface PipelineDeps extends ProxyServices {
   /** Agent forwarding to nodes when the user did not ask for it (proxy_service.forward_agent_to_nodes). */
   forwardAgentToNodes: boolean;
   /** Optional taps for a session that has started (live view, search indexer); none by default. */
-  optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
+  optionalTaps?(sessionId: string, plan: SessionPlan, recordingStart?: number): TapConsumer[];
   /** How long the end of a session waits for optional taps (default OPTIONAL_TAP_CLOSE_MS). */
   optionalTapCloseMs?: number;
   /** client_idle_timeout and disconnect_expired_cert (default: neither). */
@@ -179,7 +179,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   // Assigned below; a limit can only be reached on a later turn, once the relay exists.
   let relay: Relay | undefined;
   try {
-    const optional: SessionTap[] = (deps.optionalTaps?.(rec.id, plan) ?? []).map((consumer) =>
+    const optional: SessionTap[] = (deps.optionalTaps?.(rec.id, plan, rec.startedAtMs) ?? []).map((consumer) =>
       createOptionalTap(consumer, {
         maxBufferedBytes: OPTIONAL_TAP_BUFFER_BYTES,
         onDrop: (reason) => {

@@ -8,6 +8,8 @@ import type { SessionTap } from './taps.js';
 export interface SessionRecording {
   readonly id: string;
   readonly meta: Pick<SessionMeta, 'user' | 'login' | 'node'>;
+  /** Time 0 of the recording's events (epoch ms, performance clock); absent when nothing is recorded. */
+  readonly startedAtMs?: number;
   /** False when the recording's writes are behind: pause the source until onceDrained(). */
   output(data: Buffer): boolean;
   input(data: Buffer): boolean;

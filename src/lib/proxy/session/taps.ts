@@ -40,8 +40,11 @@ export interface SessionTap {
 /** What an optional tap consumes: batches of events, at its own pace. */
 export interface TapConsumer {
   readonly name: string;
-  /** Called with the events buffered since the last call; the next batch waits for this one. */
-  deliver(events: readonly TapEvent[]): void | Promise<void>;
+  /**
+   * Called with the events buffered since the last call, and the epoch ms each passed the relay at
+   * (a batch is delivered later than its events happened); the next batch waits for this one.
+   */
+  deliver(events: readonly TapEvent[], at: readonly number[]): void | Promise<void>;
   close?(end: SessionEnd): void | Promise<void>;
 }
 
@@ -50,6 +53,8 @@ export interface OptionalTapOptions {
   maxBufferedBytes: number;
   /** Called once when the tap is dropped (the pipeline audits and logs it). */
   onDrop(reason: string): void;
+  /** Epoch ms each event is stamped with as it passes (default: the recorder's clock, so offsets match the `.cast`). */
+  now?: () => number;
 }
 
 const EVENT_OVERHEAD = 64;
@@ -67,6 +72,8 @@ function sizeOf(e: TapEvent): number {
  */
 export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions): SessionTap {
   let queue: TapEvent[] = [];
+  let times: number[] = [];
+  const now = o.now ?? (() => performance.timeOrigin + performance.now());
   let queued = 0;
   let delivering = false;
   let scheduled = false;
@@ -77,6 +84,7 @@ export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions):
     if (dropped) return;
     dropped = true;
     queue = [];
+    times = [];
     queued = 0;
     o.onDrop(reason);
     for (const cb of idle.splice(0)) cb();
@@ -94,12 +102,14 @@ export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions):
       return;
     }
     const batch = queue;
+    const at = times;
     queue = [];
+    times = [];
     queued = 0;
     delivering = true;
     let result: void | Promise<void>;
     try {
-      result = consumer.deliver(batch);
+      result = consumer.deliver(batch, at);
     } catch (err) {
       delivering = false;
       return drop(`failed: ${(err as Error).message}`);
@@ -121,6 +131,7 @@ export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions):
     write(event) {
       if (dropped) return true;
       queue.push(event);
+      times.push(now());
       queued += sizeOf(event);
       if (queued > o.maxBufferedBytes) drop(`fell behind by more than ${o.maxBufferedBytes} bytes`);
       else schedule();

@@ -1,0 +1,164 @@
+import { AuditEvents, type Auditor } from '../audit/index.js';
+import { formatOffset } from '../duration.js';
+import type { Logger } from '../log.js';
+import type { SessionLine, SessionRecord, Store } from '../store/index.js';
+import { inThreadScreens, type ScreenFactory, type ScreenSink } from './screen-host.js';
+import type { ScreenCommand, ScreenLine } from './screen-lines.js';
+import { TextLines } from './text-lines.js';
+
+/**
+ * The events an indexer reads (the session pipeline's tap events; file and exit are ignored).
+ * Declared here, not imported, so search does not depend on the proxy: the pipeline's
+ * `TapConsumer` is satisfied structurally.
+ */
+export type IndexerEvent =
+  | { type: 'output' | 'input'; data: Buffer }
+  | { type: 'resize'; cols: number; rows: number }
+  | { type: 'file' | 'exit' };
+
+export interface SearchIndexerOptions {
+  sessionId: string;
+  /** The terminal size the session started with; null for a session without a PTY. */
+  pty: { cols: number; rows: number } | null;
+  store: Pick<Store, 'getSession' | 'indexSessionLines'>;
+  /** Where `session.command` events go (shell sessions); none when reindexing. */
+  auditor?: Auditor;
+  log: Logger;
+  /** Time 0 of the recording (epoch ms, the recorder's clock); default the session row's start. */
+  recordingStart?: number;
+  /** Lines per store write (default 200). */
+  batchLines?: number;
+  /** A batch is written at least this often while lines come in (default 1000 ms). */
+  flushMs?: number;
+  /** Lines indexed per session at most (default MAX_INDEXED_LINES); the rest is in the recording only. */
+  maxLines?: number;
+  now?: () => number;
+  /** Where the terminal is emulated (default: this thread; the daemon passes its worker's). */
+  screens?: ScreenFactory;
+}
+
+/**
+ * Lines indexed per session at most. A bulk transfer (`yes`, `cat` of a log through exec) would
+ * otherwise be millions of rows of little use to a search, and the work to make them would
+ * compete with the relay for this thread; past the cap the indexer stops reading the session.
+ */
+export const MAX_INDEXED_LINES = 100_000;
+
+/** Bytes of a non-PTY session read for text at most (binary or line-less output never reaches the line cap). */
+export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
+
+/** One session's indexer: what the pipeline runs as an optional tap. */
+export interface SearchIndexer {
+  readonly name: string;
+  /** Events with the epoch ms each was seen at (the tap stamps them as they pass). */
+  deliver(events: readonly IndexerEvent[], at?: readonly number[]): Promise<void>;
+  close(end?: { reason: string }): Promise<void>;
+}
+
+/**
+ * Indexes one session as it runs: a PTY session through the terminal emulator (ScreenLines), a
+ * non-PTY one as text (TextLines, output and piped input alike); lines go to the store in
+ * batches, and each command line submitted at a shell prompt becomes a `session.command` event.
+ * It runs as an optional tap, so it is fed in batches on a later turn than the relay's, and a
+ * slow store makes it fall behind and be dropped (audited), never slows the session.
+ */
+export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
+  const now = o.now ?? Date.now;
+  const batchLines = o.batchLines ?? 200;
+  const flushMs = o.flushMs ?? 1000;
+  let session: SessionRecord | null | undefined;
+  let screen: ScreenSink | undefined;
+  let out: TextLines | undefined;
+  let inp: TextLines | undefined;
+  let seq = 0;
+  let pending: SessionLine[] = [];
+  let lastWrite = now();
+  let closed = false;
+  let full = false;
+  let textBytes = 0;
+  const maxLines = o.maxLines ?? MAX_INDEXED_LINES;
+  const log = o.log.child({ component: 'search', sid: o.sessionId });
+
+  const onLine = (l: ScreenLine) => {
+    if (seq >= maxLines) {
+      if (!full) log.info('indexed the most lines a session gets; the rest is in the recording only', { lines: maxLines });
+      full = true;
+      return;
+    }
+    pending.push({ seq: seq++, offsetMs: l.offsetMs, text: l.text });
+  };
+  const onCommand = (c: ScreenCommand) => {
+    const s = session!;
+    o.auditor?.emit(AuditEvents.sessionCommand, s.user, { sid: s.id, login: s.login, node: s.node, offset: formatOffset(c.offsetMs), offset_ms: c.offsetMs, command: c.command });
+  };
+
+  const start = async (): Promise<void> => {
+    // The session's row names its start (the recording's time origin) and who it is.
+    session = (await o.store.getSession(o.sessionId)) ?? null;
+    if (!session) return log.warn('no session row; not indexing', {});
+    if (session.kind === 'sftp' || session.kind === 'subsystem') return;
+    if (o.pty) screen = (o.screens ?? inThreadScreens)({ cols: o.pty.cols, rows: o.pty.rows, onLine, onCommand: session.kind === 'shell' && o.auditor ? onCommand : undefined });
+    else {
+      out = new TextLines(onLine);
+      inp = new TextLines(onLine);
+    }
+  };
+
+  const write = async (force: boolean): Promise<void> => {
+    if (pending.length === 0 || (!force && pending.length < batchLines && now() - lastWrite < flushMs)) return;
+    const batch = pending;
+    pending = [];
+    lastWrite = now();
+    await o.store.indexSessionLines(o.sessionId, batch);
+  };
+
+  return {
+    name: 'search-indexer',
+    async deliver(events, at) {
+      if (closed) return;
+      if (session === undefined) await start();
+      if (!session) return;
+      const started = o.recordingStart ?? session.startedAt;
+      // Past the line cap a text session is no longer read; a shell still is, for its command log.
+      for (let i = 0; i < events.length && !(full && !screen); i++) {
+        const e = events[i]!;
+        // Floored: a line's offset is never after the `.cast` event that showed it (the recorder
+        // stamps the same event a moment earlier and rounds), so playing from it shows the line.
+        const t = Math.floor((at?.[i] ?? now()) - started);
+        if (!screen && (e.type === 'output' || e.type === 'input') && (textBytes += e.data.length) > MAX_TEXT_BYTES) {
+          log.info('read the most text a session gets; the rest is in the recording only', { bytes: MAX_TEXT_BYTES });
+          full = true;
+          break;
+        }
+        if (e.type === 'output') {
+          screen?.output(e.data, t);
+          out?.write(e.data, t);
+        } else if (e.type === 'input') {
+          screen?.input(e.data, t);
+          inp?.write(e.data, t);
+        } else if (e.type === 'resize') screen?.resize(e.cols, e.rows, t);
+        // Text lines come at once: write them as they fill a batch, so a large delivery is
+        // many small store writes with turns of the event loop between, not one long one.
+        if (pending.length >= batchLines) await write(true);
+      }
+      await screen?.flush();
+      await write(false);
+    },
+    async close(end) {
+      if (closed) return;
+      closed = true;
+      // Dropped for falling behind: stop at once (what the emulator still holds is not waited for).
+      if (end?.reason.startsWith('tap dropped')) {
+        screen?.dispose();
+        return write(true);
+      }
+      if (session === undefined) await start();
+      if (!session) return;
+      const t = Math.floor(now() - (o.recordingStart ?? session.startedAt));
+      await screen?.end(t);
+      out?.end(t);
+      inp?.end(t);
+      await write(true);
+    },
+  };
+}

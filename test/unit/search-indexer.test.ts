@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import type { Auditor } from '../../src/lib/audit/index.js';
+import { nullLogger } from '../../src/lib/log.js';
+import { createOptionalTap } from '../../src/lib/proxy/session/index.js';
+import { createSearchIndexer } from '../../src/lib/search/index.js';
+import type { SessionLine } from '../../src/lib/store/types.js';
+import { sessionRow } from '../helpers/sessions.js';
+
+function fixture(kind: 'shell' | 'exec', pty: boolean, maxLines?: number) {
+  const row = sessionRow('joe', 1_000_000, { kind, pty, login: 'root', node: 'node1:22' });
+  const writes: SessionLine[][] = [];
+  const events: Array<{ event: string; user: string | null; fields: Record<string, unknown> }> = [];
+  const auditor: Auditor = {
+    record: async () => {
+      throw new Error('not used');
+    },
+    emit: (event, user, fields = {}) => void events.push({ event, user, fields }),
+  };
+  const store = { getSession: async () => row, indexSessionLines: async (_: string, lines: readonly SessionLine[]) => void writes.push([...lines]) };
+  const indexer = createSearchIndexer({ sessionId: row.id, pty: pty ? { cols: 80, rows: 24 } : null, store, auditor, log: nullLogger, recordingStart: 5_000, maxLines });
+  let clock = 5_000;
+  const drops: string[] = [];
+  const tap = createOptionalTap(indexer, { maxBufferedBytes: 8 << 20, onDrop: (r) => drops.push(r), now: () => clock });
+  return { row, writes, events, tap, drops, at: (ms: number) => (clock = 5_000 + ms) };
+}
+
+describe('the search indexer as an optional tap', () => {
+  it('a shell: lines at their offsets in few store writes, and a session.command event per command', async () => {
+    const f = fixture('shell', true);
+    f.at(100);
+    f.tap.write({ type: 'output', data: Buffer.from('$ ') });
+    f.at(1_000);
+    for (const k of 'uptime\r') {
+      f.tap.write({ type: 'input', data: Buffer.from(k) });
+      f.tap.write({ type: 'output', data: Buffer.from(k === '\r' ? '\r\n' : k) });
+    }
+    f.at(1_200);
+    for (let i = 0; i < 500; i++) f.tap.write({ type: 'output', data: Buffer.from(`load line ${i}\r\n`) });
+    f.tap.write({ type: 'output', data: Buffer.from('$ ') });
+    await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
+    const lines = f.writes.flat();
+    expect(lines[0]).toEqual({ seq: 0, offsetMs: 100, text: '$ uptime' });
+    expect(lines.find((l) => l.text === 'load line 499')).toMatchObject({ offsetMs: 1_200 });
+    expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i));
+    // Batched: 502 lines in a handful of writes, not one per line.
+    expect(f.writes.length).toBeLessThanOrEqual(5);
+    expect(f.events).toEqual([
+      { event: 'session.command', user: 'joe', fields: { sid: f.row.id, login: 'root', node: 'node1:22', offset: '1s', offset_ms: 1_000, command: 'uptime' } },
+    ]);
+    expect(f.drops).toEqual([]);
+  });
+
+  it('a non-PTY exec: output and piped input as text lines; no command events', async () => {
+    const f = fixture('exec', false);
+    f.at(10);
+    f.tap.write({ type: 'input', data: Buffer.from('print("piped")\n') });
+    f.at(20);
+    f.tap.write({ type: 'output', data: Buffer.from('piped\n') });
+    await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
+    expect(f.writes.flat().map((l) => [l.offsetMs, l.text]).sort()).toEqual([[10, 'print("piped")'], [20, 'piped']]);
+    expect(f.events).toEqual([]);
+  });
+
+  it('a bulk transfer is indexed up to the line cap in small writes, then no longer read', async () => {
+    const f = fixture('exec', false, 1_000);
+    // 4 MiB of `yes`, as 32 KiB packets.
+    const packet = Buffer.from('y\n'.repeat(16 * 1024));
+    for (let i = 0; i < 128; i++) f.tap.write({ type: 'output', data: packet });
+    await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
+    expect(f.writes.flat()).toHaveLength(1_000);
+    expect(Math.max(...f.writes.map((w) => w.length))).toBeLessThanOrEqual(16 * 1024);
+    expect(f.drops).toEqual([]);
+  });
+});

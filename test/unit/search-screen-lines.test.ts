@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { ScreenLines, TextLines, type ScreenCommand, type ScreenLine } from '../../src/lib/search/index.js';
+
+/** A shell as the emulator sees it: output events and keys, at the times given. */
+function shell(o: { cols?: number; rows?: number; scrollback?: number } = {}) {
+  const lines: ScreenLine[] = [];
+  const commands: ScreenCommand[] = [];
+  const s = new ScreenLines({ cols: o.cols ?? 80, rows: o.rows ?? 24, scrollback: o.scrollback, onLine: (l) => lines.push(l), onCommand: (c) => commands.push(c) });
+  /** Types `text` one key at a time from `t`, each key echoed as bash's readline does. */
+  const type = (keys: string, t: number, echo = true) => {
+    for (const k of keys) {
+      s.input(k, t);
+      if (echo && k === '\x7f') s.output('\b \b', t);
+      else if (echo && k === '\r') s.output('\r\n', t);
+      else if (echo) s.output(k, t);
+      else if (k === '\r') s.output('\r\n', t);
+      t += 10;
+    }
+    return t;
+  };
+  return { s, lines, commands, type };
+}
+
+describe('ScreenLines', () => {
+  it('resolves line editing to what the screen showed; the command is logged as typed after the edit', async () => {
+    const { s, lines, commands, type } = shell();
+    s.output('joe@node1:~$ ', 0);
+    type('echo needle-$((40+2X\x7f))\r', 1000);
+    s.output('needle-42\r\njoe@node1:~$ ', 1500);
+    await s.end(2000);
+    expect(lines.map((l) => l.text)).toEqual(['joe@node1:~$ echo needle-$((40+2))', 'needle-42', 'joe@node1:~$']);
+    expect(lines[1]!.offsetMs).toBe(1500);
+    expect(commands).toEqual([{ offsetMs: 1000 + 23 * 10, command: 'echo needle-$((40+2))' }]);
+  });
+
+  it('keys that were not echoed (a password prompt) are neither a line nor a command', async () => {
+    const { s, lines, commands, type } = shell();
+    s.output('$ ', 0);
+    type('sudo true\r', 100);
+    s.output('[sudo] password for joe: ', 300);
+    type('hunter2-secret\r', 400, false);
+    s.output('$ ', 700);
+    await s.end(800);
+    expect(commands.map((c) => c.command)).toEqual(['sudo true']);
+    expect(lines.map((l) => l.text).join('\n')).not.toContain('hunter2');
+  });
+
+  it('pasted lines (keys before their echo) and history recall (arrow keys) are commands too', async () => {
+    const { s, commands } = shell();
+    s.output('$ ', 0);
+    s.input('ls -la\r', 100);
+    s.output('ls -la\r\ntotal 0\r\n$ ', 120);
+    s.input('\x1b[A', 200);
+    s.output('ls -la', 210);
+    s.input('\r', 300);
+    s.output('\r\ntotal 0\r\n$ ', 310);
+    await s.end(400);
+    expect(commands).toEqual([
+      { offsetMs: 100, command: 'ls -la' },
+      { offsetMs: 300, command: 'ls -la' },
+    ]);
+  });
+
+  it('a full-screen program: its screen is indexed once per line, and keys there are not commands', async () => {
+    const { s, lines, commands } = shell({ rows: 5 });
+    s.output('$ vi notes\r\n', 0);
+    s.output('\x1b[?1049h\x1b[H\x1b[2Jfirst line of notes\r\n~\r\n~\r\n"notes" 1L', 100);
+    s.input('ihello\r\x1b:wq\r', 200);
+    s.output('\x1b[1;1Hhello\x1b[K\r\nfirst line of notes\r\n', 250);
+    s.output('\x1b[?1049l$ ', 300);
+    await s.end(400);
+    const texts = lines.map((l) => l.text);
+    expect(texts).toContain('first line of notes');
+    expect(texts).toContain('hello');
+    expect(texts.filter((t) => t === 'first line of notes')).toHaveLength(1);
+    expect(commands).toEqual([]);
+  });
+
+  it('lines that scroll past in one write are all taken, in order, even past the scrollback', async () => {
+    const { s, lines } = shell({ rows: 5, scrollback: 50 });
+    let text = '';
+    for (let i = 0; i < 200; i++) text += `row ${i}\r\n`;
+    s.output(text, 10);
+    s.output('after\r\n', 20);
+    await s.end(30);
+    const texts = lines.map((l) => l.text);
+    // Lines trimmed off the scrollback inside one write are lost; the rest are in order, once.
+    expect(texts.at(-1)).toBe('after');
+    expect(texts.slice(-51, -1)).toEqual(Array.from({ length: 50 }, (_, i) => `row ${150 + i}`));
+    expect(new Set(texts).size).toBe(texts.length);
+  });
+
+  it('a long command wraps over rows and is one command', async () => {
+    const { s, commands, type } = shell({ cols: 20 });
+    s.output('$ ', 0);
+    const cmd = 'echo aaaaaaaaaa bbbbbbbbbb cccccccccc';
+    type(`${cmd}\r`, 0);
+    await s.end(1000);
+    expect(commands.map((c) => c.command)).toEqual([cmd]);
+  });
+});
+
+describe('TextLines', () => {
+  it('splits a non-PTY stream at newlines, strips escapes and keeps the time each line began', () => {
+    const out: ScreenLine[] = [];
+    const t = new TextLines((l) => out.push(l));
+    t.write(Buffer.from('hel'), 5);
+    t.write(Buffer.from('lo \x1b[31mred\x1b[0m\nsecond\r\nprogress 10%\rprogress 100%\n'), 9);
+    t.write(Buffer.from([0xe2, 0x82]), 11);
+    t.write(Buffer.from([0xac, 0x0a]), 12);
+    t.end(20);
+    expect(out).toEqual([
+      { offsetMs: 5, text: 'hello red' },
+      { offsetMs: 9, text: 'second' },
+      { offsetMs: 9, text: 'progress 100%' },
+      { offsetMs: 12, text: '€' },
+    ]);
+  });
+});

@@ -26,12 +26,13 @@ function pairs(text: string, what: string): [string, string][] {
 
 /** Parses a node's `k=v,k=v` labels (one value per key; an empty string means none). */
 export function parseLabels(text: string): Labels {
-  if (text.trim() === '') return {};
-  const out: Labels = {};
+  // No prototype: a label named `constructor` or `toString` is just a label.
+  const out: Labels = Object.create(null) as Labels;
+  if (text.trim() === '') return out;
   for (const [k, v] of pairs(text, 'labels')) {
     if (!KEY.test(k)) throw badParameter(`invalid label key "${k}"`, 'use letters, digits, ".", "_", "/" or "-", starting with a letter or digit');
     if (!VALUE.test(v)) throw badParameter(`invalid value "${v}" for label ${k}`, 'use 1-128 letters, digits, ".", "_", "/", ":", "@" or "-"');
-    if (k in out && out[k] !== v) throw badParameter(`label ${k} is given twice`, 'a node has one value per label');
+    if (Object.hasOwn(out, k) && out[k] !== v) throw badParameter(`label ${k} is given twice`, 'a node has one value per label');
     out[k] = v;
   }
   return out;
@@ -40,11 +41,12 @@ export function parseLabels(text: string): Labels {
 /** Parses a user's rule: `*` (all nodes), or `k=v,k=v2,k2=*` (values of one key accumulate). */
 export function parseLabelRule(text: string): LabelRule {
   if (text.trim() === '*') return { ...ALL_NODES };
-  const out: LabelRule = {};
+  const out: LabelRule = Object.create(null) as LabelRule;
   for (const [k, v] of pairs(text, 'node labels')) {
     if (k !== '*' && !KEY.test(k)) throw badParameter(`invalid label key "${k}"`, 'use letters, digits, ".", "_", "/" or "-", or * for all nodes');
     if (v !== '*' && !VALUE.test(v)) throw badParameter(`invalid value "${v}" for label ${k}`, 'use 1-128 letters, digits, ".", "_", "/", ":", "@" or "-", or *');
-    (out[k] ??= []).includes(v) || out[k]!.push(v);
+    const values = Object.hasOwn(out, k) ? out[k]! : (out[k] = []);
+    if (!values.includes(v)) values.push(v);
   }
   return out;
 }
@@ -56,7 +58,7 @@ export function labelsMatch(rule: LabelRule, labels: Labels): boolean {
   return keys.every((k) => {
     const values = rule[k]!;
     if (k === '*') return values.includes('*');
-    const v = labels[k];
+    const v = Object.hasOwn(labels, k) ? labels[k] : undefined;
     return v !== undefined && (values.includes('*') || values.includes(v));
   });
 }

@@ -187,7 +187,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       ...(m ? { observeAudit: (e) => m.observeAudit(e) } : {}),
     });
     await auth.init();
-    const inventory = new NodeInventory({ store, auth, clock, log });
+    const inventory = new NodeInventory({
+      store,
+      auth,
+      clock,
+      log,
+      reservedNames: config.proxy.enabled ? proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname) : [],
+    });
     let webTlsPin: string | undefined;
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {

@@ -125,7 +125,7 @@ describe('admin API (in-process)', () => {
     expect((await call(adminRoutes.addNode, { body: { name: 'n2', addr: '10.0.0.6', labels: 'env' } })).error).toMatchObject({ kind: 'bad-parameter' });
     expect((await call(adminRoutes.listNodes)).data!.map((n) => n.name)).toEqual(['node1']);
     const status = (await call(adminRoutes.status)).data!;
-    expect(status.nodes).toEqual([{ name: 'node1', addr: '10.0.0.5:22', mode: 'agentless' }]);
+    expect(status.nodes).toEqual([{ name: 'node1', addr: '10.0.0.5:22', mode: 'agentless', joined: false }]);
     expect(status.unregistered_nodes).toBe('legacy');
 
     const token = (await call(adminRoutes.addToken, { body: { type: 'node', ttl_ms: 60_000 } })).data!;

@@ -6,6 +6,8 @@ describe('node labels and user rules', () => {
     expect(parseLabels('env=staging, team=db')).toEqual({ env: 'staging', team: 'db' });
     expect(parseLabels('')).toEqual({});
     expect(formatLabels({ team: 'db', env: 'staging' })).toBe('env=staging,team=db');
+    expect(parseLabels('constructor=x,toString=y')).toEqual({ constructor: 'x', toString: 'y' });
+    expect(labelsMatch(parseLabelRule('constructor=*'), {})).toBe(false);
     for (const bad of ['env', '=x', 'env=', 'env=a,env=b', 'e nv=x', 'env=a b']) expect(() => parseLabels(bad), bad).toThrow(/label|labels/);
   });
 

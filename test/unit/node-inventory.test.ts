@@ -58,6 +58,23 @@ describe('NodeInventory: joins, lookups, labels', () => {
     expect((await f.store.getNode('node1'))!.labels).toEqual({ env: 'prod' });
   });
 
+  it("a host certificate never names the proxy, and a node name never shadows a DNS name or address", async () => {
+    const guarded = new NodeInventory({ store: f.store, auth: f.auth, clock: f.clock, log: nullLogger, reservedNames: ['proxy.example.test', 'localhost', '127.0.0.1'] });
+    const t = (await guarded.createJoinToken(undefined)).token;
+    for (const bad of ['db.example.com', '10.0.0.9', '1234']) {
+      await expect(guarded.join(req(t, { nodeName: bad }), 'x'), bad).rejects.toThrow(/invalid node name/);
+    }
+    await expect(guarded.join(req(t, { nodeName: 'localhost' }), 'x')).rejects.toThrow(/one of the proxy's names/);
+    const grant = await guarded.join(req(t, { address: '127.0.0.1:2222', hostnames: ['proxy.example.test', 'node1.example.com'] }), 'x');
+    const cert = parseCertificate(Buffer.from(grant.hostCertificate.split(' ')[1]!, 'base64'));
+    expect(cert.principals).toEqual(['node1', 'node1.example.com']);
+  });
+
+  it('without a usable token a caller learns nothing of the inventory', async () => {
+    await inv.join(req((await inv.createJoinToken(undefined)).token), 'x');
+    await expect(inv.join(req('no-such-token'), 'x')).rejects.toThrow(/^the join token was refused \(not valid\)$/);
+  });
+
   it('finds registered targets by name (default or registered port) and by exact address', async () => {
     await inv.addNode({ name: 'db1', addr: '10.0.0.8:2222', labels: 'team=db' });
     expect((await inv.findNode('db1', 22))?.name).toBe('db1');

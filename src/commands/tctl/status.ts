@@ -32,7 +32,11 @@ export default class Status extends AdminCommand {
     const w = Math.max(...rows.map(([k]) => k.length), ...s.nodes.map((n) => n.name.length + 2)) + 1;
     const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`);
     // Per node, which mode protects it (every registered node is agentless).
-    for (const n of s.nodes) lines.push(`  ${`${n.name}:`.padEnd(w)} ${n.addr}, agentless: direct logins impossible`);
+    for (const n of s.nodes) {
+      // A node added by hand was never checked: only a join proves its sshd trusts the OpenSSH CA alone.
+      const mode = n.joined ? 'agentless: direct logins impossible' : 'agentless (added by hand: check that its sshd trusts only the OpenSSH CA)';
+      lines.push(`  ${`${n.name}:`.padEnd(w)} ${n.addr}, ${mode}`);
+    }
     this.out(lines.join('\n'));
     if (s.session_recording === 'off') process.stderr.write('WARNING: session recording is off (auth_service.session_recording: off)\n');
     if (!s.certs_pinned) {

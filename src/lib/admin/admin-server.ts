@@ -82,7 +82,7 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       public_web_addr: o.publicWebAddr,
       session_recording: o.sessionRecording,
       openssh_ca: { fingerprint: fingerprint(auth.ca('openssh').publicBlob), public_key: auth.exportCA('openssh', 'openssh') },
-      nodes: (await o.inventory.listNodes()).map((n) => ({ name: n.name, addr: n.addr, mode: 'agentless' as const })),
+      nodes: (await o.inventory.listNodes()).map((n) => ({ name: n.name, addr: n.addr, mode: 'agentless' as const, joined: n.added_by.startsWith('join:') })),
       unregistered_nodes: o.allowUnregisteredNodes ? 'legacy' : 'refused',
     }),
 

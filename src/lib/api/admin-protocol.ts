@@ -53,7 +53,7 @@ export const statusResponse = z.object({
   session_recording: z.enum(['proxy', 'off']),
   openssh_ca: caJson,
   /** Registered nodes: agentless (per-session certificates, direct logins impossible). */
-  nodes: z.array(z.object({ name: z.string(), addr: z.string(), mode: z.literal('agentless') })),
+  nodes: z.array(z.object({ name: z.string(), addr: z.string(), mode: z.literal('agentless'), joined: z.boolean() })),
   /** Targets outside the inventory: the seed's agent-forwarding path, or refused. */
   unregistered_nodes: z.enum(['legacy', 'refused']),
 });

@@ -16,11 +16,15 @@ export const JOIN_TOKEN_TTL_MAX_MS = 24 * 3_600_000;
 /** Registered nodes listen on the SSH port unless their address says otherwise. */
 export const NODE_DEFAULT_PORT = 22;
 
-/** Node names go into host certificates and `LOGIN@NAME` targets: DNS-label syntax, no `@`/`:`. */
-const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/**
+ * Node names go into host certificates and `LOGIN@NAME` targets, and a name wins over DNS when a
+ * target is looked up: one DNS label (no dots), not all digits, so a registered name can never
+ * shadow a host name or address that users reach as an unregistered target.
+ */
+const NODE_NAME = /^(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 export function validateNodeName(name: string): string {
-  if (!NODE_NAME.test(name)) throw badParameter(`invalid node name "${name}"`, 'use 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  if (!NODE_NAME.test(name)) throw badParameter(`invalid node name "${name}"`, 'use one label of 1-63 letters, digits, "_" or "-" (no dots), starting with a letter or digit, e.g. db-prod-3');
   return name;
 }
 
@@ -86,7 +90,19 @@ export function userMayReach(user: Pick<UserRecord, 'nodeLabels'>, node: Pick<No
  * single-use tokens that let a node register itself, and which nodes a user may reach.
  */
 export class NodeInventory {
-  constructor(private readonly o: { store: Store; auth: AuthService; clock: Clock; log: Logger }) {}
+  constructor(
+    private readonly o: {
+      store: Store;
+      auth: AuthService;
+      clock: Clock;
+      log: Logger;
+      /**
+       * Names a node's host certificate must never carry: the proxy's own (its host certificate
+       * principals), since clients trust the host CA for the names they dial.
+       */
+      reservedNames?: readonly string[];
+    },
+  ) {}
 
   private get auditor() {
     return this.o.auth.auditor;
@@ -157,13 +173,24 @@ export class NodeInventory {
       await this.auditor.record(AuditEvents.nodeJoin, null, { success: false, name: req.nodeName, reason, addr, token_id: tokenHash.slice(0, 12) });
       throw err;
     };
+    // The token first, without using it up: a caller without one learns nothing of the inventory.
+    const now = this.o.clock.now().getTime();
+    const t = await this.o.store.getJoinToken(tokenHash);
+    const unusable = !t ? 'unknown token' : t.usedAt !== null ? 'token already used' : t.expiresAt <= now ? 'token expired' : undefined;
+    const refused = (why: string) =>
+      badParameter(`the join token was refused (${why === 'unknown token' ? 'not valid' : why.replace('token ', '')})`, 'ask an administrator for a new one: tctl tokens add --type=node');
+    if (unusable) return fail(unusable, refused(unusable));
     let name: string;
     let nodeAddr: { host: string; port: number };
     let hosts: string[];
+    const reserved = new Set((this.o.reservedNames ?? []).map((h) => h.toLowerCase()));
     try {
       name = validateNodeName(req.nodeName);
       nodeAddr = parseNodeAddr(req.address);
-      hosts = parseHostNames([name, nodeAddr.host, ...req.hostnames]);
+      if (reserved.has(name.toLowerCase())) throw badParameter(`node name "${name}" is one of the proxy's names`, 'join under another --node-name');
+      // The proxy's names (and loopback, when the node shares the proxy's machine) are left out of
+      // the host certificate: clients trust the host CA for the names they dial.
+      hosts = parseHostNames([name, nodeAddr.host, ...req.hostnames]).filter((h) => h === name || !reserved.has(h.toLowerCase()));
       parsePublicKeyLine(req.hostPublicKey);
       for (const [k, v] of Object.entries(req.labels)) parseLabels(`${k}=${v}`);
     } catch (err) {
@@ -179,13 +206,8 @@ export class NodeInventory {
     }
     const taken = nodes.filter((n) => n.name !== name).find((n) => hosts.includes(n.name) || hosts.includes(n.host));
     if (taken) return fail(`principal of node ${taken.name}`, alreadyExists(`this join would name node "${taken.name}" (its name or address)`, 'give each node its own --node-name and --address'));
-    const now = this.o.clock.now().getTime();
     const used = await this.o.store.consumeJoinToken(tokenHash, now, name);
-    if (!used) {
-      const t = await this.o.store.getJoinToken(tokenHash);
-      const why = !t ? 'unknown token' : t.usedAt !== null ? 'token already used' : 'token expired';
-      return fail(why, badParameter(`the join token was refused (${why === 'unknown token' ? 'not valid' : why.replace('token ', '')})`, 'ask an administrator for a new one: tctl tokens add --type=node'));
-    }
+    if (!used) return fail('token already used', refused('token already used'));
     const { blob } = parsePublicKeyLine(req.hostPublicKey);
     const cert = await this.o.auth.signHostCert({ publicKey: req.hostPublicKey, hosts }, `node:${name}`);
     const existing = await this.o.store.getNode(name);

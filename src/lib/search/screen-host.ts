@@ -135,6 +135,9 @@ export function createScreenWorker(log: Logger): ScreenWorker {
     };
   };
 
+  // Started with the daemon, not at the first session: its threads and descriptors are then part
+  // of the daemon's steady state, and a worker that cannot start shows at start-up.
+  started();
   return {
     screens,
     async close() {

@@ -31,8 +31,8 @@ export default class JoinOpenssh extends BaseCommand {
   static override flags = {
     address: Flags.string({ description: 'HOST[:PORT] where the proxy reaches this node\'s sshd', required: true }),
     'proxy-server': Flags.string({ description: 'the proxy\'s web address, HOST[:PORT] (port 3080 by default)', required: true }),
-    token: Flags.string({ description: 'the join token (tctl tokens add --type=node)', required: true }),
-    'ca-pin': Flags.string({ description: 'sha256:HEX pin of the proxy\'s TLS key, as tctl tokens add prints it', required: true }),
+    token: Flags.string({ description: 'the join token (tctl tokens add --type=node); not needed to re-run a join that is in place' }),
+    'ca-pin': Flags.string({ description: 'sha256:HEX pin of the proxy\'s TLS key, as tctl tokens add prints it (needed with --token)' }),
     labels: Flags.string({ description: 'node labels: k=v,k=v' }),
     'node-name': Flags.string({ description: 'the node\'s name in the inventory (default: this host\'s short name)' }),
     'openssh-config': Flags.string({ description: 'sshd config file', default: DEFAULT_SSHD_CONFIG }),
@@ -47,14 +47,16 @@ export default class JoinOpenssh extends BaseCommand {
     if (typeof proxy === 'string') throw badParameter(`invalid --proxy-server: ${proxy}`, 'e.g. --proxy-server=tollgate.example.com:3080');
     const address = parseHostPort(flags.address, 22);
     if (typeof address === 'string') throw badParameter(`invalid --address: ${address}`, 'e.g. --address=10.0.0.5:22');
-    if (!isTlsPin(flags['ca-pin'])) throw badParameter(`invalid --ca-pin "${flags['ca-pin']}"`, 'copy it from the output of tctl tokens add: sha256: and 64 hex digits');
+    const pin = flags['ca-pin'];
+    if (pin !== undefined && !isTlsPin(pin)) throw badParameter(`invalid --ca-pin "${pin}"`, 'copy it from the output of tctl tokens add: sha256: and 64 hex digits');
+    if (flags.token && pin === undefined) throw badParameter('--token needs --ca-pin', 'tctl tokens add prints both: the node checks the proxy against the pin before it sends the token');
     const labels = parseLabels(flags.labels ?? '');
     const host = os.hostname();
     const nodeName = flags['node-name'] ?? host.split('.')[0]!;
-    const client = new WebClient(proxy, false, undefined, flags['ca-pin']);
+    const client = pin ? new WebClient(proxy, false, undefined, pin) : undefined;
     const report = await joinOpenSshNode(
       {
-        token: flags.token,
+        token: flags.token ?? '',
         dataDir: flags['data-dir'],
         sshdConfig: flags['openssh-config'],
         nodeName,
@@ -66,6 +68,7 @@ export default class JoinOpenssh extends BaseCommand {
         hostnames: [...new Set([host, nodeName])],
       },
       async (req) => {
+        if (!client) throw badParameter('a join token is needed', 'pass --token and --ca-pin from tctl tokens add --type=node');
         const r = await client.call(webApiRoutes.joinNode, {
           body: { token: req.token, node_name: req.nodeName, address: req.address, labels: req.labels, host_public_key: req.hostPublicKey, hostnames: req.hostnames },
         });

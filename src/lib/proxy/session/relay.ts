@@ -145,9 +145,10 @@ export function relaySession(o: RelayOptions): Relay {
     stop(reason, line, status = 255) {
       // Once the node has exited, its exit status stands and the recording is being finished.
       if (ended || nodeExited) return;
-      refuseChannel(client, line, status);
       node.close();
-      void finish({ exitStatus: null, exitSignal: null, reason });
+      // As on a normal exit: the recording and the session index are complete before the client
+      // learns that the session is over (a client that reads the index then finds the reason).
+      void finish({ exitStatus: null, exitSignal: null, reason }).then(() => refuseChannel(client, line, status));
     },
   };
 }

@@ -17,7 +17,7 @@ import { DaemonMetrics, startDiagServer, writableDirCheck, type ReadinessCheck }
 import type { HostPort } from './address.js';
 import { VERSION } from './version.js';
 import { loadOrCreateTls, startWebServer, type WebServer } from './web/index.js';
-import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
+import { HostCertificates, LiveDirectory, LiveSessions, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
 import { describeReload, planReload, type ReloadReport } from './reload.js';
 import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
@@ -188,6 +188,11 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     await auth.init();
     const inventory = new NodeInventory({ store, auth, clock, log });
     let webTlsPin: string | undefined;
+    // Running sessions (tsh join, sessions ls --active, tctl sessions end): the proxy fills the
+    // registry; the admin and web APIs read it through the directory, which also sees other
+    // daemons' sessions in the shared index and hands them end requests through the store.
+    const live = config.proxy.enabled ? new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers }) : undefined;
+    const directory = live ? new LiveDirectory({ live, store, serverId: serverId(config.dataDir), now: () => clock.now().getTime(), log }) : undefined;
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {
       auth,
@@ -204,6 +209,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       inventory,
       allowUnregisteredNodes: config.proxy.allowUnregisteredNodes,
       webTlsPin: () => webTlsPin,
+      ...(directory ? { live: directory } : {}),
     });
     closers.unshift(() => admin.close());
 
@@ -245,7 +251,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         sshListenAddr: formatHostPort(config.proxy.listenAddr),
         sshPublicAddr: config.proxy.publicAddrs[0] ? formatHostPort({ host: config.proxy.publicAddrs[0].host, port: config.proxy.listenAddr.port }) : undefined,
         publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
-        sessions: { store, recordings },
+        sessions: { store, recordings, ...(directory ? { live: directory } : {}) },
         inventory,
       });
       const w = web;
@@ -283,10 +289,15 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         refuseUnregistered: !config.proxy.allowUnregisteredNodes,
         allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
+        ...(live ? { live } : {}),
         ...(m ? { optionalTaps: (_sid: string, plan: { kind: string }) => [m.sessionTap(plan.kind)] } : {}),
       });
       const sp = ssh;
       closers.unshift(() => sp.close());
+      if (directory) {
+        directory.start();
+        closers.unshift(async () => directory.close());
+      }
       checks.push({
         name: 'ssh listener',
         check: () => {

@@ -63,6 +63,22 @@ export const loginRoutes = {
   logout: route({ method: 'DELETE', path: '/webapi/sessions/web', response: z.object({ ok: z.literal(true) }) }),
 };
 
+/** A running session as `tsh sessions ls` and `tctl sessions ls --active` show it. */
+export const liveSessionJson = z.object({
+  id: z.string(),
+  user: z.string(),
+  login: z.string(),
+  node: z.string(),
+  kind: z.string(),
+  started_at: z.string(),
+  last_activity: z.string(),
+  idle_seconds: z.number(),
+  participants: z.array(z.object({ user: z.string(), mode: z.enum(['observer', 'peer']) })),
+  /** Whether it runs on the daemon that answered (false: another daemon on the same PostgreSQL). */
+  local: z.boolean(),
+});
+export type LiveSessionJson = z.infer<typeof liveSessionJson>;
+
 /** Recorded sessions, for a logged-in user (bearer token, or the browser's cookie). */
 export const sessionRoutes = {
   listSessions: route({
@@ -72,6 +88,8 @@ export const sessionRoutes = {
     query: z.object({ user: z.string().optional(), from: dateParam('from'), to: dateParam('to'), limit: limitParam(1000) }),
     response: z.array(sessionJson),
   }),
+  /** Running sessions the user may join: their own, or everyone's for auditors. Before :id, which would match it. */
+  listActiveSessions: route({ method: 'GET', path: '/webapi/sessions/active', auth: true, response: z.array(liveSessionJson) }),
   getSession: route({ method: 'GET', path: '/webapi/sessions/:id', auth: true, response: sessionJson }),
   /** The asciicast file, streamed. */
   streamSession: route({ method: 'GET', path: '/webapi/sessions/:id/stream', auth: true, response: raw('application/x-asciicast') }),

@@ -17,6 +17,7 @@ import { handleSession, type ConnectionContext, type Identity, type PipelineDeps
 import { refuseForwardRequests, servePortForwarding, type PortForwardingDeps } from './port-forwarding.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
+import { serveJoin, type LiveSessions } from './live/index.js';
 
 /**
  * Unauthenticated connections are closed this long after the TCP accept (OpenSSH's LoginGraceTime
@@ -50,6 +51,8 @@ export interface SshProxyOptions {
   version: string;
   /** Optional taps for each session (the diag part's metrics tap); dropped, never waited for, when behind. */
   optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
+  /** The registry of running sessions, shared with the web API (sessions ls) and the admin API (sessions end). */
+  live?: LiveSessions;
 }
 
 export interface SshProxy {
@@ -96,6 +99,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     forwardAgentToNodes: o.forwardAgentToNodes,
     limits: o.limits,
     ...(o.optionalTaps ? { optionalTaps: o.optionalTaps } : {}),
+    ...(o.live ? { live: liveHooks(o.live) } : {}),
     track(relay) {
       relays.add(relay);
       void relay.done.finally(() => relays.delete(relay));
@@ -110,6 +114,13 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       };
     },
   };
+  function liveHooks(live: LiveSessions): PipelineDeps['live'] {
+    return {
+      begin: (meta) => live.begin(meta),
+      remove: (id) => live.remove(id),
+      join: (channel, who, req) => serveJoin(channel, who, req, { live, auditor, log, lookupUser }),
+    };
+  }
   const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
   const conns = new Set<Ssh2.Connection>();
   const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE });

@@ -8,7 +8,7 @@ import { mountRoutes, type Handlers } from '../http/index.js';
 import { exportMeta, writeHtmlExport, sealedOf, sessionToJson, verifyRecording } from '../recording/index.js';
 import type { RecordingService } from '../recording/index.js';
 import type { Store, UserRecord } from '../store/index.js';
-import { sessionRoutes, type SessionRoutes } from '../api/index.js';
+import { sessionRoutes, type LiveSessionJson, type SessionRoutes } from '../api/index.js';
 import type { SessionAccess } from './session-access.js';
 import { cookieToken } from './ui.js';
 import { AuditEvents } from '../audit/index.js';
@@ -21,6 +21,8 @@ export interface SessionsApiOptions {
   store: Store;
   recordings: RecordingService;
   access: SessionAccess;
+  /** Running sessions (the proxy's live registry, and other daemons' from the shared index). */
+  live?: { list(): Promise<LiveSessionJson[]> };
 }
 
 /** tsh sends a bearer token; the browser its HttpOnly session cookie (SameSite=Strict, GET only here). */
@@ -47,6 +49,12 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
       await o.access.checkListing(user, query.user, clientAddr(c));
       const rows = await o.store.listSessions({ user: o.access.isAuditor(user) ? query.user : user.name, since: query.from, until: query.to, limit: query.limit });
       return rows.map(sessionToJson);
+    },
+
+    // Only what the user may join: their own sessions, everyone's for auditors (session-access.ts).
+    listActiveSessions: async ({ user }) => {
+      const all = o.live ? await o.live.list() : [];
+      return o.access.isAuditor(user) ? all : all.filter((s) => s.user === user.name);
     },
 
     getSession: async ({ user, params }, c) => sessionToJson(await visible(c, user, params.id)),

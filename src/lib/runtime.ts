@@ -290,6 +290,8 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         allowPortForwarding: config.proxy.allowPortForwarding,
         version: VERSION,
         ...(live ? { live } : {}),
+        // Only a shared store lets another daemon's sessions be followed from here.
+        ...(directory && config.storage.type === 'postgres' ? { liveDirectory: directory } : {}),
         ...(m ? { optionalTaps: (_sid: string, plan: { kind: string }) => [m.sessionTap(plan.kind)] } : {}),
       });
       const sp = ssh;

@@ -17,7 +17,7 @@ import { handleSession, type ConnectionContext, type Identity, type PipelineDeps
 import { refuseForwardRequests, servePortForwarding, type PortForwardingDeps } from './port-forwarding.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
-import { serveJoin, type LiveSessions } from './live/index.js';
+import { serveJoin, type LiveDirectory, type LiveSessions } from './live/index.js';
 
 /**
  * Unauthenticated connections are closed this long after the TCP accept (OpenSSH's LoginGraceTime
@@ -53,6 +53,8 @@ export interface SshProxyOptions {
   optionalTaps?(sessionId: string, plan: SessionPlan): TapConsumer[];
   /** The registry of running sessions, shared with the web API (sessions ls) and the admin API (sessions end). */
   live?: LiveSessions;
+  /** Other daemons' running sessions (shared PostgreSQL): tsh join through this proxy follows their shipped recordings. */
+  liveDirectory?: LiveDirectory;
 }
 
 export interface SshProxy {
@@ -118,7 +120,10 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     return {
       begin: (meta) => live.begin(meta),
       remove: (id) => live.remove(id),
-      join: (channel, who, req) => serveJoin(channel, who, req, { live, auditor, log, lookupUser }),
+      join: (channel, who, req) => {
+        const dir = o.liveDirectory;
+        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: o.store } } : {}) });
+      },
     };
   }
   const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });

@@ -3,3 +3,4 @@ export { DEFAULT_MAX_VIEWERS, endedByAdminLine, LiveSession, LiveSessions, type 
 export { END_POLL_MS, LiveDirectory, REMOTE_END_WAIT_MS, type ActiveSession } from './live-directory.js';
 export { joinRefusal, serveJoin, VIEWER_BUFFER_BYTES, type JoinDeps, type JoinRequest } from './join.js';
 export { TerminalScreen } from './screen.js';
+export { FOLLOW_POLL_MS, followShipped, type FollowerSink } from './shipped-follower.js';

@@ -1,7 +1,8 @@
 import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor } from '../../audit/index.js';
 import type { Logger } from '../../log.js';
-import type { UserRecord } from '../../store/index.js';
+import type { SessionRecord, Store, UserRecord } from '../../store/index.js';
+import { followShipped } from './shipped-follower.js';
 import { refuseChannel, type Identity } from '../session/index.js';
 import type { JoinMode, LiveSessions, Viewer } from './live-sessions.js';
 
@@ -18,6 +19,8 @@ export interface JoinDeps {
   auditor: Auditor;
   log: Logger;
   lookupUser(name: string): Promise<UserRecord | undefined>;
+  /** Sessions other daemons relay (shared PostgreSQL): found in the session index, followed through their shipped recording. */
+  remote?: { find(id: string): Promise<SessionRecord | undefined>; store: Pick<Store, 'readRecordingChunks' | 'getSession'> };
 }
 
 /**
@@ -43,7 +46,9 @@ export async function serveJoin(channel: Ssh2.ServerChannel, who: Identity, req:
   const log = deps.log.child({ component: 'live', user: who.user, sid: req.id });
   const session = deps.live.get(req.id);
   if (!session) {
-    refuseChannel(channel, `tollgate: no active session ${req.id} on this proxy (see tsh sessions ls)`);
+    const remote = await deps.remote?.find(req.id);
+    if (remote) return serveRemoteJoin(channel, who, req, remote, deps);
+    refuseChannel(channel, `tollgate: no active session ${req.id} (see tsh sessions ls)`);
     return;
   }
   const owner = session.info.user;
@@ -96,5 +101,47 @@ export async function serveJoin(channel: Ssh2.ServerChannel, who: Identity, req:
     r.detach();
     deps.auditor.emit(AuditEvents.sessionLeave, who.user, fields);
     log.info('left a session', { mode: req.mode, owner });
+  });
+}
+
+/**
+ * A join through this daemon to a session another daemon relays: observers only (a peer's keys
+ * must enter the relay, which is on the other daemon), painted and fed from the recording that
+ * daemon ships to the shared store (followShipped: at most about 2 s behind).
+ */
+async function serveRemoteJoin(channel: Ssh2.ServerChannel, who: Identity, req: JoinRequest, s: SessionRecord, deps: JoinDeps): Promise<void> {
+  const refusal = req.mode === 'peer' ? `session ${req.id} runs on another proxy; join it as a peer through that proxy` : joinRefusal(await deps.lookupUser(who.user), s.user, req.mode);
+  if (refusal) {
+    await deps.auditor.record(AuditEvents.sessionAccessDenied, who.user, { what: `join session ${req.id} as ${req.mode}`, sid: req.id, owner: s.user, addr: who.clientAddr, reason: refusal });
+    refuseChannel(channel, `tollgate: access denied: ${refusal}`);
+    return;
+  }
+  const fields = { sid: req.id, owner: s.user, mode: req.mode, addr: who.clientAddr, via: 'shared store' };
+  await deps.auditor.record(AuditEvents.sessionJoin, who.user, fields);
+  let gone = false;
+  const write = (data: string) => {
+    if (gone || channel.destroyed) return;
+    channel.write(data);
+    if (channel.writableLength > VIEWER_BUFFER_BYTES) finish(`tollgate: you fell behind the session's output and were disconnected; join again to catch up`);
+  };
+  const finish = (line: string) => {
+    if (gone) return;
+    gone = true;
+    follower.stop();
+    refuseChannel(channel, `\r\n${line}`, 0);
+  };
+  const follower = followShipped(deps.remote!.store, s, {
+    paint: (p) => write(`\u001b[H\u001b[2J${p.paint}`),
+    output: (text) => write(text),
+    resize: (cols, rows) => write(`\u001b]2;tollgate: session is ${cols}x${rows}\u0007`),
+    end: (reason) => finish(reason.startsWith('ended by') ? `tollgate: the session was ${reason}` : `tollgate: the session ended (${reason})`),
+  });
+  // Keys from an observer are read and dropped: nothing goes back to the session.
+  channel.on('data', () => undefined);
+  channel.on('error', () => undefined);
+  channel.once('close', () => {
+    gone = true;
+    follower.stop();
+    deps.auditor.emit(AuditEvents.sessionLeave, who.user, fields);
   });
 }

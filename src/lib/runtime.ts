@@ -192,7 +192,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     // registry; the admin and web APIs read it through the directory, which also sees other
     // daemons' sessions in the shared index and hands them end requests through the store.
     const live = config.proxy.enabled ? new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers }) : undefined;
-    const directory = live ? new LiveDirectory({ live, store, serverId: serverId(config.dataDir), now: () => clock.now().getTime(), log }) : undefined;
+    const directory = live ? new LiveDirectory({ live, store, serverId: serverId(config.dataDir), now: () => clock.now().getTime(), log, auditor: auth.auditor, followRemote: config.storage.type === 'postgres' }) : undefined;
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {
       auth,

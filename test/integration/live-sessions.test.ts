@@ -182,6 +182,57 @@ describe('live sessions', () => {
     expect(again.stderr).toContain('has already ended');
   });
 
+  it('5: the web UI, logged in as an auditor, shows the live session updating in headless Chromium', async () => {
+    const session = await counterSession();
+    await session.waitFor('counter-2');
+    const id = await activeId();
+    const { launchBrowser } = await import('../helpers/browser.js');
+    const browser = await launchBrowser();
+    try {
+      const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      const base = `https://127.0.0.1:${c.daemon.webPort}`;
+      await page.goto(`${base}/web/login`);
+      await page.fill('#user', 'audrey');
+      await page.fill('#password', PASSWORD);
+      await page.click('#submit');
+      await page.waitForURL(`${base}/web/sessions`);
+      expect(await page.locator(`#sessions tr:has(a[href="/web/sessions/${id}"]) .live`).textContent()).toBe('live');
+      await page.click(`a[href="/web/sessions/${id}"]`);
+      await page.waitForSelector('#live');
+      const counterOnPage = async () => lastCounter((await page.locator('#player').textContent()) ?? '');
+      let first = 0;
+      await waitFor(async () => (first = await counterOnPage()) > 0, 'the player to show a counter', 10_000);
+      await waitFor(async () => (await counterOnPage()) >= first + 5, 'the player to follow the session', 10_000);
+      // Close to the session itself (the same current screen, then live events).
+      expect(lastCounter(await session.screen()) - (await counterOnPage())).toBeLessThanOrEqual(5);
+      expect(errors.filter((e) => /Content Security Policy|Refused/.test(e))).toEqual([]);
+      const joins = (await auditEvents(c.daemon, ['session.join'])).filter((e) => e.fields.sid === id);
+      expect(joins.map((e) => [e.user, e.fields.via])).toEqual([['audrey', 'web']]);
+
+      // The auditors' button ends it; the page's player and the client show the message.
+      await page.fill('#end-message', 'web maintenance');
+      await page.click('#end');
+      const ended = await session.exit(5_000);
+      expect(ended.screen).toContain('tollgate: the session was ended by an administrator: web maintenance');
+    } finally {
+      await browser.close();
+    }
+    // alice (access) cannot watch joe's session over the web API either.
+    const other = await counterSession();
+    await other.waitFor('counter-2');
+    const id2 = await activeId();
+    const { httpsRequest } = await import('../helpers/https.js');
+    const { token } = JSON.parse(fs.readFileSync(path.join(homes.alice!, '127.0.0.1.json'), 'utf8')) as { token: string };
+    const refused = await httpsRequest(c.daemon.webPort, 'GET', `/webapi/sessions/${id2}/live`, undefined, { authorization: `Bearer ${token}` });
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('access denied');
+    expect((await auditEvents(c.daemon, ['session.access_denied'])).some((e) => e.user === 'alice' && e.fields.sid === id2)).toBe(true);
+    await other.sendKey('C-c');
+    await other.exit();
+  });
+
   it('2: joining after the session printed 50 MB paints the current screen in under 1 s', async () => {
     // Not in tmux: 50 MB through a visible terminal would measure tmux. -t still gives it a PTY.
     const session = await pane('joe', `ssh -t --port=${c.sshd.port} root@127.0.0.1 'head -c 37500000 /dev/urandom | base64 -w 120; echo; echo screen-after-50MB; sleep 60' > /dev/null`);

@@ -93,6 +93,12 @@ export const sessionRoutes = {
   getSession: route({ method: 'GET', path: '/webapi/sessions/:id', auth: true, response: sessionJson }),
   /** The asciicast file, streamed. */
   streamSession: route({ method: 'GET', path: '/webapi/sessions/:id/stream', auth: true, response: raw('application/x-asciicast') }),
+  /**
+   * A running session as server-sent events for the browser's player (asciinema-player's
+   * eventsource driver): first `{cols, rows, init}` painting the current screen, then
+   * `[time, "o"|"r", data]` events, then `{state: "offline"}` when it ends.
+   */
+  watchSession: route({ method: 'GET', path: '/webapi/sessions/:id/live', auth: true, response: raw('text/event-stream') }),
   /** The byte-exact sidecar (`ID.cast.bin`), streamed; empty when the recording has none. */
   streamSessionBin: route({ method: 'GET', path: '/webapi/sessions/:id/stream.bin', auth: true, response: raw('application/octet-stream') }),
   /** The integrity data beside the recording (hash chain, detached SSHSIG), null when absent. */

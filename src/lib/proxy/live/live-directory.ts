@@ -1,8 +1,21 @@
-import { conflict, notFound } from '../../errors.js';
+import { AuditEvents, type Auditor } from '../../audit/index.js';
+import { accessDenied, conflict, notFound } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import type { Logger } from '../../log.js';
-import type { SessionRecord, Store } from '../../store/index.js';
+import type { SessionRecord, Store, UserRecord } from '../../store/index.js';
+import { joinRefusal } from './join.js';
 import type { LiveSessionInfo, LiveSessions } from './live-sessions.js';
+import { followShipped } from './shipped-follower.js';
+
+/** A web viewer of a running session (the browser's player over server-sent events). */
+export interface WatchSink {
+  /** The current screen: a terminal of this size, painted by `init`. */
+  reset(cols: number, rows: number, init: string): void;
+  output(text: string): void;
+  resize(cols: number, rows: number): void;
+  /** The session is over, or the viewer was dropped. */
+  end(line: string): void;
+}
 
 /** How often a daemon looks for `tctl sessions end` requests addressed to its sessions. */
 export const END_POLL_MS = 1_000;
@@ -56,7 +69,7 @@ export class LiveDirectory {
   private polling = false;
 
   constructor(
-    private readonly o: { live: LiveSessions; store: Store; serverId: string; now(): number; log: Logger; pollMs?: number },
+    private readonly o: { live: LiveSessions; store: Store; serverId: string; now(): number; log: Logger; auditor: Auditor; pollMs?: number; followRemote?: boolean },
   ) {}
 
   start(): void {
@@ -98,6 +111,57 @@ export class LiveDirectory {
       if ((await this.o.store.getSession(id))?.endedAt != null) return { id, ended: true, where: 'remote' };
     }
     return { id, ended: false, where: 'remote' };
+  }
+
+  /**
+   * The web live view: `user` watches session `id` as an observer (the same rule as tsh join,
+   * joinRefusal; refusals audited as session.access_denied, joins as session.join/leave). A
+   * session of another daemon is followed through its shipped recording.
+   */
+  async watch(id: string, user: UserRecord, addr: string, sink: WatchSink): Promise<{ stop(): void }> {
+    const local = this.o.live.get(id);
+    const remote = local || !this.o.followRemote ? undefined : await this.remote(id);
+    const owner = local?.info.user ?? remote?.user;
+    if (!owner) throw notFound(`no running session ${id}`, 'it may have ended: see its recording');
+    const refusal = joinRefusal(user, owner, 'observer');
+    if (refusal) {
+      await this.o.auditor.record(AuditEvents.sessionAccessDenied, user.name, { what: `watch session ${id}`, sid: id, owner, addr, reason: refusal });
+      throw accessDenied(`access denied: ${refusal}`, "ask for the auditor role to watch other users' sessions");
+    }
+    const fields = { sid: id, owner, mode: 'observer', addr, via: 'web' };
+    await this.o.auditor.record(AuditEvents.sessionJoin, user.name, fields);
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      this.o.auditor.emit(AuditEvents.sessionLeave, user.name, fields);
+    };
+    if (remote) {
+      const f = followShipped(this.o.store, remote, {
+        paint: (p) => sink.reset(p.cols, p.rows, p.paint),
+        output: (t) => sink.output(t),
+        resize: (c, r) => sink.resize(c, r),
+        end: (reason) => sink.end(reason.startsWith('ended by') ? `tollgate: the session was ${reason}` : `tollgate: the session ended (${reason})`),
+      });
+      return { stop: () => (f.stop(), leave()) };
+    }
+    const decoder = new TextDecoder('utf-8');
+    const attached = await local!.attach({
+      user: user.name,
+      mode: 'observer',
+      paint: (p) => sink.reset(p.cols, p.rows, p.paint),
+      event: (e) => {
+        if (e.type === 'output') sink.output(decoder.decode(e.data, { stream: true }));
+        else if (e.type === 'resize') sink.resize(e.cols, e.rows);
+      },
+      status: (line) => sink.output(`\r\n[tollgate] ${line}\r\n`),
+      end: (line) => sink.end(line),
+    });
+    if (typeof attached === 'string') {
+      leave();
+      throw conflict(`cannot watch session ${id}: ${attached}`);
+    }
+    return { stop: () => (attached.detach(), leave()) };
   }
 
   private async poll(): Promise<void> {

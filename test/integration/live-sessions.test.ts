@@ -182,6 +182,25 @@ describe('live sessions', () => {
     expect(again.stderr).toContain('has already ended');
   });
 
+  it('peer: the session\'s own user joins with --mode=peer; their keys reach the session and are recorded as theirs', async () => {
+    const session = await pane('joe', `ssh --port=${c.sshd.port} root@127.0.0.1`);
+    await session.type('echo shell-ready-$((1+1))');
+    await session.waitFor('shell-ready-2');
+    let id = '';
+    await waitFor(async () => (id = (await liveAs('joe')).find((s) => s.kind === 'shell')?.id ?? '') !== '', 'the shell to be listed');
+    const peer = await pane('joe', `join --mode=peer ${id}`);
+    await peer.waitFor('shell-ready-2');
+    await peer.type('echo typed-by-peer-$((40+2))');
+    await session.waitFor('typed-by-peer-42');
+    await peer.waitFor('typed-by-peer-42');
+    await peer.sendKey('C-]');
+    expect((await peer.exit()).code).toBe(0);
+    await session.type('exit');
+    expect((await session.exit()).code).toBe(0);
+    const cast = fs.readFileSync(path.join(c.daemon.dataDir, 'recordings', `${id}.cast`), 'utf8');
+    expect(cast).toMatch(/"m","input from joe \(peer\): \d+ bytes"/);
+  });
+
   it('5: the web UI, logged in as an auditor, shows the live session updating in headless Chromium', async () => {
     const session = await counterSession();
     await session.waitFor('counter-2');

@@ -12,7 +12,7 @@ import { accessDenied, isTollgateError } from '../errors.js';
 import type { SessionRecord, Store, UserRecord } from '../store/index.js';
 import { layout } from './pages.js';
 import type { SessionAccess } from './session-access.js';
-import type { LiveView } from './sessions-api.js';
+import type { LiveView } from './live-view.js';
 
 type Env = { Bindings: Partial<HttpBindings> };
 

@@ -115,6 +115,7 @@ export class LiveSession implements LiveTap {
    */
   async attach(v: Viewer): Promise<{ detach(): void; input(data: Buffer): void } | string> {
     if (this.over) return 'the session has ended';
+    if (this.o.maxViewers === 0) return 'joining sessions is turned off on this proxy (proxy_service.max_session_observers: 0)';
     if (this.viewers.size >= this.o.maxViewers) return `the session already has ${this.o.maxViewers} participants (proxy_service.max_session_observers)`;
     this.viewers.add(v);
     this.pending.set(v, []);

@@ -22,7 +22,7 @@ export default class Join extends BaseCommand {
     const profile = profiles.current();
     process.exitCode = await runSsh({
       profile,
-      target: { login: profile.user, host: 'join', port: 0 },
+      target: undefined,
       command: undefined,
       pty: false,
       forwardUserAgent: false,

@@ -20,7 +20,8 @@ export interface SshTarget {
 
 export interface SshRequest {
   profile: Profile;
-  target: SshTarget;
+  /** The node (tsh ssh); unused by a join. */
+  target: SshTarget | undefined;
   /** Remote command; undefined = interactive shell. */
   command: string | undefined;
   pty: boolean;
@@ -93,8 +94,10 @@ export async function runSsh(req: SshRequest): Promise<number> {
   if (BigInt(Math.floor(now().getTime() / 1000)) >= cert.validBefore) {
     throw accessDenied(`your certificate expired at ${new Date(Number(cert.validBefore) * 1000).toISOString()}`, `log in again with tsh login --proxy=${p.web_proxy_addr}`);
   }
-  if (!req.join && !cert.principals.includes(req.target.login)) {
-    throw accessDenied(`you may not log in as "${req.target.login}" (your logins: ${cert.principals.join(', ')})`, 'use -l LOGIN or LOGIN@HOST with one of them');
+  const target = req.target;
+  if (!req.join && !target) throw badParameter('no node given', 'usage: tsh ssh [LOGIN@]HOST');
+  if (target && !req.join && !cert.principals.includes(target.login)) {
+    throw accessDenied(`you may not log in as "${target.login}" (your logins: ${cert.principals.join(', ')})`, 'use -l LOGIN or LOGIN@HOST with one of them');
   }
   const proxy = parseHostPort(p.ssh_proxy_addr, 3023);
   if (typeof proxy === 'string') throw badParameter(`bad proxy address in the profile: ${proxy}`, 'log in again with tsh login');
@@ -138,7 +141,7 @@ export async function runSsh(req: SshRequest): Promise<number> {
     return await new Promise<number>((resolve, reject) => {
       const env: Record<string, string> = req.join
         ? { [JOIN_ENV]: req.join.id, [JOIN_MODE_ENV]: req.join.mode }
-        : { [TARGET_ENV]: formatTarget(req.target), ...(req.forwardUserAgent ? { [FORWARD_AGENT_ENV]: 'yes' } : {}) };
+        : { [TARGET_ENV]: formatTarget(target!), ...(req.forwardUserAgent ? { [FORWARD_AGENT_ENV]: 'yes' } : {}) };
       const term = process.env.TERM ?? 'xterm-256color';
       const size = { rows: req.stdout.rows || 24, cols: req.stdout.columns || 80, height: 0, width: 0, term };
       const onStream = (err: Error | undefined, stream: Ssh2.ClientChannel) => {

@@ -1,5 +1,5 @@
 import { sessionColumns, type SessionJson } from '../lib/recording/index.js';
-import type { NodeJson } from '../lib/api/index.js';
+import type { LiveSessionJson, NodeJson } from '../lib/api/index.js';
 import { formatLabels } from '../lib/labels.js';
 import type { SearchHitJson } from '../lib/api/index.js';
 
@@ -74,3 +74,22 @@ export function renderSearchHits(format: string, hits: readonly SearchHitJson[])
     )
     .join('\n\n');
 }
+
+/** An idle time as people read it: 5s, 3m12s, 2h05m. */
+export function formatIdle(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** The running sessions' columns (tsh sessions ls, tctl sessions ls --active). */
+export const LIVE_SESSION_COLUMNS: readonly Column<LiveSessionJson>[] = [
+  { header: 'ID', cell: (r) => r.id },
+  { header: 'User', cell: (r) => r.user },
+  { header: 'Login', cell: (r) => r.login },
+  { header: 'Node', cell: (r) => r.node },
+  { header: 'Kind', cell: (r) => r.kind },
+  { header: 'Started', cell: (r) => r.started_at },
+  { header: 'Idle', cell: (r) => (r.local ? formatIdle(r.idle_seconds) : '-') },
+  { header: 'Participants', cell: (r) => (r.local ? r.participants.map((p) => `${p.user} (${p.mode})`).join(', ') || '-' : '(another proxy)') },
+];

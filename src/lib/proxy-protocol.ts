@@ -8,3 +8,8 @@ export const FORWARD_AGENT_ENV = 'TOLLGATE_FORWARD_AGENT';
 export function unregisteredNodeLine(node: string): string {
   return `tollgate: ${node} is not a registered node, and this proxy only reaches registered nodes; register it with teleport join openssh (tctl tokens add --type=node), see tsh ls`;
 }
+
+/** `tsh join`: the session to attach to, named in an env request instead of TOLLGATE_TARGET. */
+export const JOIN_ENV = 'TOLLGATE_JOIN';
+/** `observer` (default) or `peer`. */
+export const JOIN_MODE_ENV = 'TOLLGATE_JOIN_MODE';

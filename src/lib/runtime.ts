@@ -17,7 +17,7 @@ import { DaemonMetrics, startDiagServer, writableDirCheck, type ReadinessCheck }
 import type { HostPort } from './address.js';
 import { VERSION } from './version.js';
 import { loadOrCreateTls, startWebServer, type WebServer } from './web/index.js';
-import { HostCertificates, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
+import { HostCertificates, LiveDirectory, LiveSessions, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
 import { describeReload, planReload, type ReloadReport } from './reload.js';
 import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
@@ -195,6 +195,11 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       reservedNames: config.proxy.enabled ? proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname) : [],
     });
     let webTlsPin: string | undefined;
+    // Running sessions (tsh join, sessions ls --active, tctl sessions end): the proxy fills the
+    // registry; the admin and web APIs read it through the directory, which also sees other
+    // daemons' sessions in the shared index and hands them end requests through the store.
+    const live = config.proxy.enabled ? new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers }) : undefined;
+    const directory = live ? new LiveDirectory({ live, store, serverId: serverId(config.dataDir), now: () => clock.now().getTime(), log, auditor: auth.auditor, followRemote: config.storage.type === 'postgres' }) : undefined;
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {
       auth,
@@ -211,6 +216,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       inventory,
       allowUnregisteredNodes: config.proxy.allowUnregisteredNodes,
       webTlsPin: () => webTlsPin,
+      ...(directory ? { live: directory } : {}),
     });
     closers.unshift(() => admin.close());
 
@@ -252,7 +258,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         sshListenAddr: formatHostPort(config.proxy.listenAddr),
         sshPublicAddr: config.proxy.publicAddrs[0] ? formatHostPort({ host: config.proxy.publicAddrs[0].host, port: config.proxy.listenAddr.port }) : undefined,
         publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
-        sessions: { store, recordings },
+        sessions: { store, recordings, ...(directory ? { live: directory } : {}) },
         inventory,
       });
       const w = web;
@@ -302,9 +308,16 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
             ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store, auditor: auth.auditor, log })]
             : []),
         ],
+        ...(live ? { live } : {}),
+        // Only a shared store lets another daemon's sessions be followed from here.
+        ...(directory && config.storage.type === 'postgres' ? { liveDirectory: directory } : {}),
       });
       const sp = ssh;
       closers.unshift(() => sp.close());
+      if (directory) {
+        directory.start();
+        closers.unshift(async () => directory.close());
+      }
       checks.push({
         name: 'ssh listener',
         check: () => {

@@ -302,6 +302,25 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
     });
   });
 
+  describe(`store contract: ${name}, live session end requests`, () => {
+    it('an end request is taken once, only for the sessions asked about; a second request for a session is ignored', async () => {
+      const s = await makeStore();
+      const req = (id: string, message: string) => ({ sessionId: id, message, requestedBy: 'tctl', requestedAt: 5 });
+      await s.requestSessionEnd(req('11111111-1111-4111-8111-111111111111', 'maintenance'));
+      await s.requestSessionEnd(req('11111111-1111-4111-8111-111111111111', 'second'));
+      await s.requestSessionEnd(req('22222222-2222-4222-8222-222222222222', 'other'));
+      expect(await s.takeSessionEndRequests([])).toEqual([]);
+      expect(await s.takeSessionEndRequests(['33333333-3333-4333-8333-333333333333'])).toEqual([]);
+      const [a, b] = await Promise.all([
+        s.takeSessionEndRequests(['11111111-1111-4111-8111-111111111111']),
+        s.takeSessionEndRequests(['11111111-1111-4111-8111-111111111111']),
+      ]);
+      expect([...a, ...b]).toEqual([req('11111111-1111-4111-8111-111111111111', 'maintenance')]);
+      expect(await s.takeSessionEndRequests(['22222222-2222-4222-8222-222222222222', '11111111-1111-4111-8111-111111111111'])).toEqual([req('22222222-2222-4222-8222-222222222222', 'other')]);
+      await s.close();
+    });
+  });
+
   describe(`store contract: ${name}, two processes racing on one database`, () => {
     const twoMigrated = async (): Promise<[Store, Store]> => {
       const [a, b] = await options.twoStores();

@@ -58,6 +58,11 @@ export class TmuxSession {
     await run('tmux', ['-L', this.socket, 'send-keys', '-t', this.name, ...names]);
   }
 
+  /** Sends named keys (tmux key names: `C-c`, `C-]`, `Escape`). */
+  async sendKey(key: string): Promise<void> {
+    await run('tmux', ['-L', this.socket, 'send-keys', '-t', this.name, key]);
+  }
+
   /** Resizes the terminal, as a user dragging the window would. */
   async resize(cols: number, rows: number): Promise<void> {
     await run('tmux', ['-L', this.socket, 'resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)]);

@@ -12,7 +12,7 @@ import type { AuditEvent, Store } from '../store/index.js';
 import { sealedOf, sessionToJson, verifyRecording, verifyResultToJson } from '../recording/index.js';
 import type { RecordingStorage } from '../recording/index.js';
 import type { CertResponse, EventJson, InviteResponse } from '../api/index.js';
-import { adminRoutes, type AdminRoutes } from '../api/index.js';
+import { adminRoutes, type AdminRoutes, type LiveSessionJson } from '../api/index.js';
 import { reindexAll, reindexSession } from '../search/index.js';
 
 export interface AdminServerOptions {
@@ -37,6 +37,11 @@ export interface AdminServerOptions {
    * sends the token); undefined until the web proxy has its certificate, or without a proxy.
    */
   webTlsPin(): string | undefined;
+  /** Running sessions (the proxy's live registry and the shared index); absent without a proxy. */
+  live?: {
+    list(): Promise<LiveSessionJson[]>;
+    end(id: string, message: string, by: string): Promise<{ id: string; ended: boolean; where: 'local' | 'remote' }>;
+  };
 }
 
 export function eventToJson(e: AuditEvent): EventJson {
@@ -118,6 +123,12 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
     signUserCert: async ({ body: b }) => certJson(await auth.signUserCert({ user: b.user, publicKey: b.public_key, ttlMs: b.ttl_ms }, 'tctl'), b.user),
 
     listSessions: async ({ query }) => (await o.store.listSessions({ limit: query.limit, user: query.user })).map(sessionToJson),
+    listActiveSessions: async () => (o.live ? o.live.list() : []),
+    endSession: async ({ params, body }) => {
+      if (!o.live) throw unavailable('this daemon runs no proxy, so it relays no sessions', 'run tctl against a daemon started with --roles=auth,proxy');
+      // The end itself is audited as session.end, with this reason, when the recording closes.
+      return o.live.end(params.id, body.message ?? '', 'tctl');
+    },
     getSession: async ({ params }) => sessionToJson(await session(params.id)),
     verifyRecording: async ({ params: { id } }) => {
       const s = await session(id);

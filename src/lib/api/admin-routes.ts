@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { limitParam, oneOf, route } from './route-table.js';
-import { nodeJson } from './web-routes.js';
+import { liveSessionJson, nodeJson } from './web-routes.js';
 import {
   addNodeRequest,
   addTokenRequest,
@@ -61,6 +61,15 @@ export const adminRoutes = {
     path: '/v1/sessions',
     query: z.object({ limit: limitParam(100), user: z.string().optional() }),
     response: z.array(sessionJson),
+  }),
+  /** Running sessions on every daemon of the cluster (before :id, which would match it). */
+  listActiveSessions: route({ method: 'GET', path: '/v1/sessions/active', response: z.array(liveSessionJson) }),
+  /** Ends a running session with a message for every participant (tctl sessions end). */
+  endSession: route({
+    method: 'POST',
+    path: '/v1/sessions/:id/end',
+    body: z.strictObject({ message: z.string().max(1024).optional() }),
+    response: z.object({ id: z.string(), ended: z.boolean(), where: z.enum(['local', 'remote']) }),
   }),
   getSession: route({ method: 'GET', path: '/v1/sessions/:id', response: sessionJson }),
   verifyRecording: route({ method: 'GET', path: '/v1/recordings/:id/verify', response: verifyJson }),

@@ -78,6 +78,22 @@ export const loginRoutes = {
   logout: route({ method: 'DELETE', path: '/webapi/sessions/web', response: z.object({ ok: z.literal(true) }) }),
 };
 
+/** A running session as `tsh sessions ls` and `tctl sessions ls --active` show it. */
+export const liveSessionJson = z.object({
+  id: z.string(),
+  user: z.string(),
+  login: z.string(),
+  node: z.string(),
+  kind: z.string(),
+  started_at: z.string(),
+  last_activity: z.string(),
+  idle_seconds: z.number(),
+  participants: z.array(z.object({ user: z.string(), mode: z.enum(['observer', 'peer']) })),
+  /** Whether it runs on the daemon that answered (false: another daemon on the same PostgreSQL). */
+  local: z.boolean(),
+});
+export type LiveSessionJson = z.infer<typeof liveSessionJson>;
+
 /** Recorded sessions, for a logged-in user (bearer token, or the browser's cookie). */
 export const sessionRoutes = {
   listSessions: route({
@@ -103,9 +119,17 @@ export const sessionRoutes = {
     }),
     response: z.array(searchHitJson),
   }),
+  /** Running sessions the user may join: their own, or everyone's for auditors. Before :id, which would match it. */
+  listActiveSessions: route({ method: 'GET', path: '/webapi/sessions/active', auth: true, response: z.array(liveSessionJson) }),
   getSession: route({ method: 'GET', path: '/webapi/sessions/:id', auth: true, response: sessionJson }),
   /** The asciicast file, streamed. */
   streamSession: route({ method: 'GET', path: '/webapi/sessions/:id/stream', auth: true, response: raw('application/x-asciicast') }),
+  /**
+   * A running session as server-sent events for the browser's player (asciinema-player's
+   * eventsource driver): first `{cols, rows, init}` painting the current screen, then
+   * `[time, "o"|"r", data]` events, then `{state: "offline"}` when it ends.
+   */
+  watchSession: route({ method: 'GET', path: '/webapi/sessions/:id/live', auth: true, response: raw('text/event-stream') }),
   /** The byte-exact sidecar (`ID.cast.bin`), streamed; empty when the recording has none. */
   streamSessionBin: route({ method: 'GET', path: '/webapi/sessions/:id/stream.bin', auth: true, response: raw('application/octet-stream') }),
   /** The integrity data beside the recording (hash chain, detached SSHSIG), null when absent. */

@@ -35,6 +35,9 @@ export const AuditEvents = {
   /** A non-PTY exec reached auth_service.max_exec_recording_size: the session was ended (recording is mandatory). */
   sessionRecordingLimit: 'session.recording_limit',
   sessionAccessDenied: 'session.access_denied',
+  /** Someone attached to a running session (tsh join): observer or peer. */
+  sessionJoin: 'session.join',
+  sessionLeave: 'session.leave',
   sessionReplay: 'session.replay',
   sessionExport: 'session.export',
 } as const;

@@ -57,6 +57,8 @@ export interface Config {
     /** Targets outside the inventory use the legacy agent-forwarding path; `false` refuses them. */
     readonly allowUnregisteredNodes: boolean;
     readonly allowedTargets: readonly string[];
+    /** Observers and peers at most per running session (tsh join); 0 turns joining off. */
+    readonly maxSessionObservers: number;
   };
 }
 

@@ -211,6 +211,7 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
       allowPortForwarding: p.allow_port_forwarding ?? false,
       allowUnregisteredNodes: p.allow_unregistered_nodes ?? true,
       allowedTargets: p.allowed_targets ?? [],
+      maxSessionObservers: p.max_session_observers ?? 16,
     },
   };
   return deepFreeze(config);

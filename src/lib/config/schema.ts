@@ -185,6 +185,7 @@ export const fileSchema = z.strictObject({
       forward_agent_to_nodes: bool.optional(),
       allow_port_forwarding: bool.optional(),
       allow_unregistered_nodes: bool.optional(),
+      max_session_observers: z.number().int().min(0).max(1000).optional(),
       allowed_targets: z.array(target, { error: 'must be a list of targets' }).optional(),
     })
     .optional(),

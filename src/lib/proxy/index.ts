@@ -5,3 +5,4 @@ export { startSshProxy, type SshProxy } from './proxy-server.js';
 export { DRAINING_LINE, UnrecordedSessions, type SessionPlan, type TapConsumer, type TapEvent } from './session/index.js';
 export { TargetPolicy } from './targets.js';
 export { UpstreamConnector } from './upstream.js';
+export { DEFAULT_MAX_VIEWERS, endedByAdminLine, joinRefusal, LiveDirectory, LiveSessions, type ActiveSession, type JoinMode, type LiveSessionInfo, type Participant } from './live/index.js';

@@ -17,6 +17,7 @@ import { handleSession, type ConnectionContext, type Identity, type PipelineDeps
 import { refuseForwardRequests, servePortForwarding, type PortForwardingDeps } from './port-forwarding.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
+import { serveJoin, type LiveDirectory, type LiveSessions } from './live/index.js';
 
 /**
  * Unauthenticated connections are closed this long after the TCP accept (OpenSSH's LoginGraceTime
@@ -50,6 +51,10 @@ export interface SshProxyOptions {
   version: string;
   /** Optional taps for each session (the search indexer); see PipelineDeps.optionalTaps. */
   optionalTaps?: PipelineDeps['optionalTaps'];
+  /** The registry of running sessions, shared with the web API (sessions ls) and the admin API (sessions end). */
+  live?: LiveSessions;
+  /** Other daemons' running sessions (shared PostgreSQL): tsh join through this proxy follows their shipped recordings. */
+  liveDirectory?: LiveDirectory;
 }
 
 export interface SshProxy {
@@ -96,6 +101,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     forwardAgentToNodes: o.forwardAgentToNodes,
     limits: o.limits,
     ...(o.optionalTaps ? { optionalTaps: o.optionalTaps } : {}),
+    ...(o.live ? { live: liveHooks(o.live) } : {}),
     track(relay) {
       relays.add(relay);
       void relay.done.finally(() => relays.delete(relay));
@@ -110,6 +116,16 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       };
     },
   };
+  function liveHooks(live: LiveSessions): PipelineDeps['live'] {
+    return {
+      begin: (meta) => live.begin(meta),
+      remove: (id) => live.remove(id),
+      join: (channel, who, req) => {
+        const dir = o.liveDirectory;
+        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: o.store } } : {}) });
+      },
+    };
+  }
   const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
   const conns = new Set<Ssh2.Connection>();
   const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE });

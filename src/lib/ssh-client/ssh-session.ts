@@ -8,7 +8,7 @@ import { serveAgent } from '../agent/index.js';
 import { parseCertificate, parsePrivateKeyText, parsePublicKeyLine } from '../ca/index.js';
 import { parseHostPort } from '../address.js';
 import { accessDenied, badParameter, unavailable } from '../errors.js';
-import { FORWARD_AGENT_ENV, TARGET_ENV } from '../proxy-protocol.js';
+import { FORWARD_AGENT_ENV, JOIN_ENV, JOIN_MODE_ENV, TARGET_ENV } from '../proxy-protocol.js';
 import { createCertAgent } from '../ssh/index.js';
 import type { Profile } from '../profile/index.js';
 
@@ -20,7 +20,8 @@ export interface SshTarget {
 
 export interface SshRequest {
   profile: Profile;
-  target: SshTarget;
+  /** The node (tsh ssh); unused by a join. */
+  target: SshTarget | undefined;
   /** Remote command; undefined = interactive shell. */
   command: string | undefined;
   pty: boolean;
@@ -33,6 +34,22 @@ export interface SshRequest {
   /** Checks the proxy's host key against the cluster's host CA. */
   hostKey: { options(hostname: string): Partial<Ssh2.ConnectConfig>; verifier(): { describeError(err: unknown): string } | undefined };
   now?: () => Date;
+  /** tsh join: attach to a running session instead of naming a node (target is ignored). */
+  join?: { id: string; mode: 'observer' | 'peer' };
+}
+
+/** Ctrl-]: detaches from a joined session (as telnet's escape); an observer's `q` too. */
+export const DETACH_KEY = 0x1d;
+
+/**
+ * What tsh join does with the user's keys: Ctrl-] detaches (and `q` for an observer, whose other
+ * keys are dropped here, never sent: the proxy drops them as well); a peer's keys go on.
+ */
+export function joinKeys(data: Buffer, mode: 'observer' | 'peer'): { detach: boolean; send: Buffer | undefined } {
+  const i = data.indexOf(DETACH_KEY);
+  if (mode === 'observer') return { detach: i >= 0 || data.includes(0x71 /* q */), send: undefined };
+  if (i >= 0) return { detach: true, send: i > 0 ? data.subarray(0, i) : undefined };
+  return { detach: false, send: data };
 }
 
 function formatTarget(t: SshTarget): string {
@@ -77,8 +94,10 @@ export async function runSsh(req: SshRequest): Promise<number> {
   if (BigInt(Math.floor(now().getTime() / 1000)) >= cert.validBefore) {
     throw accessDenied(`your certificate expired at ${new Date(Number(cert.validBefore) * 1000).toISOString()}`, `log in again with tsh login --proxy=${p.web_proxy_addr}`);
   }
-  if (!cert.principals.includes(req.target.login)) {
-    throw accessDenied(`you may not log in as "${req.target.login}" (your logins: ${cert.principals.join(', ')})`, 'use -l LOGIN or LOGIN@HOST with one of them');
+  const target = req.target;
+  if (!req.join && !target) throw badParameter('no node given', 'usage: tsh ssh [LOGIN@]HOST');
+  if (target && !req.join && !cert.principals.includes(target.login)) {
+    throw accessDenied(`you may not log in as "${target.login}" (your logins: ${cert.principals.join(', ')})`, 'use -l LOGIN or LOGIN@HOST with one of them');
   }
   const proxy = parseHostPort(p.ssh_proxy_addr, 3023);
   if (typeof proxy === 'string') throw badParameter(`bad proxy address in the profile: ${proxy}`, 'log in again with tsh login');
@@ -120,14 +139,16 @@ export async function runSsh(req: SshRequest): Promise<number> {
       });
     });
     return await new Promise<number>((resolve, reject) => {
-      const env: Record<string, string> = { [TARGET_ENV]: formatTarget(req.target), ...(req.forwardUserAgent ? { [FORWARD_AGENT_ENV]: 'yes' } : {}) };
+      const env: Record<string, string> = req.join
+        ? { [JOIN_ENV]: req.join.id, [JOIN_MODE_ENV]: req.join.mode }
+        : { [TARGET_ENV]: formatTarget(target!), ...(req.forwardUserAgent ? { [FORWARD_AGENT_ENV]: 'yes' } : {}) };
       const term = process.env.TERM ?? 'xterm-256color';
       const size = { rows: req.stdout.rows || 24, cols: req.stdout.columns || 80, height: 0, width: 0, term };
       const onStream = (err: Error | undefined, stream: Ssh2.ClientChannel) => {
         if (err) return reject(unavailable(`the proxy refused the session: ${err.message}`));
         // 255 unless the node reports an exit status (a lost connection or a signal), as with ssh.
         let code = 255;
-        const raw = req.pty && req.stdin.isTTY;
+        const raw = (req.pty || req.join) && req.stdin.isTTY;
         if (raw) req.stdin.setRawMode(true);
         const onResize = () => stream.setWindow(req.stdout.rows || 24, req.stdout.columns || 80, 0, 0);
         if (req.pty) req.stdout.on('resize', onResize);
@@ -138,14 +159,28 @@ export async function runSsh(req: SshRequest): Promise<number> {
           if (raw) req.stdin.setRawMode(false);
           req.stdout.off('resize', onResize);
           req.stdin.unpipe(stream);
+          req.stdin.off('data', onJoinKeys);
           req.stdin.pause();
           resolve(code);
+        };
+        const join = req.join;
+        const onJoinKeys = (data: Buffer) => {
+          if (!join) return;
+          const k = joinKeys(data, join.mode);
+          if (k.send) stream.write(k.send);
+          if (k.detach) {
+            req.stderr.write('\r\ntsh: detached from the session\r\n');
+            code = 0;
+            stream.close();
+            end();
+          }
         };
         failSession = (e) => {
           req.stderr.write(`\r\ntsh: connection to the proxy lost: ${e.message}\r\n`);
           end();
         };
-        req.stdin.pipe(stream);
+        if (join) req.stdin.on('data', onJoinKeys);
+        else req.stdin.pipe(stream);
         stream.pipe(req.stdout, { end: false });
         stream.stderr.pipe(req.stderr, { end: false });
         stream.on('exit', (c: number | null) => {
@@ -153,7 +188,9 @@ export async function runSsh(req: SshRequest): Promise<number> {
         });
         stream.on('close', end);
       };
-      if (req.command !== undefined) client.exec(req.command, { env, pty: req.pty ? size : undefined, agentForward: true } as Ssh2.ExecOptions, onStream);
+      // A joined session is shown as its owner's terminal draws it: the joiner's size does not apply.
+      if (req.join) client.shell(false, { env } as Ssh2.ShellOptions, onStream);
+      else if (req.command !== undefined) client.exec(req.command, { env, pty: req.pty ? size : undefined, agentForward: true } as Ssh2.ExecOptions, onStream);
       else client.shell(req.pty ? size : false, { env, agentForward: true } as Ssh2.ShellOptions, onStream);
     });
   } finally {

@@ -12,6 +12,7 @@ import type {
   SessionRecord,
   IssuedCertRecord,
   JoinTokenRecord,
+  SessionEndRequest,
   NodeRecord,
   RecordingChunk,
   RecordingPart,
@@ -488,6 +489,22 @@ export class KyselyStore implements Store {
 
   deleteNode(name: string): Promise<boolean> {
     return inventory.deleteNode(this.db, name);
+  }
+
+  async requestSessionEnd(r: SessionEndRequest): Promise<void> {
+    await this.db
+      .insertInto('live_session_ends')
+      .values({ session_id: r.sessionId, message: r.message, requested_by: r.requestedBy, requested_at: r.requestedAt })
+      .onConflict((oc) => oc.column('session_id').doNothing())
+      .execute();
+  }
+
+  async takeSessionEndRequests(sessionIds: readonly string[]): Promise<SessionEndRequest[]> {
+    if (sessionIds.length === 0) return [];
+    // DELETE ... RETURNING (SQLite ≥ 3.35, PostgreSQL): taken and removed in one statement, so two
+    // polls never act on one request twice.
+    const rows = await this.db.deleteFrom('live_session_ends').where('session_id', 'in', [...sessionIds]).returningAll().execute();
+    return rows.map((r) => ({ sessionId: r.session_id, message: r.message, requestedBy: r.requested_by, requestedAt: Number(r.requested_at) }));
   }
 
   createJoinToken(token: JoinTokenRecord): Promise<void> {

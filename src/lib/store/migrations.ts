@@ -186,6 +186,18 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
       await db.schema.createIndex('sessions_node').on('sessions').columns(['node', 'started_at']).execute();
     },
   },
+  '0008_live': {
+    async up(db: Kysely<unknown>) {
+      // One pending end request per session; the daemon relaying it deletes the row when it acts.
+      await db.schema
+        .createTable('live_session_ends')
+        .addColumn('session_id', 'text', (c) => c.primaryKey())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

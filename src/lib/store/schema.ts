@@ -17,6 +17,8 @@ export interface Database {
   nodes: { name: string; host: string; port: number; labels: string; added_by: string; created_at: number; host_key_fingerprint: string | null };
   join_tokens: { token_hash: string; type: string; created_at: number; expires_at: number; used_at: number | null; used_by: string | null };
   signup_tokens: { token_hash: string; user_name: string; created_at: number; expires_at: number; used_at: number | null; otp_secret: string | null };
+  /** tctl sessions end for a session another daemon relays (0008): its owner polls and ends it. */
+  live_session_ends: { session_id: string; message: string; requested_by: string; requested_at: number };
   login_failures: { user_name: string; time: number; reason: string };
   web_sessions: { token_hash: string; user_name: string; created_at: number; expires_at: number };
   issued_certs: {

@@ -148,6 +148,14 @@ export interface RecordingChunk {
   data: Buffer;
 }
 
+/** tctl sessions end, handed through the store to the daemon that relays the session. */
+export interface SessionEndRequest {
+  sessionId: string;
+  message: string;
+  requestedBy: string;
+  requestedAt: number;
+}
+
 export interface SessionQuery {
   user?: string;
   since?: number;
@@ -268,6 +276,11 @@ export interface Store {
   listNodes(): Promise<NodeRecord[]>;
   /** False when there was no such node. */
   deleteNode(name: string): Promise<boolean>;
+
+  /** Asks whichever daemon relays session `sessionId` to end it (a second request for it is ignored). */
+  requestSessionEnd(req: SessionEndRequest): Promise<void>;
+  /** The end requests for these sessions, removed as they are returned (each is acted on once). */
+  takeSessionEndRequests(sessionIds: readonly string[]): Promise<SessionEndRequest[]>;
 
   createJoinToken(token: JoinTokenRecord): Promise<void>;
   /**

@@ -19,6 +19,7 @@ button { margin-top: 1.5rem; padding: .6rem 1.2rem; font-size: 1rem; cursor: poi
 .qr img { width: 220px; height: 220px; background: #fff; padding: 8px; }
 code { font-size: .95rem; word-break: break-all; }
 .muted { color: #777; font-size: .9rem; }
+.live { background: #c00; color: #fff; border-radius: 3px; padding: 0 .3em; font-size: .8rem; }
 `;
 
 export function layout(title: string, body: Html): Html {

@@ -11,6 +11,7 @@ import type { Store, UserRecord } from '../store/index.js';
 import { sessionRoutes, type SessionRoutes } from '../api/index.js';
 import type { SessionAccess } from './session-access.js';
 import { cookieToken } from './ui.js';
+import { liveEventStream, type LiveView } from './live-view.js';
 import { AuditEvents } from '../audit/index.js';
 import { formatOffset } from '../duration.js';
 
@@ -22,6 +23,8 @@ export interface SessionsApiOptions {
   store: Store;
   recordings: RecordingService;
   access: SessionAccess;
+  /** Running sessions (the proxy's live registry, and other daemons' from the shared index). */
+  live?: LiveView;
 }
 
 /** tsh sends a bearer token; the browser its HttpOnly session cookie (SameSite=Strict, GET only here). */
@@ -76,7 +79,18 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
       }));
     },
 
+    // Only what the user may join: their own sessions, everyone's for auditors (session-access.ts).
+    listActiveSessions: async ({ user }) => {
+      const all = o.live ? await o.live.list() : [];
+      return o.access.isAuditor(user) ? all : all.filter((s) => s.user === user.name);
+    },
+
     getSession: async ({ user, params }, c) => sessionToJson(await visible(c, user, params.id)),
+
+    watchSession: async ({ user, params }, c) => {
+      if (!o.live) throw notFound('this proxy serves no live sessions');
+      return liveEventStream(o.live, params.id, user, clientAddr(c));
+    },
 
     streamSession: async ({ user, params }, c) => {
       const s = await visible(c, user, params.id);

@@ -13,6 +13,7 @@ import { accessDenied, isTollgateError } from '../errors.js';
 import type { SessionRecord, Store, UserRecord } from '../store/index.js';
 import { layout } from './pages.js';
 import type { SessionAccess } from './session-access.js';
+import type { LiveView } from './live-view.js';
 
 type Env = { Bindings: Partial<HttpBindings> };
 
@@ -72,14 +73,19 @@ function create(speed) {
   const markers = JSON.parse(el.dataset.markers || '[]');
   player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined, markers, ...(at > 0 ? { startAt: at, preload: true, poster: 'npt:' + at } : {}) });
 }
-create(1);
-speedSel.addEventListener('change', () => create(Number(speedSel.value)));
-// A command in the list below the player links to #t=OFFSET: open the player there.
-window.addEventListener('hashchange', () => create(Number(speedSel.value)));
+if (el.dataset.live) {
+  // A running session: the player's eventsource driver paints the current screen, then follows.
+  player = AsciinemaPlayer.create({ driver: 'eventsource', url: el.dataset.live }, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), autoPlay: true, fit: 'width' });
+} else {
+  create(1);
+  speedSel.addEventListener('change', () => create(Number(speedSel.value)));
+  // A command in the list below the player links to #t=OFFSET: open the player there.
+  window.addEventListener('hashchange', () => create(Number(speedSel.value)));
+}
 `;
 
 /** Web pages: login (password + OTP), sessions list, player; cookie sessions with CSRF checks. */
-export function mountUi(app: Hono<Env>, o: { login: LoginService; access: SessionAccess; store: Store; clusterName: string }): void {
+export function mountUi(app: Hono<Env>, o: { login: LoginService; access: SessionAccess; store: Store; clusterName: string; live?: LiveView }): void {
   const addr = (c: Context<Env>) => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
   const userOf = async (c: Context<Env>): Promise<UserRecord | undefined> => {
     const t = cookieToken(c);
@@ -174,7 +180,7 @@ ${auditor ? html`<label for="f-user">User</label><input id="f-user" name="user" 
 </form>
 <table id="sessions"><thead><tr><th>Started</th><th>User</th><th>Login</th><th>Node</th><th>Kind</th><th>Duration</th><th>Exit</th></tr></thead><tbody>
 ${rows.map(
-  (r) => html`<tr><td><a href="/web/sessions/${r.id}">${r.started_at}</a></td><td>${r.user}</td><td>${r.login}</td><td>${r.node}</td><td>${r.kind}${r.command ? html`: <code>${r.command}</code>` : ''}</td><td>${r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : 'running'}</td><td>${r.end_reason === 'interrupted' ? 'interrupted' : (r.exit_status ?? r.exit_signal ?? '')}</td></tr>`,
+  (r) => html`<tr><td><a href="/web/sessions/${r.id}">${r.started_at}</a></td><td>${r.user}</td><td>${r.login}</td><td>${r.node}</td><td>${r.kind}${r.command ? html`: <code>${r.command}</code>` : ''}</td><td>${r.ended_at ? formatDuration(Date.parse(r.ended_at) - Date.parse(r.started_at)) : html`<span class="live">live</span>`}</td><td>${r.end_reason === 'interrupted' ? 'interrupted' : (r.exit_status ?? r.exit_signal ?? '')}</td></tr>`,
 )}
 </tbody></table>`,
       ),
@@ -195,6 +201,23 @@ ${rows.map(
       }
       throw err;
     }
+    const live = s.endedAt === null && o.live !== undefined;
+    if (live) {
+      return c.html(
+        layout(
+          `Live session ${s.id}`,
+          html`<link rel="stylesheet" href="/web/assets/asciinema-player.css">
+${nav(c, user)}<h1><span class="live" id="live">live</span> ${s.user} as ${s.login}@${s.node}</h1>
+<p class="muted">${new Date(s.startedAt).toISOString()} · ${s.kind}${s.command ? html` · <code>${s.command}</code>` : ''}</p>
+${o.access.isAuditor(user)
+  ? html`<form method="post" action="/web/sessions/${s.id}/end" id="end-session"><input type="hidden" name="csrf" value="${csrfToken(c)}"><label for="end-message">Message</label> <input id="end-message" name="message" maxlength="1024"> <button type="submit" id="end">End session</button></form>`
+  : ''}
+<div id="player" data-live="/webapi/sessions/${s.id}/live" data-cols="80" data-rows="24"></div>
+<script src="/web/assets/asciinema-player.min.js"></script>
+<script src="/web/assets/player.js"></script>`,
+        ),
+      );
+    }
     // The command log of this session (session.command events), for markers and a list of links.
     const commands = (await o.store.listEvents({ types: [AuditEvents.sessionCommand], user: s.user, limit: 10_000 }))
       .filter((e) => e.fields.sid === s.id && typeof e.fields.offset_ms === 'number' && typeof e.fields.command === 'string')
@@ -214,6 +237,22 @@ ${commands.length ? html`<h2>Commands</h2><ol id="commands">${commands.map((x) =
 <script src="/web/assets/player.js"></script>`,
       ),
     );
+  });
+
+  // The auditors' button on a live session's page: ends it with the message for every participant.
+  app.post('/web/sessions/:id/end', async (c) => {
+    const user = await userOf(c);
+    if (!user) return c.redirect('/web/login', 303);
+    const form = await c.req.parseBody();
+    checkCsrf(c, form);
+    if (!o.access.isAuditor(user)) {
+      await o.access.visibleSession(user, c.req.param('id'), addr(c));
+      throw accessDenied('only auditors may end sessions', 'ask an administrator: tctl sessions end ID');
+    }
+    if (!o.live) throw accessDenied('this proxy serves no live sessions');
+    const message = typeof form.message === 'string' ? form.message.slice(0, 1024) : '';
+    await o.live.end(c.req.param('id'), message, `web:${user.name}`);
+    return c.redirect(`/web/sessions/${c.req.param('id')}`, 303);
   });
 
   app.get('/web/', (c) => c.redirect('/web/sessions', 302));

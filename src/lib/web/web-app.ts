@@ -182,7 +182,7 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
   if (o.sessions) {
     const access = createSessionAccess({ auth, store: o.sessions.store });
     mountSessionsApi(app, { auth, login, access, ...o.sessions });
-    mountUi(app, { login, access, store: o.sessions.store, clusterName: auth.clusterName });
+    mountUi(app, { login, access, store: o.sessions.store, clusterName: auth.clusterName, ...(o.sessions.live ? { live: o.sessions.live } : {}) });
   }
 
   if (o.inventory) mountNodesApi(app, { inventory: o.inventory, login });

@@ -13,6 +13,7 @@ import { recorderTap, type SessionRecorder, type SessionRecording } from './reco
 import { relaySession, refuseChannel, type Relay } from './relay.js';
 import { collectSessionRequests, type ConnectionContext, type LiveControls } from './requests.js';
 import { createOptionalTap, SessionTaps, type SessionTap, type TapConsumer } from './taps.js';
+import type { Identity } from './plan.js';
 
 /** Buffered bytes past which an optional tap (live view, indexer) is dropped from a session. */
 export const OPTIONAL_TAP_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -64,6 +65,34 @@ export interface PipelineDeps extends ProxyServices {
   draining?(): boolean;
   /** A session is being set up (authorized, dialled, recorded): returns what to call once it is relayed or refused. */
   settingUp?(): () => void;
+  /** The registry of running sessions (tsh join, sessions ls --active, tctl sessions end). */
+  live?: LiveHooks;
+}
+
+/** What the pipeline gives a running session's live view once its relay runs. */
+export interface LiveSessionControls {
+  /** Ends the session (tctl sessions end): `line` goes to the client, the reason to the recording and audit. */
+  stop(reason: string, line: string): void;
+  /** A peer's keystrokes: into the session's input path, recorded with the participant's name. */
+  input(data: Buffer, participant: string): void;
+  /** A status line to the session's own client ("alice joined as observer"), PTY sessions only. */
+  notify(line: string): void;
+}
+
+/** A session's live view: one more optional tap, told the session's controls once it is relayed. */
+export interface LiveTap extends TapConsumer {
+  started(controls: LiveSessionControls): void;
+}
+
+/**
+ * The live registry as the pipeline sees it (proxy/live implements it; the pipeline only calls
+ * it, so the folders do not depend on each other both ways).
+ */
+export interface LiveHooks {
+  begin(meta: { id: string; user: string; login: string; node: string; kind: string; startedAt: number; pty?: { cols: number; rows: number } }): LiveTap;
+  remove(id: string): void;
+  /** tsh join: a channel that named a running session instead of a node. */
+  join(channel: Ssh2.ServerChannel, who: Identity, req: { id: string; mode: 'observer' | 'peer' }): Promise<void>;
 }
 
 /** What a client is told when it opens a session while the proxy shuts down. */
@@ -81,6 +110,19 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     onRefusedTunnel: (request) => deps.auditor.emit(AuditEvents.port, conn.identity.user, { request, allowed: false, addr: conn.identity.clientAddr }),
     onStart(plan, channel) {
       let live: LiveControls | undefined;
+      if (plan.join) {
+        const join = plan.join;
+        if (!deps.live) {
+          refuseChannel(channel, 'tollgate: this proxy does not serve live sessions');
+          return { live: () => undefined };
+        }
+        void deps.live.join(channel, plan.identity, join).catch((err: Error) => {
+          log.error('join failed', { component: 'live', error: err.message });
+          refuseChannel(channel, `tollgate: cannot join: ${err.message}`);
+        });
+        // A joined viewer's window changes do not resize the session (its owner's terminal does).
+        return { live: () => undefined };
+      }
       // A graceful shutdown waits for sessions being set up too, not only those already relayed.
       const settled = deps.settingUp?.();
       void runSession(plan, channel, conn, deps, log, (controls) => (live = controls))
@@ -178,8 +220,19 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   let limits: ReturnType<typeof watchLimits> | undefined;
   // Assigned below; a limit can only be reached on a later turn, once the relay exists.
   let relay: Relay | undefined;
+  let liveSession: LiveTap | undefined;
   try {
-    const optional: SessionTap[] = (deps.optionalTaps?.(rec.id, plan, rec.startedAtMs) ?? []).map((consumer) =>
+    liveSession = deps.live?.begin({
+      id: rec.id,
+      user: who.user,
+      login: t.login,
+      node,
+      kind: plan.kind,
+      startedAt: deps.clock.now().getTime(),
+      ...(plan.pty ? { pty: { cols: plan.pty.cols, rows: plan.pty.rows } } : {}),
+    });
+    const consumers = [...(deps.optionalTaps?.(rec.id, plan, rec.startedAtMs) ?? []), ...(liveSession ? [liveSession] : [])];
+    const optional: SessionTap[] = consumers.map((consumer) =>
       createOptionalTap(consumer, {
         maxBufferedBytes: OPTIONAL_TAP_BUFFER_BYTES,
         onDrop: (reason) => {
@@ -203,6 +256,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
     }, deps.optionalTapCloseMs);
   } catch (err) {
     limits?.stop();
+    if (liveSession) deps.live?.remove(rec.id);
     stream.close();
     up.close();
     refuseChannel(channel, `tollgate: cannot set up the session: ${(err as Error).message}`, 255);
@@ -231,6 +285,22 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
     },
   });
   deps.track?.(relay);
+  if (liveSession) {
+    const r = relay;
+    liveSession.started({
+      stop: (reason, line) => r.stop(reason, line),
+      input(data, participant) {
+        if (stream.destroyed || stream.writableEnded) return;
+        // The same path as the client's keystrokes: to the node, and to every tap, tagged.
+        taps.write({ type: 'input', data, participant });
+        stream.write(data);
+      },
+      notify(line) {
+        if (plan.pty && !channel.destroyed && !channel.writableEnded) channel.stderr.write(`\r\n[tollgate] ${line}\r\n`);
+      },
+    });
+    void relay.done.finally(() => deps.live?.remove(rec.id));
+  }
   attach({
     resize: (size) => {
       stream.setWindow(size.rows, size.cols, size.height, size.width);

@@ -42,6 +42,8 @@ export interface SessionPlan {
   forwardAgent: boolean;
   /** Whether the client forwarded its agent to the proxy (auth-agent-req on this connection). */
   agentRequested: boolean;
+  /** tsh join: the channel attaches to a running session instead of dialling a node. */
+  join?: { id: string; mode: 'observer' | 'peer' };
 }
 
 /** `host:port`, as logs and the session index name a node. */

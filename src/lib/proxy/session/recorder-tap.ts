@@ -54,6 +54,9 @@ export function recorderTap(recording: SessionRecording, sftp?: SftpRecording): 
           return ok;
         }
         case 'input': {
+          // A peer's keystrokes (tsh join --mode=peer): a marker names who typed them, before the
+          // input event itself (kept as record_input says, like the session's own keystrokes).
+          if (e.participant) recording.marker(`input from ${e.participant} (peer): ${e.data.length} bytes`);
           const ok = recording.input(e.data);
           parser?.fromClient(e.data);
           return ok;

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type * as Ssh2 from 'ssh2';
 import type { SessionKind } from '../../store/index.js';
-import { FORWARD_AGENT_ENV, TARGET_ENV } from '../../proxy-protocol.js';
+import { FORWARD_AGENT_ENV, JOIN_ENV, JOIN_MODE_ENV, TARGET_ENV } from '../../proxy-protocol.js';
 import { parseTarget, type Identity, type PtyInfo, type SessionPlan, type Target } from './plan.js';
 
 /** Per client connection state shared by its session channels. */
@@ -49,6 +49,7 @@ export function collectSessionRequests(session: Ssh2.Session, conn: ConnectionCo
   const env: Record<string, string> = {};
   let target = conn.target;
   let forwardAgent = o.forwardAgentToNodes;
+  let join: SessionPlan['join'];
   let started: { live(): LiveControls | undefined } | undefined;
 
   session.on('pty', (accept, _reject, info) => {
@@ -59,6 +60,15 @@ export function collectSessionRequests(session: Ssh2.Session, conn: ConnectionCo
     if (info.key === TARGET_ENV && !conn.target) {
       target = parseTarget(info.val);
       return target ? accept?.() : reject?.();
+    }
+    // tsh join names a running session; on the outer connection only (a nested -J hop has its node).
+    if (info.key === JOIN_ENV && !conn.target) {
+      join = { id: info.val, mode: join?.mode ?? 'observer' };
+      return accept?.();
+    }
+    if (info.key === JOIN_MODE_ENV && (info.val === 'observer' || info.val === 'peer')) {
+      join = { id: join?.id ?? '', mode: info.val };
+      return accept?.();
     }
     if (info.key === FORWARD_AGENT_ENV) {
       forwardAgent = info.val === 'yes';
@@ -96,7 +106,7 @@ export function collectSessionRequests(session: Ssh2.Session, conn: ConnectionCo
 
   const start = (channel: Ssh2.ServerChannel, kind: SessionKind, command: string | null, subsystem: string | null) => {
     if (started) return;
-    const plan: SessionPlan = { identity: conn.identity, target, kind, command, subsystem, pty, env, forwardAgent, agentRequested: conn.agentRequested };
+    const plan: SessionPlan = { identity: conn.identity, target, kind, command, subsystem, pty, env, forwardAgent, agentRequested: conn.agentRequested, ...(join?.id ? { join } : {}) };
     started = o.onStart(plan, channel);
   };
   session.on('shell', (accept) => start(accept(), 'shell', null, null));

@@ -18,8 +18,8 @@ import type { SessionEnd } from '../../recording/index.js';
 export type TapEvent =
   /** Bytes from the node to the client (stdout and stderr alike, as the terminal shows them). */
   | { type: 'output'; data: Buffer }
-  /** Bytes from the client to the node. */
-  | { type: 'input'; data: Buffer }
+  /** Bytes from the client to the node; `participant` names a peer who joined (tsh join --mode=peer). */
+  | { type: 'input'; data: Buffer; participant?: string }
   | { type: 'resize'; cols: number; rows: number }
   /** A file operation in an SFTP session (the SFTP parser emits these). */
   | { type: 'file'; op: string; path: string; bytes?: number; target?: string }

@@ -18,6 +18,27 @@ export interface SshdOptions {
 }
 
 /**
+ * The lines every test sshd config starts from: loopback at `port`, certificates only (no
+ * passwords, no authorized_keys, no PAM), no pid file, and a clean HOME for logins (this
+ * machine's root .bashrc runs `pyenv init`, whose rehash lock stalls concurrent shells).
+ */
+export function baseSshdConfig(o: { port: number; home: string }): string[] {
+  return [
+    `Port ${o.port}`,
+    'ListenAddress 127.0.0.1',
+    'AuthorizedKeysFile none',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'PermitRootLogin prohibit-password',
+    'StrictModes no',
+    'PidFile none',
+    'LogLevel VERBOSE',
+    `SetEnv HOME=${o.home}`,
+  ];
+}
+
+/**
  * A real OpenSSH sshd on 127.0.0.1 at a free high port with its own config: no passwords, no
  * authorized_keys, only certificates from the trusted user CA. Needs root (it logs users in).
  */
@@ -35,26 +56,14 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
   const caFile = path.join(dir, 'user_ca.pub');
   if (opts.trustedUserCaKeys !== undefined) fs.writeFileSync(caFile, opts.trustedUserCaKeys);
   const config = [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    ...baseSshdConfig({ port, home: path.join(dir, 'home') }),
     `HostKey ${hostKey}`,
     ...(opts.hostCertificate ? [`HostCertificate ${opts.hostCertificate}`] : []),
     ...(opts.trustedUserCaKeys !== undefined ? [`TrustedUserCAKeys ${caFile}`] : []),
-    'AuthorizedKeysFile none',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    'PermitRootLogin prohibit-password',
-    'StrictModes no',
-    'PidFile none',
-    'LogLevel VERBOSE',
     'Subsystem sftp internal-sftp',
     // Load tests open many connections at once; the default (10:30:100) would drop some.
     'MaxStartups 200',
     'MaxSessions 200',
-    // A clean HOME for logins: this machine's root .bashrc runs `pyenv init`, whose rehash lock
-    // stalls concurrent shells for up to a minute; a node under test must not measure that.
-    `SetEnv HOME=${path.join(dir, 'home')}`,
   ].join('\n');
   fs.mkdirSync(path.join(dir, 'home'), { mode: 0o755 });
   const configFile = path.join(dir, 'sshd_config');

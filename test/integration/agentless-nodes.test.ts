@@ -5,7 +5,7 @@ import { TestAgent } from '../helpers/agent.js';
 import { castEvents, PASSWORD, sessions, startCluster, tshLogin, type Cluster } from '../helpers/cluster.js';
 import { postJson } from '../helpers/https.js';
 import { cli, freePort, run, spawnBackground, tmpDir, type Background } from '../helpers/proc.js';
-import { sshBaseArgs } from '../helpers/sshd.js';
+import { baseSshdConfig, sshBaseArgs } from '../helpers/sshd.js';
 
 /*
  * Agentless nodes (issue 15): a real sshd whose config the test owns is enrolled with
@@ -47,20 +47,10 @@ describe('agentless nodes: teleport join openssh, per-session certificates, labe
     fs.writeFileSync(
       config,
       [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
+        ...baseSshdConfig({ port, home: path.join(dir, 'home') }),
         `HostKey ${hostKey}`,
-        'AuthorizedKeysFile none',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'UsePAM no',
-        'PermitRootLogin prohibit-password',
-        'StrictModes no',
-        'PidFile none',
-        'LogLevel VERBOSE',
         'ExposeAuthInfo yes',
         'Subsystem sftp internal-sftp',
-        `SetEnv HOME=${path.join(dir, 'home')}`,
         'Match User nobody',
         '  PermitTTY no',
         '',

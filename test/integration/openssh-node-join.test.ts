@@ -5,7 +5,7 @@ import { CertAuthority, certificateLine, generateEd25519, parsePublicKeyLine, pr
 import { TollgateError } from '../../src/lib/errors.js';
 import { joinOpenSshNode, type JoinOptions, type NodeJoinGrant, type NodeJoinRequest } from '../../src/lib/openssh-node/index.js';
 import { freePort, run, spawnBackground, tmpDir } from '../helpers/proc.js';
-import { sshBaseArgs } from '../helpers/sshd.js';
+import { baseSshdConfig, sshBaseArgs } from '../helpers/sshd.js';
 
 /*
  * Issue 15's `teleport join openssh`, node side, against the real /usr/sbin/sshd with configs the
@@ -38,17 +38,7 @@ describe('joinOpenSshNode', () => {
     const lines = [
       ...(opts.head ?? []),
       ...(opts.include ? [`Include ${dir}/sshd_config.d/*.conf`] : []),
-      `Port ${opts.port ?? 2222}`,
-      'ListenAddress 127.0.0.1',
-      'AuthorizedKeysFile none',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'PermitRootLogin prohibit-password',
-      'StrictModes no',
-      'PidFile none',
-      'LogLevel VERBOSE',
-      `SetEnv HOME=${path.join(dir, 'home')}`,
+      ...baseSshdConfig({ port: opts.port ?? 2222, home: path.join(dir, 'home') }),
       ...(opts.tail ?? []),
     ];
     if (opts.include) fs.mkdirSync(path.join(dir, 'sshd_config.d'));

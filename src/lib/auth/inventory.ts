@@ -9,6 +9,7 @@ import { formatLabels, labelsMatch, parseLabels, type Labels } from '../labels.j
 import type { Logger } from '../log.js';
 import type { NodeRecord, Store, UserRecord } from '../store/index.js';
 import type { AuthService } from './auth-service.js';
+import type { NodeJoinGrant, NodeJoinRequest } from '../join-protocol.js';
 import { parseHostNames } from './validate.js';
 
 export const JOIN_TOKEN_TTL_DEFAULT_MS = 30 * 60_000;
@@ -42,22 +43,7 @@ export interface JoinTokenGrant {
   ttlMs: number;
 }
 
-/** What a joining node sends (already checked for shape at the HTTP edge). */
-export interface NodeJoinRequest {
-  token: string;
-  nodeName: string;
-  address: string;
-  labels: Labels;
-  hostPublicKey: string;
-  hostnames: string[];
-}
-
-/** What a joined node gets: the CA its sshd trusts and its own host certificate. */
-export interface NodeJoinGrant {
-  clusterName: string;
-  openSshCa: string;
-  hostCertificate: string;
-}
+export type { NodeJoinGrant, NodeJoinRequest } from '../join-protocol.js';
 
 /** A node as listings show it (tctl nodes ls, tsh ls, the web API). */
 export interface PublicNode {

@@ -9,27 +9,9 @@ import { managedLines, dropInPath, snippetLines } from './sshd-config.js';
 import { reloadSshd } from './sshd-control.js';
 import { ensureDataDir, ensureHostKey, hostCertProblem, nodeFiles, parseCaLine, parseCertLine, readHostKey, readState, writeIfChanged, type JoinState, type NodeFiles } from './node-files.js';
 
-/** What the node sends when it redeems its join token (the command turns it into the HTTP call). */
-export interface NodeJoinRequest {
-  token: string;
-  nodeName: string;
-  /** HOST:PORT the proxy dials. */
-  address: string;
-  labels: Record<string, string>;
-  /** `ssh-ed25519 AAAA... COMMENT`: the host key the proxy certifies. */
-  hostPublicKey: string;
-  /** Extra principals for the host certificate (os.hostname() and the like). */
-  hostnames: string[];
-}
+import type { NodeJoinGrant, NodeJoinRequest } from '../join-protocol.js';
 
-/** What the proxy answers. */
-export interface NodeJoinGrant {
-  clusterName: string;
-  /** Bare `ssh-ed25519 AAAA...` line for TrustedUserCAKeys. */
-  openSshCa: string;
-  /** `ssh-ed25519-cert-v01@openssh.com AAAA...` line certifying `hostPublicKey`. */
-  hostCertificate: string;
-}
+export type { NodeJoinGrant, NodeJoinRequest } from '../join-protocol.js';
 
 /** Redeems the single-use token with the proxy; called at most once per join, and not at all when nothing changed. */
 export type JoinRedeemer = (req: NodeJoinRequest) => Promise<NodeJoinGrant>;

@@ -7,6 +7,6 @@ export { chainPath, RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type R
 export { binPath } from './binary-sidecar.js';
 export { PlaybackControl, playJson, type PlayOptions, playRaw, playText, playTimed } from './player.js';
 export { sealedOf, sessionColumns, sessionJson, type SessionJson, sessionToJson } from './session-json.js';
-export { ActiveRecording, RecordingStopped, RECORDINGS_DIR, RecordingService, type RecordingServiceOptions, type SessionEnd, type SessionMeta } from './session-recorder.js';
+export { ActiveRecording, auditSessionStart, RecordingStopped, RECORDINGS_DIR, RecordingService, type RecordingServiceOptions, type SessionEnd, type SessionMeta } from './session-recorder.js';
 export { LocalDirStorage, type RecordingStorage, SharedStoreStorage } from './storage.js';
 export { blobFromAllowedSigners, VERDICT_EXIT_CODES, type VerifyJson, verifyRecording, type VerifyResult, verifyResultToJson } from './verify.js';

@@ -17,6 +17,24 @@ import { isUuid } from '../ids.js';
 export const RECORDINGS_DIR = 'recordings';
 
 
+/**
+ * `session.start` (and `exec` for a command), as every session writes them before it starts,
+ * recorded or not (`recorded: false` with session_recording: off).
+ */
+export async function auditSessionStart(auditor: Auditor, id: string, meta: SessionMeta, recorded: boolean): Promise<void> {
+  await auditor.record(AuditEvents.sessionStart, meta.user, {
+    sid: id,
+    login: meta.login,
+    node: meta.node,
+    addr: meta.clientAddr,
+    kind: meta.kind,
+    pty: meta.pty,
+    ...(recorded ? {} : { recorded: false }),
+    ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
+  });
+  if (meta.command !== null) await auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
+}
+
 /** What a recording starts from: the session index row's identity fields, and the terminal. */
 export type SessionMeta = Pick<SessionRecord, 'user' | 'login' | 'node' | 'clientAddr' | 'kind' | 'command' | 'pty'> & {
   cols: number;
@@ -354,16 +372,7 @@ export class RecordingService {
     };
     try {
       await this.o.store.createSession(rec);
-      await this.o.auditor.record(AuditEvents.sessionStart, meta.user, {
-        sid: id,
-        login: meta.login,
-        node: meta.node,
-        addr: meta.clientAddr,
-        kind: meta.kind,
-        pty: meta.pty,
-        ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
-      });
-      if (meta.command !== null) await this.o.auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
+      await auditSessionStart(this.o.auditor, id, meta, true);
     } catch (err) {
       writer.close().catch((e: Error) => this.o.log?.error('cannot close a refused session\'s recording', { component: 'recording', sid: id, error: e.message }));
       throw unavailable(`cannot start the session recording: ${(err as Error).message}`, 'recording is mandatory; check the store', err);

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { AuditEvents, type Auditor } from '../../audit/index.js';
-import type { SessionEnd, SessionMeta } from '../../recording/index.js';
+import { auditSessionStart, type SessionEnd, type SessionMeta } from '../../recording/index.js';
 import type { SessionRecorder, SessionRecording } from './recorder-tap.js';
 
 /**
@@ -16,17 +16,7 @@ export class UnrecordedSessions implements SessionRecorder {
   async start(meta: SessionMeta): Promise<SessionRecording> {
     const id = meta.id ?? crypto.randomUUID();
     const { auditor } = this.o;
-    await auditor.record(AuditEvents.sessionStart, meta.user, {
-      sid: id,
-      login: meta.login,
-      node: meta.node,
-      addr: meta.clientAddr,
-      kind: meta.kind,
-      pty: meta.pty,
-      recorded: false,
-      ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
-    });
-    if (meta.command !== null) await auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
+    await auditSessionStart(auditor, id, meta, false);
     const out = { bytes: 0, hash: crypto.createHash('sha256') };
     const inp = { bytes: 0, hash: crypto.createHash('sha256') };
     let ended = false;

@@ -89,6 +89,7 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       openssh_ca: { fingerprint: fingerprint(auth.ca('openssh').publicBlob), public_key: auth.exportCA('openssh', 'openssh') },
       nodes: (await o.inventory.listNodes()).map((n) => ({ name: n.name, addr: n.addr, mode: 'agentless' as const, joined: n.added_by.startsWith('join:') })),
       unregistered_nodes: o.allowUnregisteredNodes ? 'legacy' : 'refused',
+      ...(o.webTlsPin() ? { web_tls_pin: o.webTlsPin() } : {}),
     }),
 
     listUsers: () => auth.listUsers(),

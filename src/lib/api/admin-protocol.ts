@@ -56,6 +56,8 @@ export const statusResponse = z.object({
   nodes: z.array(z.object({ name: z.string(), addr: z.string(), mode: z.literal('agentless'), joined: z.boolean() })),
   /** Targets outside the inventory: the seed's agent-forwarding path, or refused. */
   unregistered_nodes: z.enum(['legacy', 'refused']),
+  /** The web proxy's TLS public-key pin (`sha256:HEX`, as `ca_pin`), for `tsh login --fingerprint`; absent without a proxy. */
+  web_tls_pin: z.string().optional(),
 });
 export type StatusResponse = z.infer<typeof statusResponse>;
 

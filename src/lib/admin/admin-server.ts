@@ -1,3 +1,4 @@
+import { AuditEvents } from '../audit/index.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -9,7 +10,7 @@ import { httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } 
 import { mountRoutes, type Handlers } from '../http/index.js';
 import type { Logger } from '../log.js';
 import type { AuditEvent, Store } from '../store/index.js';
-import { sealedOf, sessionToJson, verifyRecording, verifyResultToJson } from '../recording/index.js';
+import { anchorFromFields, checkAnchors, sealedOf, sessionToJson, verifyRecording, verifyResultToJson, withAnchorCheck } from '../recording/index.js';
 import type { RecordingStorage } from '../recording/index.js';
 import type { CertResponse, EventJson, InviteResponse } from '../api/index.js';
 import { adminRoutes, type AdminRoutes, type LiveSessionJson } from '../api/index.js';
@@ -131,13 +132,18 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       return o.live.end(params.id, body.message ?? '', 'tctl');
     },
     getSession: async ({ params }) => sessionToJson(await session(params.id)),
-    verifyRecording: async ({ params: { id } }) => {
+    verifyRecording: async ({ params: { id }, query }) => {
       const s = await session(id);
       const local = await o.recordings.materialize(id);
       if (!local) throw notFound(`the recording of session ${id} is missing from storage`);
       try {
         const signer = auth.recordingSigner;
-        return verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed: sealedOf(s) }));
+        const r = verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed: sealedOf(s) }));
+        if (query.audit !== 'yes') return r;
+        // The session's anchors: its user's checkpoint events from its start on (bounded by its length).
+        const events = await auth.listEvents({ types: [AuditEvents.recordingCheckpoint], user: s.user, since: s.startedAt - 60_000, ...(s.endedAt !== null ? { until: s.endedAt + 60_000 } : {}), limit: 1_000_000 });
+        const anchors = events.filter((e) => e.fields.sid === id).flatMap((e) => anchorFromFields(e.fields) ?? []);
+        return withAnchorCheck(r, await checkAnchors(local.castFile, anchors));
       } finally {
         local.cleanup();
       }

@@ -116,6 +116,15 @@ export const verifyJson = z.object({
   file_bytes: z.number(),
   altered_event: z.object({ index: z.number(), time: z.number().nullable(), offset: z.number() }).nullable(),
   signature: z.boolean().nullable(),
+  audit: z
+    .object({
+      verdict: z.enum(['agrees', 'disagrees', 'none']),
+      summary: z.string(),
+      anchors: z.number(),
+      anchored_bytes: z.number(),
+      mismatch: z.object({ cp: z.union([z.number(), z.enum(['complete', 'interrupted'])]), bytes: z.number() }).nullable(),
+    })
+    .optional(),
 });
 
 // The schemas above describe types declared elsewhere: keep them equal (a drift fails typecheck).

@@ -54,6 +54,9 @@ describe('tsh pins the proxy (acceptance 1)', () => {
     const text = await real!.tctl(['status']);
     expect(text.stdout).toContain(`Proxy TLS pin:`);
     expect(text.stdout).toContain(pin);
+    // The signup output carries it too, for the user's first login.
+    const invite = await real!.tctl(['users', 'add', 'ann', 'ann']);
+    expect(invite.stdout).toContain(`tsh login --fingerprint=${pin}`);
 
     // Declining at the prompt sends no password (the prompt never comes).
     const ask = await TmuxSession.start(tshCommand(['login', `--proxy=127.0.0.1:${webPort}`, '--user=joe'], home));

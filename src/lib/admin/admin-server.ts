@@ -49,8 +49,8 @@ export function eventToJson(e: AuditEvent): EventJson {
   return { ...e.fields, id: e.id, event: e.event, time: new Date(e.time).toISOString(), user: e.user };
 }
 
-function invite(i: { user: string; url: string; token: string; expiresAt: Date; ttlMs: number }): InviteResponse {
-  return { user: i.user, url: i.url, token: i.token, expires_at: i.expiresAt.toISOString(), ttl_ms: i.ttlMs };
+function invite(i: { user: string; url: string; token: string; expiresAt: Date; ttlMs: number }, pin: string | undefined): InviteResponse {
+  return { user: i.user, url: i.url, token: i.token, expires_at: i.expiresAt.toISOString(), ttl_ms: i.ttlMs, ...(pin ? { ca_pin: pin } : {}) };
 }
 
 function certJson(cert: { blob: Buffer; fields: { serial: bigint; keyId: string; principals: readonly string[]; validAfter: bigint; validBefore: bigint } }, comment: string): CertResponse {
@@ -94,13 +94,13 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
     }),
 
     listUsers: () => auth.listUsers(),
-    addUser: async ({ body: b }) => invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, nodeLabels: b.node_labels, ttlMs: b.ttl_ms })),
+    addUser: async ({ body: b }) => invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, nodeLabels: b.node_labels, ttlMs: b.ttl_ms }), o.webTlsPin()),
     updateUser: ({ params, body: b }) => auth.updateUser(params.name, { logins: b.logins, roles: b.roles, nodeLabels: b.node_labels }, 'tctl'),
     deleteUser: async ({ params }) => {
       await auth.deleteUser(params.name);
       return { deleted: params.name };
     },
-    resetUser: async ({ params, body }) => invite(await auth.resetUser(params.name, body.ttl_ms)),
+    resetUser: async ({ params, body }) => invite(await auth.resetUser(params.name, body.ttl_ms), o.webTlsPin()),
 
     listNodes: () => o.inventory.listNodes(),
     addNode: ({ body: b }) => o.inventory.addNode({ name: b.name, addr: b.addr, labels: b.labels }, 'tctl'),

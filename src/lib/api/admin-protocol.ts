@@ -33,6 +33,8 @@ export const inviteResponse = z.object({
   token: z.string(),
   expires_at: z.string(),
   ttl_ms: z.number(),
+  /** The web proxy's TLS key pin, for `tsh login --fingerprint` (absent without a proxy in the daemon). */
+  ca_pin: z.string().optional(),
 });
 export type InviteResponse = z.infer<typeof inviteResponse>;
 

@@ -10,5 +10,7 @@ export function renderInvite(i: InviteResponse, verb: 'created' | 'reset'): stri
     i.url,
     '',
     `NOTE: Make sure ${host} points at a tollgate proxy which users can access.`,
+    // The user checks the proxy's key against this at their first tsh login (or passes it).
+    ...(i.ca_pin ? [`The proxy's TLS key pin is ${i.ca_pin}: give it to the user for tsh login --fingerprint=${i.ca_pin}`] : []),
   ].join('\n');
 }

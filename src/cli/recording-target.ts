@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { AdminClient, downloadRecording, recordingKey, WebClient } from '../lib/client/index.js';
-import { profileDirFromEnv, ProfileStore, type Profile, parseProxyAddress } from '../lib/profile/index.js';
+import { AdminClient, downloadRecording, recordingKey, profileWebClient } from '../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore, type Profile } from '../lib/profile/index.js';
 import { ADMIN_SOCKET, adminRoutes, webApiRoutes } from '../lib/api/index.js';
 import { loadConfig } from '../lib/config/index.js';
 import { isTollgateError, notFound } from '../lib/errors.js';
@@ -82,7 +82,7 @@ async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): 
 }
 
 async function openProxied(id: string, profile: Profile, flags: RecordingFlags, local: boolean): Promise<RecordingTarget> {
-  const web = new WebClient(parseProxyAddress(profile.web_proxy_addr), profile.insecure, profile.token);
+  const web = profileWebClient(profile);
   try {
     if (!local) {
       const source = await web.open(webApiRoutes.streamSession, { params: { id } });

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startAdminServer, type AdminServer } from './admin/index.js';
 import { ADMIN_SOCKET } from './api/index.js';
-import { AuthService, LoginService, NodeInventory } from './auth/index.js';
+import { AuthService, fileKeySource, fixedKeySource, LoginService, NodeInventory } from './auth/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { formatHostPort } from './address.js';
 import type { Config, DataDirSource } from './config/index.js';
@@ -179,6 +179,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       store,
       clock,
       log,
+      keys: config.keys.kind === 'env' ? fixedKeySource(Buffer.from(config.keys.keyBase64, 'base64'), 'TOLLGATE_KEK') : fileKeySource(config.keys.file),
       clusterName: config.auth.clusterName,
       publicWebAddr: config.proxy.publicWebAddr,
       maxSessionTtlMs: config.auth.maxSessionTtlMs,

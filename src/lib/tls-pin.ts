@@ -17,3 +17,12 @@ export function tlsPublicKeyPin(cert: string | Buffer): string {
 export function isTlsPin(text: string): boolean {
   return /^sha256:[0-9a-f]{64}$/.test(text);
 }
+
+/**
+ * Reads a pin typed by a person (`--fingerprint`, `--ca-pin`): `sha256:` or `SHA256:` and 64 hex
+ * digits in either case, normalised to the form tlsPublicKeyPin() prints. Undefined when malformed.
+ */
+export function parseTlsPin(text: string): string | undefined {
+  const m = /^sha256:([0-9a-f]{64})$/i.exec(text.trim());
+  return m ? `${PIN_PREFIX}${m[1]!.toLowerCase()}` : undefined;
+}

@@ -9,6 +9,8 @@ export interface TestPostgres {
   connString(db?: string): string;
   /** Creates an empty database and returns its connection string. */
   createDatabase(name: string): Promise<string>;
+  /** `pg_dump` of a database (plain SQL text), as an operator's backup would hold it. */
+  dump(db: string): Promise<string>;
   /**
    * Stops the server but keeps its data dir and port (fast shutdown: open connections are
    * terminated, as when a database goes away under its clients); `startServer()` brings it back.
@@ -159,6 +161,11 @@ export async function startPostgres(): Promise<TestPostgres> {
   let stopped = false;
   return {
     connString,
+    async dump(db) {
+      const r = await run(path.join(bin, 'pg_dump'), [`--dbname=${connString(db)}`], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new Error(`pg_dump failed: ${r.stderr}`);
+      return r.stdout;
+    },
     async createDatabase(name) {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad test database name ${name}`);
       const c = new pg.Client({ connectionString: connString() });

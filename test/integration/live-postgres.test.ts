@@ -10,7 +10,9 @@ import { type Background, cli, ROOT, tmpDir, waitFor } from '../helpers/proc.js'
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 import { shq, TmuxSession } from '../helpers/tmux.js';
 
-const storageYaml = (connString: string) => ['teleport:', '  storage:', '    type: postgres', `    conn_string: ${connString}`, ''].join('\n');
+/** Daemons on one database share one key-encryption key file (the CA keys are sealed under it). */
+const KEYS_FILE = path.join(tmpDir('tollgate-kek-'), 'kek');
+const storageYaml = (connString: string) => ['teleport:', `  keys_file: ${KEYS_FILE}`, '  storage:', '    type: postgres', `    conn_string: ${connString}`, ''].join('\n');
 
 /**
  * Issue 17, point 6: two daemons on one PostgreSQL. A session relayed by A is listed, watched and

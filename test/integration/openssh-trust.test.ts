@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileKeySource, unsealPrivateKey } from '../../src/lib/auth/sealed-keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertAuthority } from '../../src/lib/ca/cert-authority.js';
 import { certificateLine } from '../../src/lib/ca/certificate.js';
@@ -49,7 +50,7 @@ describe('OpenSSH trusts the tollgate CAs', () => {
     sshd = await startSshd({ trustedUserCaKeys: exported.stdout });
     const store = await createSqliteStore(path.join(daemon.dataDir, 'tollgate.db'));
     const rec = (await store.getCertAuthority('user'))!;
-    userCa = CertAuthority.fromPem('user', rec.privateKeyPem, Buffer.from(rec.publicKey, 'base64'));
+    userCa = CertAuthority.fromPem('user', unsealPrivateKey(fileKeySource(path.join(daemon.dataDir, 'keys', 'kek')).read()!, 'user', rec.privateKeyPem, 'the key file'), Buffer.from(rec.publicKey, 'base64'));
     await store.close();
   });
 

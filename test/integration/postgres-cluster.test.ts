@@ -21,7 +21,9 @@ const STACK_FRAME = /^ {4}at /m;
 /** A WARN/ERROR log line (src/lib/log.ts format) naming the database. Loose on purpose. */
 const STORE_ERROR_LINE = /^\S+ (?:WARN|ERROR)\b.*(?:postgres|database|\bstore\b)/im;
 
-const storageYaml = (connString: string) => ['teleport:', '  storage:', '    type: postgres', `    conn_string: ${connString}`, ''].join('\n');
+/** Daemons on one database share one key-encryption key file (the CA keys are sealed under it). */
+const KEYS_FILE = path.join(tmpDir('tollgate-kek-'), 'kek');
+const storageYaml = (connString: string) => ['teleport:', `  keys_file: ${KEYS_FILE}`, '  storage:', '    type: postgres', `    conn_string: ${connString}`, ''].join('\n');
 
 describe('PostgreSQL storage: two daemons, one cluster', () => {
   let pg: TestPostgres;

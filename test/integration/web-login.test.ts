@@ -101,7 +101,8 @@ describe('signup and tsh login (second_factor: off)', () => {
     for (const f of ['joe', 'joe.pub', 'joe-cert.pub']) expect(fs.statSync(path.join(keyDir, f)).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.join(home, '127.0.0.1.json')).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.join(home, 'known_hosts')).mode & 0o777).toBe(0o600);
-    expect(fs.readFileSync(path.join(home, 'known_hosts'), 'utf8')).toMatch(/^@cert-authority \* ssh-ed25519 AAAA\S+ tollgate-cluster=example\.test\n$/);
+    // The host CA is trusted for the cluster's names and the proxy's, not `*` (issue 16).
+    expect(fs.readFileSync(path.join(home, 'known_hosts'), 'utf8')).toMatch(/^@cert-authority \*\.example\.test,127\.0\.0\.1 ssh-ed25519 AAAA\S+ tollgate-cluster=example\.test\n$/);
     expect(fs.statSync(path.join(daemon.dataDir, 'webproxy_key.pem')).mode & 0o777).toBe(0o600);
 
     const status = await cli('tsh', ['status'], { env: { ...process.env, TELEPORT_HOME: home } });
@@ -222,7 +223,7 @@ describe('signup and tsh login (second_factor: off)', () => {
     expect(unreachable.stderr).toMatch(/^ERROR: cannot reach the proxy at 127\.0\.0\.1:1 \(ECONNREFUSED\); .*\n$/);
     const untrusted = await cli('tsh', ['login', `--proxy=127.0.0.1:${daemon.webPort}`, '--user=joe'], { env });
     expect(untrusted.code).toBe(1);
-    expect(untrusted.stderr).toMatch(/^ERROR: the proxy's TLS certificate is not trusted \(.*\); .*--insecure.*\n$/);
+    expect(untrusted.stderr).toMatch(/^ERROR: the proxy's TLS certificate at 127\.0\.0\.1:\d+ is not trusted \(.*\); its key's pin is sha256:[0-9a-f]{64}; .*--fingerprint=sha256:.*\n$/);
     const noTty = await cli('tsh', ['login', `--proxy=127.0.0.1:${daemon.webPort}`, '--insecure', '--user=joe'], { env });
     expect(noTty.stderr).toMatch(/ERROR: tsh login needs a terminal/);
     const tsh = await TmuxSession.start(tshCommand(['login', `--proxy=127.0.0.1:${daemon.webPort}`, '--insecure', '--user=joe'], { home: env.TELEPORT_HOME }));

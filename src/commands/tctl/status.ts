@@ -21,6 +21,8 @@ export default class Status extends AdminCommand {
       ['Started', s.started_at],
       ['Users', String(s.users)],
       ['Proxy address', s.public_web_addr],
+      // What tsh login shows for a proxy whose certificate it cannot verify; users compare the two.
+      ['Proxy TLS pin', s.web_tls_pin ? `${s.web_tls_pin} (tsh login --fingerprint=${s.web_tls_pin})` : 'none (no proxy in this process)'],
       ['User CA', s.user_ca.fingerprint],
       ['Host CA', s.host_ca.fingerprint],
       ['OpenSSH CA', s.openssh_ca.fingerprint],

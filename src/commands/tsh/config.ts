@@ -1,7 +1,8 @@
+import fs from 'node:fs';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { parseProxyAddress, profileDirFromEnv, ProfileStore } from '../../lib/profile/index.js';
-import { renderSshConfig, WebClient } from '../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../lib/profile/index.js';
+import { renderSshConfig, profileWebClient } from '../../lib/client/index.js';
 import { webApiRoutes } from '../../lib/api/index.js';
 
 export default class Config extends BaseCommand {
@@ -18,10 +19,12 @@ export default class Config extends BaseCommand {
     // Registered nodes get no agent forwarding; without the proxy the block still works (with -A for all).
     let registered: string[] = [];
     try {
-      registered = (await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.listNodes)).map((n) => n.name);
+      registered = (await profileWebClient(p).call(webApiRoutes.listNodes)).map((n) => n.name);
     } catch (err) {
       process.stderr.write(`tsh: could not list registered nodes (${(err as Error).message}); every host gets ForwardAgent yes\n`);
     }
-    this.out(renderSshConfig(p, profiles.knownHostsFile, flags.hosts, registered));
+    // The proxied file exists only after a login by this version; older profiles keep the scoped file alone.
+    const proxied = fs.existsSync(profiles.proxiedKnownHostsFile) ? profiles.proxiedKnownHostsFile : undefined;
+    this.out(renderSshConfig(p, profiles.knownHostsFile, flags.hosts, registered, proxied));
   }
 }

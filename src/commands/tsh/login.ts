@@ -10,12 +10,13 @@ import { badParameter } from '../../lib/errors.js';
 
 export default class Login extends BaseCommand {
   static override summary = 'Log in to a cluster: get a short-lived certificate and load it into your ssh-agent.';
-  static override examples = ['<%= config.bin %> login --proxy=proxy.example.com --user=joe', '<%= config.bin %> login --proxy=127.0.0.1:3080 --insecure --ttl=1h'];
+  static override examples = ['<%= config.bin %> login --proxy=proxy.example.com --user=joe', '<%= config.bin %> login --proxy=127.0.0.1:3080 --fingerprint=sha256:0123...cdef --ttl=1h'];
   static override flags = {
     proxy: Flags.string({ description: 'proxy address HOST[:PORT] (port 3080 by default); defaults to the current profile\'s', helpGroup: 'GLOBAL' }),
     user: Flags.string({ description: 'tollgate user name (default: your local user name)', helpGroup: 'GLOBAL' }),
     ttl: Flags.string({ description: 'certificate lifetime, e.g. 8h (capped by the cluster; default 12h)' }),
-    insecure: Flags.boolean({ description: 'do not verify the proxy\'s TLS certificate (testing only)', default: false, helpGroup: 'GLOBAL' }),
+    insecure: Flags.boolean({ description: 'do not verify the proxy\'s TLS certificate for this login (testing only; never saved: the key seen is pinned)', default: false, helpGroup: 'GLOBAL' }),
+    fingerprint: Flags.string({ description: 'the proxy\'s TLS key pin, sha256:HEX as tctl status prints it: trust a self-signed proxy without a prompt' }),
     'add-keys-to-agent': Flags.string({ description: 'load the key into the running ssh-agent', options: ['auto', 'yes', 'no'], default: 'auto' }),
   };
 
@@ -27,10 +28,11 @@ export default class Login extends BaseCommand {
     if (!proxy) throw badParameter('no proxy given', 'use tsh login --proxy=HOST[:PORT]');
     const user = flags.user ?? (flags.proxy === undefined ? previous?.user : undefined) ?? process.env.TELEPORT_USER ?? os.userInfo().username;
     const ttlMs = flags.ttl === undefined ? undefined : parseDuration(flags.ttl, '--ttl');
-    const insecure = flags.insecure || (flags.proxy === undefined && previous?.insecure === true);
-    if (insecure) process.stderr.write('WARNING: --insecure: the proxy\'s TLS certificate is not verified; do not use this in production\n');
+    // --insecure counts for this invocation only (an old profile's insecure: true is not inherited).
+    const insecure = flags.insecure;
+    if (insecure) process.stderr.write('WARNING: --insecure: the proxy\'s TLS certificate is not verified for this login; the key it presents is pinned in the profile\n');
 
-    const { password, input } = await import('@inquirer/prompts');
+    const { password, input, confirm } = await import('@inquirer/prompts');
     // Without a terminal tsh never prompts (DESIGN.md): it fails here, after the proxy was reached.
     const needTty = () => {
       if (!process.stdin.isTTY) throw badParameter('tsh login needs a terminal to ask for your password', 'run it in an interactive terminal');
@@ -40,6 +42,16 @@ export default class Login extends BaseCommand {
       user,
       ttlMs,
       insecure,
+      ...(flags.fingerprint !== undefined ? { fingerprint: flags.fingerprint } : {}),
+      // As ssh asks about an unknown host key: only at a terminal; without one the pin must be given.
+      ...(process.stdin.isTTY
+        ? {
+            confirmTrust: (pin: string, reason: string) => {
+              process.stderr.write(`The proxy's TLS certificate cannot be verified (${reason}).\nIts key's pin is ${pin}\nCompare it with the "Proxy TLS pin" line of tctl status on the proxy.\n`);
+              return confirm({ message: 'Trust this proxy and pin its key?', default: false });
+            },
+          }
+        : {}),
       addKeysToAgent: flags['add-keys-to-agent'] as AddKeysToAgent,
       profiles,
       agent: AgentClient.fromEnv(process.env),

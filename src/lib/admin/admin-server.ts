@@ -1,3 +1,4 @@
+import { AuditEvents } from '../audit/index.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -9,7 +10,7 @@ import { httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } 
 import { mountRoutes, type Handlers } from '../http/index.js';
 import type { Logger } from '../log.js';
 import type { AuditEvent, Store } from '../store/index.js';
-import { sealedOf, sessionToJson, verifyRecording, verifyResultToJson } from '../recording/index.js';
+import { anchorFromFields, checkAnchors, sealedOf, sessionToJson, verifyRecording, verifyResultToJson, withAnchorCheck } from '../recording/index.js';
 import type { RecordingStorage } from '../recording/index.js';
 import type { CertResponse, EventJson, InviteResponse } from '../api/index.js';
 import { adminRoutes, type AdminRoutes, type LiveSessionJson } from '../api/index.js';
@@ -48,8 +49,8 @@ export function eventToJson(e: AuditEvent): EventJson {
   return { ...e.fields, id: e.id, event: e.event, time: new Date(e.time).toISOString(), user: e.user };
 }
 
-function invite(i: { user: string; url: string; token: string; expiresAt: Date; ttlMs: number }): InviteResponse {
-  return { user: i.user, url: i.url, token: i.token, expires_at: i.expiresAt.toISOString(), ttl_ms: i.ttlMs };
+function invite(i: { user: string; url: string; token: string; expiresAt: Date; ttlMs: number }, pin: string | undefined): InviteResponse {
+  return { user: i.user, url: i.url, token: i.token, expires_at: i.expiresAt.toISOString(), ttl_ms: i.ttlMs, ...(pin ? { ca_pin: pin } : {}) };
 }
 
 function certJson(cert: { blob: Buffer; fields: { serial: bigint; keyId: string; principals: readonly string[]; validAfter: bigint; validBefore: bigint } }, comment: string): CertResponse {
@@ -89,16 +90,17 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       openssh_ca: { fingerprint: fingerprint(auth.ca('openssh').publicBlob), public_key: auth.exportCA('openssh', 'openssh') },
       nodes: (await o.inventory.listNodes()).map((n) => ({ name: n.name, addr: n.addr, mode: 'agentless' as const, joined: n.added_by.startsWith('join:') })),
       unregistered_nodes: o.allowUnregisteredNodes ? 'legacy' : 'refused',
+      ...(o.webTlsPin() ? { web_tls_pin: o.webTlsPin() } : {}),
     }),
 
     listUsers: () => auth.listUsers(),
-    addUser: async ({ body: b }) => invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, nodeLabels: b.node_labels, ttlMs: b.ttl_ms })),
+    addUser: async ({ body: b }) => invite(await auth.createUser({ name: b.name, logins: b.logins, roles: b.roles, nodeLabels: b.node_labels, ttlMs: b.ttl_ms }), o.webTlsPin()),
     updateUser: ({ params, body: b }) => auth.updateUser(params.name, { logins: b.logins, roles: b.roles, nodeLabels: b.node_labels }, 'tctl'),
     deleteUser: async ({ params }) => {
       await auth.deleteUser(params.name);
       return { deleted: params.name };
     },
-    resetUser: async ({ params, body }) => invite(await auth.resetUser(params.name, body.ttl_ms)),
+    resetUser: async ({ params, body }) => invite(await auth.resetUser(params.name, body.ttl_ms), o.webTlsPin()),
 
     listNodes: () => o.inventory.listNodes(),
     addNode: ({ body: b }) => o.inventory.addNode({ name: b.name, addr: b.addr, labels: b.labels }, 'tctl'),
@@ -130,13 +132,18 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       return o.live.end(params.id, body.message ?? '', 'tctl');
     },
     getSession: async ({ params }) => sessionToJson(await session(params.id)),
-    verifyRecording: async ({ params: { id } }) => {
+    verifyRecording: async ({ params: { id }, query }) => {
       const s = await session(id);
       const local = await o.recordings.materialize(id);
       if (!local) throw notFound(`the recording of session ${id} is missing from storage`);
       try {
         const signer = auth.recordingSigner;
-        return verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed: sealedOf(s) }));
+        const r = verifyResultToJson(await verifyRecording({ castFile: local.castFile, session: id, publicBlob: signer.publicBlob, namespace: signer.namespace, expectIntegrity: true, sealed: sealedOf(s) }));
+        if (query.audit !== 'yes') return r;
+        // The session's anchors: its user's checkpoint events from its start on (bounded by its length).
+        const events = await auth.listEvents({ types: [AuditEvents.recordingCheckpoint], user: s.user, since: s.startedAt - 60_000, ...(s.endedAt !== null ? { until: s.endedAt + 60_000 } : {}), limit: 1_000_000 });
+        const anchors = events.filter((e) => e.fields.sid === id).flatMap((e) => anchorFromFields(e.fields) ?? []);
+        return withAnchorCheck(r, await checkAnchors(local.castFile, anchors));
       } finally {
         local.cleanup();
       }

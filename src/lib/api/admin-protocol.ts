@@ -33,6 +33,8 @@ export const inviteResponse = z.object({
   token: z.string(),
   expires_at: z.string(),
   ttl_ms: z.number(),
+  /** The web proxy's TLS key pin, for `tsh login --fingerprint` (absent without a proxy in the daemon). */
+  ca_pin: z.string().optional(),
 });
 export type InviteResponse = z.infer<typeof inviteResponse>;
 
@@ -56,6 +58,8 @@ export const statusResponse = z.object({
   nodes: z.array(z.object({ name: z.string(), addr: z.string(), mode: z.literal('agentless'), joined: z.boolean() })),
   /** Targets outside the inventory: the seed's agent-forwarding path, or refused. */
   unregistered_nodes: z.enum(['legacy', 'refused']),
+  /** The web proxy's TLS public-key pin (`sha256:HEX`, as `ca_pin`), for `tsh login --fingerprint`; absent without a proxy. */
+  web_tls_pin: z.string().optional(),
 });
 export type StatusResponse = z.infer<typeof statusResponse>;
 
@@ -114,6 +118,15 @@ export const verifyJson = z.object({
   file_bytes: z.number(),
   altered_event: z.object({ index: z.number(), time: z.number().nullable(), offset: z.number() }).nullable(),
   signature: z.boolean().nullable(),
+  audit: z
+    .object({
+      verdict: z.enum(['agrees', 'disagrees', 'none']),
+      summary: z.string(),
+      anchors: z.number(),
+      anchored_bytes: z.number(),
+      mismatch: z.object({ cp: z.union([z.number(), z.enum(['complete', 'interrupted'])]), bytes: z.number() }).nullable(),
+    })
+    .optional(),
 });
 
 // The schemas above describe types declared elsewhere: keep them equal (a drift fails typecheck).

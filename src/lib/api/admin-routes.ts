@@ -72,7 +72,8 @@ export const adminRoutes = {
     response: z.object({ id: z.string(), ended: z.boolean(), where: z.enum(['local', 'remote']) }),
   }),
   getSession: route({ method: 'GET', path: '/v1/sessions/:id', response: sessionJson }),
-  verifyRecording: route({ method: 'GET', path: '/v1/recordings/:id/verify', response: verifyJson }),
+  /** `audit=yes`: also check the recording against its checkpoint anchors in the audit log. */
+  verifyRecording: route({ method: 'GET', path: '/v1/recordings/:id/verify', query: z.object({ audit: z.enum(['yes', 'no']).optional() }), response: verifyJson }),
   /** Rebuilds the search index of one recording, or of every recording without `id`. */
   reindexRecordings: route({
     method: 'POST',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseHostPort } from '../address.js';
 import { sessionJson } from '../recording/index.js';
 import { limitParam, raw, route } from './route-table.js';
 
@@ -8,11 +9,23 @@ import { limitParam, raw, route } from './route-table.js';
  * typed input and validate the answer. (Signup is not here: the browser's pages call it.)
  */
 
+/*
+ * What tsh takes from a proxy ends up in file names, known_hosts patterns and `tsh config` output
+ * (an ssh_config a fake proxy must not be able to add lines to), so the answer's fields that become
+ * names are held to their syntax here, where the reply is decoded, before anything uses them.
+ */
+/** A cluster name as config accepts it (DNS-style): no spaces, quotes, newlines or path separators. */
+export const clusterNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, 'is not a DNS-style cluster name');
+/** `host:port` as parseHostPort reads it (a DNS name or an IP literal, port 1-65535). */
+export const hostPortSchema = z.string().max(300).refine((a) => typeof parseHostPort(a) !== 'string', 'is not a host:port address');
+/** A registered node's name: one DNS label (auth/inventory.ts NODE_NAME). */
+export const nodeNameSchema = z.string().regex(/^(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'is not a node name');
+
 export const pingResponse = z.object({
-  cluster_name: z.string(),
-  server_version: z.string(),
+  cluster_name: clusterNameSchema,
+  server_version: z.string().max(100),
   auth: z.object({ type: z.string(), second_factor: z.enum(['off', 'otp']) }),
-  proxy: z.object({ ssh: z.object({ listen_addr: z.string(), public_addr: z.string().optional() }) }),
+  proxy: z.object({ ssh: z.object({ listen_addr: hostPortSchema, public_addr: hostPortSchema.optional() }) }),
   host_ca: z.string(),
   /** The recording key as an `allowed_signers` line (absent from older proxies). */
   recording_signers: z.string().optional(),
@@ -29,8 +42,8 @@ export const certsRequest = z.strictObject({
 });
 
 export const certsResponse = z.object({
-  user: z.string(),
-  logins: z.array(z.string()),
+  user: z.string().max(128),
+  logins: z.array(z.string().max(256)),
   cert: z.string(),
   host_ca: z.string(),
   valid_before: z.string(),
@@ -145,7 +158,7 @@ export const sessionRoutes = {
 
 /** A registered node as listings show it (tsh ls, tctl nodes ls). */
 export const nodeJson = z.object({
-  name: z.string(),
+  name: nodeNameSchema,
   addr: z.string(),
   labels: z.record(z.string(), z.string()),
   added_by: z.string(),

@@ -40,6 +40,8 @@ export const AuditEvents = {
   sessionLeave: 'session.leave',
   sessionReplay: 'session.replay',
   sessionExport: 'session.export',
+  /** A recording's signed checkpoint, anchored off the data path: sid, cp, bytes, chain (recording/anchors.ts). */
+  recordingCheckpoint: 'recording.checkpoint',
 } as const;
 
 export type AuditEventName = (typeof AuditEvents)[keyof typeof AuditEvents];

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type RecordingSigner } from '../recording/index.js';
 import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/index.js';
 import { parseHostNames, parseLogins, parseRoles, validateUserName } from './validate.js';
+import { fixedKeySource, isSealed, KEK_BYTES, kekId, type KeySource, sealPrivateKey, unsealPrivateKey } from './sealed-keys.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -29,7 +30,16 @@ export interface AuthServiceOptions {
   sessionCertSourceAddresses?: readonly string[];
   /** Sees every audit event once written (the diag part's metrics). */
   observeAudit?: (event: AuditEvent) => void;
+  /**
+   * The key-encryption key that seals the CA and recording keys in the store (teleport.keys_file
+   * or TOLLGATE_KEK; runtime.ts always passes it). Absent: a key of this process only, for tests
+   * that build the service in-process: such a store cannot be opened by another process.
+   */
+  keys?: KeySource;
 }
+
+const PROCESS_KEYS = fixedKeySource(crypto.randomBytes(KEK_BYTES), 'this process\'s key-encryption key');
+const SEALED_TYPES = ['recording', 'user', 'host', 'openssh'] as const;
 
 /**
  * How long a per-session certificate for a registered node is valid after it is made: enough to
@@ -97,29 +107,61 @@ export class AuthService {
 
   /** Loads the CAs and the recording signing key, creating each once (the store arbitrates races). */
   async init(): Promise<void> {
-    const rec = await this.loadOrCreate('recording');
-    this.recordingKey = CertAuthority.fromPem('user', rec.privateKeyPem, Buffer.from(rec.publicKey, 'base64'));
+    const kek = await this.openKeys();
+    const pem = (r: { type: string; privateKeyPem: string }) => unsealPrivateKey(kek, r.type, r.privateKeyPem, this.keys.describe);
+    const rec = await this.loadOrCreate('recording', kek);
+    this.recordingKey = CertAuthority.fromPem('user', pem(rec), Buffer.from(rec.publicKey, 'base64'));
     for (const type of ['user', 'host', 'openssh'] as const) {
       let rec = await this.o.store.getCertAuthority(type);
       if (!rec) {
         const fresh = CertAuthority.generate(type);
         rec = await this.o.store.createCertAuthorityIfAbsent({
           type,
-          privateKeyPem: fresh.pem,
+          privateKeyPem: sealPrivateKey(kek, type, fresh.pem),
           publicKey: fresh.publicBlob.toString('base64'),
           createdAt: this.o.clock.now().getTime(),
         });
         this.o.log.info(`created the ${type} certificate authority`, { component: 'auth', fingerprint: fingerprint(Buffer.from(rec.publicKey, 'base64')) });
       }
-      this.cas.set(type, CertAuthority.fromPem(type, rec.privateKeyPem, Buffer.from(rec.publicKey, 'base64')));
+      this.cas.set(type, CertAuthority.fromPem(type, pem(rec), Buffer.from(rec.publicKey, 'base64')));
     }
   }
 
-  private async loadOrCreate(type: 'recording') {
+  private get keys(): KeySource {
+    return this.o.keys ?? PROCESS_KEYS;
+  }
+
+  /**
+   * The key-encryption key, and every stored private key sealed under it. A missing key file is
+   * created only while the store holds no sealed key: otherwise the database was copied without
+   * it (or the file was lost), and starting would mean making keys nobody trusts, or none at all.
+   * Plaintext rows from older versions are sealed here, once (the store arbitrates two daemons).
+   */
+  private async openKeys(): Promise<Buffer> {
+    const rows = await Promise.all(SEALED_TYPES.map((t) => this.o.store.getCertAuthority(t)));
+    let kek = this.keys.read();
+    if (!kek) {
+      if (rows.some((r) => r && isSealed(r.privateKeyPem))) {
+        throw new TollgateError('unavailable', `the store holds sealed CA keys but ${this.keys.describe} is missing`, {
+          hint: 'copy the key file of the daemon that made this database (teleport.keys_file) or set TOLLGATE_KEK; a database without its key cannot sign',
+        });
+      }
+      kek = this.keys.create();
+      this.o.log.info('created the key-encryption key', { component: 'auth', source: this.keys.describe, kek_id: kekId(kek) });
+    }
+    for (const r of rows) {
+      if (!r || isSealed(r.privateKeyPem)) continue;
+      await this.o.store.replaceCertAuthorityKey(r.type, r.privateKeyPem, sealPrivateKey(kek, r.type, r.privateKeyPem));
+      this.o.log.info(`sealed the ${r.type} key at rest`, { component: 'auth', kek_id: kekId(kek) });
+    }
+    return kek;
+  }
+
+  private async loadOrCreate(type: 'recording', kek: Buffer) {
     let rec = await this.o.store.getCertAuthority(type);
     if (!rec) {
       const fresh = CertAuthority.generate('user');
-      rec = await this.o.store.createCertAuthorityIfAbsent({ type, privateKeyPem: fresh.pem, publicKey: fresh.publicBlob.toString('base64'), createdAt: this.o.clock.now().getTime() });
+      rec = await this.o.store.createCertAuthorityIfAbsent({ type, privateKeyPem: sealPrivateKey(kek, type, fresh.pem), publicKey: fresh.publicBlob.toString('base64'), createdAt: this.o.clock.now().getTime() });
       this.o.log.info('created the recording signing key', { component: 'auth', fingerprint: fingerprint(Buffer.from(rec.publicKey, 'base64')) });
     }
     return rec;

@@ -4,3 +4,4 @@ export { type Credentials, LOCKOUT_DURATION_MS, LOCKOUT_MAX_FAILURES, LOCKOUT_WI
 export { PASSWORD_MIN_LENGTH } from './passwords.js';
 export { parseHostNames, parseLogins, parseRoles, ROLES, validateUserName } from './validate.js';
 export { JOIN_TOKEN_TTL_DEFAULT_MS, JOIN_TOKEN_TTL_MAX_MS, type JoinTokenGrant, NODE_DEFAULT_PORT, NodeInventory, type NodeJoinGrant, type NodeJoinRequest, type PublicNode, publicNode, userMayReach, validateNodeName } from './inventory.js';
+export { fileKeySource, fixedKeySource, isSealed, KEK_BYTES, type KeySource, SEALED_PREFIX } from './sealed-keys.js';

@@ -2,11 +2,12 @@ import { AgentClient } from '../agent/index.js';
 import { parseCertificate, generateEd25519, parsePublicKeyLine, privateKeyToOpenSSH, publicKeyLine } from '../ca/index.js';
 import { formatHostPort, isWildcardHost, parseHostPort } from '../address.js';
 import { validateUserName } from '../auth/index.js';
-import { badParameter } from '../errors.js';
+import { badParameter, TollgateError } from '../errors.js';
 import type { Profile, ProfileStore } from '../profile/index.js';
 import { parseProxyAddress } from '../profile/index.js';
 import { webApiRoutes } from '../api/index.js';
 import { WebClient } from './web-client.js';
+import { changedKeyError, decideTrust, profileWebClient, type TrustDecision } from './proxy-trust.js';
 
 export type AddKeysToAgent = 'auto' | 'yes' | 'no';
 
@@ -14,7 +15,12 @@ export interface LoginRequest {
   proxy: string;
   user: string;
   ttlMs?: number;
+  /** Skip TLS verification for this login only; the key seen is pinned, the flag is not saved. */
   insecure: boolean;
+  /** `--fingerprint=sha256:HEX`: the proxy's TLS key pin, as tctl status prints it. */
+  fingerprint?: string;
+  /** Asks whether to trust a key that does not verify (a TTY prompt); absent without a terminal. */
+  confirmTrust?: (pin: string, reason: string) => Promise<boolean>;
   addKeysToAgent: AddKeysToAgent;
   profiles: ProfileStore;
   /** The agent to load the key into (from SSH_AUTH_SOCK), if any. */
@@ -29,6 +35,32 @@ export interface LoginResult {
   /** What happened with the agent: added, skipped (no), or why not. */
   agent: { added: true; socket: string } | { added: false; reason: string };
   extensions: string[];
+  /** How the proxy's TLS certificate came to be trusted. */
+  trust: TrustDecision['how'];
+}
+
+/**
+ * The names the host CA is trusted for in the profile's known_hosts: `*.CLUSTER`, the proxy's own
+ * names, and the registered nodes' names. Not `*`: a cluster's CA vouches for its own hosts, not
+ * for github.com. Hosts reached by other names (unregistered legacy nodes dialled by IP) get the
+ * proxy's on-the-fly host certificate; tsh config trusts the CA for those only in the Host blocks
+ * that go through the proxy (proxiedKnownHostsFile), where the proxy is the one that dialled.
+ */
+export function hostCaPatterns(cluster: string, proxyHosts: readonly string[], nodeNames: readonly string[]): string[] {
+  return [...new Set([`*.${cluster}`, ...proxyHosts, ...nodeNames])];
+}
+
+/**
+ * Rebuilds the proxy's `@cert-authority` line from its key alone, with patterns of our choosing:
+ * the proxy's text is never written to known_hosts as it came (it could hold a newline or `*`).
+ */
+function hostCaLine(hostCa: string, patterns: readonly string[]): { line: string; key: string } {
+  const fields = hostCa.trim().split(/\s+/);
+  const at = fields.findIndex((f) => /^(ssh-|ecdsa-)/.test(f));
+  if (hostCa.includes('\n') || at < 0 || !fields[at + 1]) throw badParameter('the proxy sent a host CA that is not an @cert-authority line', 'is --proxy really your tollgate proxy?');
+  const key = `${fields[at]} ${fields[at + 1]}`;
+  parsePublicKeyLine(key); // throws on anything that is not a public key
+  return { line: `@cert-authority ${patterns.join(',')} ${key}`, key };
 }
 
 /** The SSH proxy address tsh dials: the reported one, or the --proxy host when it listens on a wildcard. */
@@ -48,7 +80,22 @@ export async function login(req: LoginRequest): Promise<LoginResult> {
   const now = req.now ?? (() => new Date());
   validateUserName(req.user);
   const proxy = parseProxyAddress(req.proxy);
-  const web = new WebClient(proxy, req.insecure);
+  const where = formatHostPort(proxy);
+  const name = proxy.host;
+  // Decide about the proxy's TLS key before anything is sent (the password least of all); the pin
+  // is checked again on each request's own connection, so a swap after the probe is caught too.
+  const previous = req.profiles.load(name);
+  const knownPin = previous?.web_proxy_addr === where ? previous.tls_pin : undefined;
+  const trust = await decideTrust({
+    where,
+    probe: await WebClient.probe(proxy),
+    ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}),
+    ...(knownPin ? { knownPin } : {}),
+    insecure: req.insecure,
+    ...(req.confirmTrust ? { confirm: req.confirmTrust } : {}),
+  });
+  const pinned = (bearer?: string) => new WebClient(proxy, false, bearer, trust.pin, trust.pin ? (got) => changedKeyError(where, trust.pin!, got) : undefined);
+  const web = pinned();
   const ping = await web.ping();
   if (req.addKeysToAgent === 'yes' && !req.agent) {
     throw badParameter('--add-keys-to-agent=yes but no ssh-agent is running (SSH_AUTH_SOCK is not set)', 'start one with: eval "$(ssh-agent)"');
@@ -73,12 +120,22 @@ export async function login(req: LoginRequest): Promise<LoginResult> {
   if (cert.type !== 'user' || cert.keyId !== req.user || !cert.subjectKey.equals(key.publicBlob.subarray(key.publicBlob.length - 32))) {
     throw badParameter('the proxy returned a certificate that is not for your new key', 'is --proxy really your tollgate proxy?');
   }
-  const name = proxy.host;
+  const sshProxy = sshProxyAddr(proxy.host, ping);
+  // The inventory's names join the host CA's patterns; a proxy without the route (older) has none.
+  let nodeNames: string[] = [];
+  try {
+    nodeNames = (await pinned(certs.token).call(webApiRoutes.listNodes)).map((n) => n.name);
+  } catch (err) {
+    if (err instanceof TollgateError && err.kind === 'access-denied') throw err;
+  }
+  const sshHost = (parseHostPort(sshProxy, 3023) as { host: string }).host;
+  const ca = hostCaLine(certs.host_ca, hostCaPatterns(ping.cluster_name, [proxy.host, sshHost], nodeNames));
   const paths = req.profiles.keyPaths(name, certs.user);
   req.profiles.writeSecret(paths.key, await privateKeyToOpenSSH(key.privateKey, certs.user));
   req.profiles.writeSecret(paths.pub, `${publicKeyLine(key.publicBlob, certs.user)}\n`);
   req.profiles.writeSecret(paths.cert, `${certs.cert}\n`);
-  req.profiles.trustHostCa(certs.host_ca, ping.cluster_name);
+  req.profiles.trustHostCa(ca.line, ping.cluster_name);
+  req.profiles.trustHostCa(`@cert-authority * ${ca.key}`, ping.cluster_name, req.profiles.proxiedKnownHostsFile);
 
   let agent: LoginResult['agent'] = { added: false, reason: 'not requested (--add-keys-to-agent=no)' };
   if (req.addKeysToAgent !== 'no') {
@@ -99,12 +156,12 @@ export async function login(req: LoginRequest): Promise<LoginResult> {
   const profile: Profile = {
     name,
     web_proxy_addr: formatHostPort(proxy),
-    ssh_proxy_addr: sshProxyAddr(proxy.host, ping),
+    ssh_proxy_addr: sshProxy,
     user: certs.user,
     cluster: ping.cluster_name,
     logins: certs.logins,
     valid_before: certs.valid_before,
-    insecure: req.insecure,
+    ...(trust.pin ? { tls_pin: trust.pin } : {}),
     token: certs.token,
     key_file: paths.key,
     cert_file: paths.cert,
@@ -112,7 +169,7 @@ export async function login(req: LoginRequest): Promise<LoginResult> {
     ...(ping.recording_signers ? { recording_signers: ping.recording_signers } : {}),
   };
   req.profiles.save(profile);
-  return { profile, agent, extensions: Object.keys(cert.extensions).sort() };
+  return { profile, agent, extensions: Object.keys(cert.extensions).sort(), trust: trust.how };
 }
 
 /**
@@ -135,7 +192,7 @@ export async function logout(profiles: ProfileStore, agent: AgentClient | undefi
       }
     }
     try {
-      await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.logout);
+      await profileWebClient(p).call(webApiRoutes.logout);
     } catch {
       // the proxy may be unreachable; the token expires with the certificate anyway
     }

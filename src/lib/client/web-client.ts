@@ -23,6 +23,15 @@ const NOT_A_PROXY_HINT = 'check the --proxy address and port';
 
 type CallInput = { params?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown };
 
+/** What a proxy's TLS handshake showed, before anything is sent: its key's pin and whether the chain and name verify. */
+export interface TlsProbe {
+  pin: string;
+  /** The certificate chains to a trusted CA and names the host dialled. */
+  verified: boolean;
+  /** Why not, when not (OpenSSL's reason). */
+  reason?: string;
+}
+
 /** tsh's HTTPS client for the proxy's web API (web/api-routes.ts). TLS is verified unless --insecure. */
 export class WebClient {
   constructor(
@@ -34,6 +43,11 @@ export class WebClient {
      * sent on it, instead of (not besides) the usual chain check (a self-signed proxy's join).
      */
     private readonly pin?: string,
+    /** Said when the pin does not match: tsh's profile pins and join's --ca-pin need different advice. */
+    private readonly pinMismatch: (got: string) => TollgateError = (got) =>
+      new TollgateError('access-denied', `the proxy at ${formatHostPort(proxy)} is not the one the pin names (its key is ${got})`, {
+        hint: 'check --proxy-server and --ca-pin (tctl tokens add prints both); someone may be intercepting the connection',
+      }),
   ) {}
 
   get baseUrl(): string {
@@ -82,6 +96,32 @@ export class WebClient {
     return this.call(webApiRoutes.ping);
   }
 
+  /**
+   * A handshake only: what key the proxy presents and whether its certificate verifies. tsh login
+   * decides from this whether to pin, ask, or refuse before it sends anything (the password least of
+   * all); the later requests check the pin again on their own connections.
+   */
+  static probe(proxy: HostPort): Promise<TlsProbe> {
+    const client = new WebClient(proxy, false);
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: proxy.host, port: proxy.port, servername: client.servername, rejectUnauthorized: false, timeout: 15_000 });
+      socket.once('timeout', () => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      socket.once('error', (err: NodeJS.ErrnoException) =>
+        reject(unavailable(`cannot reach the proxy at ${client.where} (${err.code ?? err.message})`, 'check the --proxy address and that the proxy is running', err)),
+      );
+      socket.once('secureConnect', () => {
+        const cert = socket.getPeerX509Certificate();
+        const authError = socket.authorizationError ? String(socket.authorizationError) : undefined;
+        // A chain that verifies still has to name the host dialled (tls.connect leaves that to us when not rejecting).
+        const nameError = cert && !authError ? tls.checkServerIdentity(proxy.host, socket.getPeerCertificate()) : undefined;
+        socket.destroy();
+        if (!cert) return reject(unavailable(`the proxy at ${client.where} presented no TLS certificate`, NOT_A_PROXY_HINT));
+        const reason = authError ?? nameError?.message;
+        resolve({ pin: tlsPublicKeyPin(cert.raw), verified: !reason, ...(reason ? { reason } : {}) });
+      });
+    });
+  }
+
   private get where(): string {
     return formatHostPort(this.proxy);
   }
@@ -101,11 +141,7 @@ export class WebClient {
         const got = cert ? tlsPublicKeyPin(cert.raw) : 'none';
         if (got !== pin) {
           socket.destroy();
-          return reject(
-            new TollgateError('access-denied', `the proxy at ${this.where} is not the one the pin names (its key is ${got})`, {
-              hint: 'check --proxy-server and --ca-pin (tctl tokens add prints both); someone may be intercepting the connection',
-            }),
-          );
+          return reject(this.pinMismatch(got));
         }
         socket.removeListener('error', reject);
         socket.setTimeout(0);

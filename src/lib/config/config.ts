@@ -8,6 +8,12 @@ export type DataDirSource = 'flag' | 'config' | 'system-default' | 'user-default
 /** `sqlite`: the store file lives in `dir` (teleport.storage.path), else in the data dir. */
 export type StorageConfig = { type: 'sqlite'; dir?: string } | { type: 'postgres'; connString: string };
 
+/**
+ * The key-encryption key that seals the CA keys in the store: a file (teleport.keys_file, default
+ * DATA_DIR/keys/kek, created at first start) or the key itself from TOLLGATE_KEK (base64, 32 bytes).
+ */
+export type KeysConfig = { readonly kind: 'file'; readonly file: string } | { readonly kind: 'env'; readonly keyBase64: string };
+
 /** The one typed, validated, frozen configuration every part is built from. */
 export interface Config {
   /** The file read, or undefined for embedded defaults. */
@@ -27,6 +33,7 @@ export interface Config {
   /** teleport.drain_timeout: how long SIGTERM lets running sessions finish before ending them. */
   readonly drainTimeoutMs: number;
   readonly storage: StorageConfig;
+  readonly keys: KeysConfig;
   readonly auth: {
     readonly enabled: boolean;
     readonly clusterName: string;

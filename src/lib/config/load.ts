@@ -140,6 +140,18 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
       ? { type: 'postgres' as const, connString: st.conn_string! }
       : { type: 'sqlite' as const, ...(st?.path ? { dir: path.resolve(path.dirname(file ?? '.'), st.path) } : {}) };
 
+  // TOLLGATE_KEK or keys_file, not both: one of them would silently not do what it says.
+  const kekText = env.TOLLGATE_KEK;
+  let keys: Config['keys'];
+  if (kekText !== undefined && kekText !== '') {
+    if (f.teleport?.keys_file) fail(`${where}: teleport.keys_file is set and so is TOLLGATE_KEK`, 'use one of them: unset TOLLGATE_KEK or remove keys_file');
+    const key = Buffer.from(kekText.trim(), 'base64');
+    if (key.length !== 32 || !/^[A-Za-z0-9+/]+=*$/.test(kekText.trim())) fail('TOLLGATE_KEK: must be 32 bytes in base64', 'make one with: head -c 32 /dev/urandom | base64');
+    keys = { kind: 'env', keyBase64: key.toString('base64') };
+  } else {
+    keys = { kind: 'file', file: f.teleport?.keys_file ? path.resolve(path.dirname(file ?? '.'), f.teleport.keys_file) : path.join(dataDir, 'keys', 'kek') };
+  }
+
   const a = f.auth_service ?? {};
   const rec = a.session_recording ?? 'proxy';
   if (rec === 'node' || rec === 'node-sync') {
@@ -185,6 +197,7 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     diagAddr,
     drainTimeoutMs: f.teleport?.drain_timeout ?? DEFAULTS.drainTimeoutMs,
     storage,
+    keys,
     auth: {
       enabled: authEnabled,
       clusterName: a.cluster_name ?? hostname,

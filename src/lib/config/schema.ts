@@ -139,6 +139,8 @@ export const fileSchema = z.strictObject({
         .optional(),
       diag_addr: address().optional(),
       drain_timeout: drainTimeout.optional(),
+      /** The key-encryption key's file (sealed CA keys); relative to the config file. */
+      keys_file: z.string().min(1).optional(),
       log: z
         .strictObject({
           output: logOutput.optional(),

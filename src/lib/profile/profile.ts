@@ -19,7 +19,14 @@ export interface Profile {
   cluster: string;
   logins: string[];
   valid_before: string;
-  insecure: boolean;
+  /**
+   * The proxy's TLS public-key pin (`sha256:HEX`), kept when its certificate did not verify at
+   * login (self-signed): every later request checks it before sending anything. `--insecure` is
+   * never saved; an old profile's `insecure: true` becomes `legacy_insecure` on load.
+   */
+  tls_pin?: string;
+  /** An older tsh saved `insecure: true`: calls are refused until tsh login runs again (see client/proxy-trust.ts). */
+  legacy_insecure?: true;
   token: string;
   key_file: string;
   cert_file: string;
@@ -51,6 +58,15 @@ export class ProfileStore {
     return path.join(this.dir, 'known_hosts');
   }
 
+  /**
+   * The host CA for any name, for the ssh_config Host blocks that go through the proxy only (tsh
+   * config): there the proxy dialled the name and presents its on-the-fly certificate for it.
+   * Never for direct connections, which use knownHostsFile (scoped patterns).
+   */
+  get proxiedKnownHostsFile(): string {
+    return path.join(this.dir, 'proxied_known_hosts');
+  }
+
   /** Writes a file 0600, atomically (replacing it), so a crash never leaves half a key. */
   writeSecret(file: string, data: string): void {
     this.ensureDir(path.dirname(file));
@@ -72,11 +88,16 @@ export class ProfileStore {
 
   load(name = this.currentName()): Profile | undefined {
     if (!name) return undefined;
+    let raw: Profile & { insecure?: unknown };
     try {
-      return JSON.parse(fs.readFileSync(path.join(this.dir, `${name}.json`), 'utf8')) as Profile;
+      raw = JSON.parse(fs.readFileSync(path.join(this.dir, `${name}.json`), 'utf8')) as Profile & { insecure?: unknown };
     } catch {
       return undefined;
     }
+    // Migration: older versions saved --insecure. It is not honoured any more; it is remembered
+    // only so the profile can say why it is refused.
+    const { insecure, ...p } = raw;
+    return insecure === true ? { ...p, legacy_insecure: true } : p;
   }
 
   current(): Profile {
@@ -86,15 +107,16 @@ export class ProfileStore {
   }
 
   /** Replaces this cluster's line in known_hosts with `line`, keeping every other line. */
-  trustHostCa(line: string, cluster: string): void {
+  trustHostCa(line: string, cluster: string, file = this.knownHostsFile): void {
+    if (/[\r\n]/.test(line) || /\s/.test(cluster)) throw new Error('a known_hosts line is one line');
     const marker = ` tollgate-cluster=${cluster}`;
     let lines: string[] = [];
     try {
-      lines = fs.readFileSync(this.knownHostsFile, 'utf8').split('\n').filter((l) => l && !l.endsWith(marker));
+      lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.endsWith(marker));
     } catch {
       // first login
     }
-    this.writeSecret(this.knownHostsFile, `${[...lines, `${line}${marker}`].join('\n')}\n`);
+    this.writeSecret(file, `${[...lines, `${line}${marker}`].join('\n')}\n`);
   }
 
   /** This cluster's `@cert-authority` line (without the marker), if trusted. */

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { BIN_BLOCK_MAX, BinBlockEncoder, binMarker, binPath, type StreamCode, Utf8Splitter } from './binary-sidecar.js';
-import { ChainWriter, chainPath, type RecordingSigner } from './integrity.js';
+import { ChainWriter, chainPath, type Checkpoint, type RecordingSigner } from './integrity.js';
 
 /*
  * asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): newline-delimited JSON.
@@ -56,7 +56,7 @@ export interface WriterOptions {
   /** Called once, on the first failed write (disk full...): recording is mandatory, so the caller ends the session. */
   onError?: (err: Error) => void;
   /** Keeps the hash chain and signed checkpoints in `FILE.chain` (see integrity.ts). */
-  integrity?: { session: string; signer: RecordingSigner; fingerprint: string; checkpointIntervalMs?: number };
+  integrity?: { session: string; signer: RecordingSigner; fingerprint: string; checkpointIntervalMs?: number; onCheckpoint?: (c: Checkpoint) => void };
   /** Bytes written but not yet on disk above which output() asks the relay to pause. */
   highWaterBytes?: number;
   /** After each write reaches the file: its bytes (.cast, .bin and .chain) and how long it waited in the queue (metrics). */
@@ -148,7 +148,7 @@ export class AsciicastWriter {
         const i = options.integrity;
         // Append-only and exclusive: a second writer (or a recovery racing this one) cannot interleave.
         this.chainFd = fs.openSync(chainPath(file), 'ax', 0o644);
-        this.chain = new ChainWriter(i.session, i.signer, i.checkpointIntervalMs ?? 2000, this.o.now);
+        this.chain = new ChainWriter(i.session, i.signer, i.checkpointIntervalMs ?? 2000, this.o.now, i.onCheckpoint);
         // Signed at once, so even a session that crashes in its first second names its header.
         const side = ChainWriter.header(i.session, i.fingerprint) + this.chain.link([headLine], headBytes, 0) + this.chain.checkpoint('cp');
         fs.writeSync(this.chainFd, side);

@@ -9,4 +9,5 @@ export { PlaybackControl, playJson, type PlayOptions, playRaw, playText, playTim
 export { sealedOf, sessionColumns, sessionJson, type SessionJson, sessionToJson } from './session-json.js';
 export { ActiveRecording, auditSessionStart, RecordingStopped, RECORDINGS_DIR, RecordingService, type RecordingServiceOptions, type SessionEnd, type SessionMeta } from './session-recorder.js';
 export { LocalDirStorage, type RecordingStorage, SharedStoreStorage } from './storage.js';
-export { blobFromAllowedSigners, VERDICT_EXIT_CODES, type VerifyJson, verifyRecording, type VerifyResult, verifyResultToJson } from './verify.js';
+export { blobFromAllowedSigners, VERDICT_EXIT_CODES, type VerifyJson, verifyRecording, type VerifyResult, verifyResultToJson, withAnchorCheck } from './verify.js';
+export { type AnchorCheck, anchorFromFields, checkAnchors, type RecordingAnchor } from './anchors.js';

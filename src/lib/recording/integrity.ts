@@ -103,6 +103,8 @@ export class ChainWriter {
     private readonly signer: RecordingSigner,
     private readonly intervalMs: number,
     private readonly now: () => number,
+    /** Sees each signed checkpoint as it is made (the recorder anchors it in the audit log: anchors.ts). */
+    private readonly onCheckpoint?: (c: Checkpoint) => void,
   ) {
     this.lastCheckpointAt = now();
   }
@@ -144,6 +146,7 @@ export class ChainWriter {
     if (kind !== 'cp') this.sealed = { bytes: c.bytes, chain: c.chain };
     this.lastCheckpointEvents = this.events;
     this.lastCheckpointAt = this.now();
+    this.onCheckpoint?.(c);
     return checkpointLine(c);
   }
 

@@ -8,7 +8,8 @@ import type { SessionRecord, Store } from '../store/index.js';
 import { fingerprint } from '../ca/index.js';
 import type { Logger } from '../log.js';
 import { AsciicastWriter } from './asciicast-writer.js';
-import { sigPath, type RecordingSigner } from './integrity.js';
+import { type Checkpoint, sigPath, type RecordingSigner } from './integrity.js';
+import { anchorFields } from './anchors.js';
 import { closeInterruptedRecording } from './recover.js';
 import type { RecordingStorage } from './storage.js';
 import { isUuid } from '../ids.js';
@@ -342,7 +343,17 @@ export class RecordingService {
           onLimit: (limit) => active?.limitReached(limit),
           ...(this.o.onWritten ? { onWritten: this.o.onWritten } : {}),
           ...(this.o.signer
-            ? { integrity: { session: id, signer: this.o.signer, fingerprint: fingerprint(this.o.signer.publicBlob), checkpointIntervalMs: this.o.checkpointIntervalMs ?? 2000 } }
+            ? {
+                integrity: {
+                  session: id,
+                  signer: this.o.signer,
+                  fingerprint: fingerprint(this.o.signer.publicBlob),
+                  checkpointIntervalMs: this.o.checkpointIntervalMs ?? 2000,
+                  // Each checkpoint's hash also goes to the audit stream (anchors.ts): emit, never
+                  // awaited, so the relay does not wait on the store; a failed write is logged whole.
+                  onCheckpoint: (c: Checkpoint) => this.o.auditor.emit(AuditEvents.recordingCheckpoint, meta.user, anchorFields(id, c)),
+                },
+              }
             : {}),
         },
       );

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { publicKeyFromBlob, verifySshsig } from '../ca/index.js';
 import { badParameter } from '../errors.js';
 import { CastLineScanner } from './cast-lines.js';
+import type { AnchorCheck } from './anchors.js';
 import { CHAIN_VERSION, type Checkpoint, type CheckpointKind, checkpointMessage, crcHex, eventCrc, RECORDING_INTERRUPTED_NAMESPACE } from './integrity.js';
 
 /*
@@ -357,6 +358,14 @@ export interface VerifyJson {
   file_bytes: number;
   altered_event: AlteredEvent | null;
   signature: boolean | null;
+  /** With --audit: the recording against the checkpoint anchors in the audit log (anchors.ts). */
+  audit?: AnchorCheck;
+}
+
+/** Adds the audit log's verdict: a recording that disagrees with its anchors is altered, whatever its signatures say. */
+export function withAnchorCheck(r: VerifyJson, a: AnchorCheck): VerifyJson {
+  const altered = a.verdict === 'disagrees';
+  return { ...r, verdict: altered ? 'altered' : r.verdict, summary: `${r.summary}; audit: ${a.summary}`, audit: a };
 }
 
 export function verifyResultToJson(r: VerifyResult): VerifyJson {

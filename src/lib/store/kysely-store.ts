@@ -199,6 +199,17 @@ export class KyselyStore implements Store {
     return (await this.getCertAuthority(ca.type))!;
   }
 
+  async replaceCertAuthorityKey(type: CertAuthorityRecord['type'], from: string, to: string): Promise<void> {
+    await this.db.updateTable('cert_authorities').set({ private_key: to }).where('type', '=', type).where('private_key', '=', from).execute();
+    if (this.dialect === 'sqlite') {
+      // The replaced row's page would keep the plaintext key in the file (and the WAL) until reused:
+      // rebuild the file and empty the WAL so `strings` of it finds nothing. Runs once, at upgrade.
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);
+      await sql`VACUUM`.execute(this.db);
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);
+    }
+  }
+
   async createUser(user: UserRecord, token: SignupTokenRecord | undefined): Promise<void> {
     try {
       await this.db.transaction().execute(async (tx) => {

@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { badParameter, unavailable } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { kyselyQueryLog, type QueryObserver } from './query-timing.js';
@@ -35,13 +35,7 @@ export async function createPostgresStore(connString: string, options: PostgresS
   const { default: pg } = await import('pg');
   const log = options.logger ?? createLogger().child({ component: 'store' });
   const where = describeTarget(connString);
-  const pool = new pg.Pool({
-    connectionString: connString,
-    max: Math.max(2, options.maxConnections ?? 10),
-    connectionTimeoutMillis: 10_000,
-    // Shows in pg_stat_activity; an application_name in the URL takes precedence.
-    application_name: 'tollgate',
-  });
+  const pool = new pg.Pool(postgresPoolOptions(connString, options));
   // An idle connection that PostgreSQL drops emits 'error' on the pool, which throws when nobody
   // listens: log it instead. The pool has already discarded the connection and opens a new one
   // for the next query.
@@ -60,6 +54,20 @@ export async function createPostgresStore(connString: string, options: PostgresS
 
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...kyselyQueryLog(options.onQuery) });
   return new KyselyStore(db, 'postgres', { serialiseMigrations: (run) => withAdvisoryLock(pool, log, (err) => describeError(err, connString), run) });
+}
+
+/**
+ * The pool's options. The URL goes to pg whole, so its `sslmode` (require, verify-ca, verify-full)
+ * and `sslrootcert` work as libpq's do: nothing here may set `ssl` and override them.
+ */
+export function postgresPoolOptions(connString: string, options: PostgresStoreOptions = {}): PoolConfig {
+  return {
+    connectionString: connString,
+    max: Math.max(2, options.maxConnections ?? 10),
+    connectionTimeoutMillis: 10_000,
+    // Shows in pg_stat_activity; an application_name in the URL takes precedence.
+    application_name: 'tollgate',
+  };
 }
 
 const HINT = 'check that PostgreSQL is running and reachable, and the connection string (host, port, database, user, password)';

@@ -3,7 +3,11 @@ import type { CAType } from '../ca/index.js';
 
 export interface CertAuthorityRecord {
   type: CAType | 'recording';
-  /** PKCS#8 PEM. The store file is 0600 and its directory 0700. */
+  /**
+   * The private key as the auth service stores it: sealed (AES-256-GCM under the key-encryption
+   * key kept outside the store, auth/sealed-keys.ts); PKCS#8 PEM only in rows from older versions,
+   * which the auth service seals at start.
+   */
   privateKeyPem: string;
   /** SSH public key blob, base64. */
   publicKey: string;
@@ -212,6 +216,11 @@ export interface Store {
   getCertAuthority(type: CertAuthorityRecord['type']): Promise<CertAuthorityRecord | undefined>;
   /** Inserts the CA unless one of that type exists; returns the one that is stored either way. */
   createCertAuthorityIfAbsent(ca: CertAuthorityRecord): Promise<CertAuthorityRecord>;
+  /**
+   * Replaces a CA's stored private key if it is still `from` (the auth service sealing an older
+   * plaintext row; a daemon that sealed it first wins). Leaves no copy of `from` in the SQLite file.
+   */
+  replaceCertAuthorityKey(type: CertAuthorityRecord['type'], from: string, to: string): Promise<void>;
 
   /** Creates the user and its first signup token together; fails with already-exists. */
   createUser(user: UserRecord, token: SignupTokenRecord | undefined): Promise<void>;

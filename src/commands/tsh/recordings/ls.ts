@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
 import { renderListing, SESSION_COLUMNS } from '../../../cli/render.js';
-import { parseProxyAddress, profileDirFromEnv, ProfileStore } from '../../../lib/profile/index.js';
-import { WebClient } from '../../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../../lib/profile/index.js';
+import { profileWebClient } from '../../../lib/client/index.js';
 import { webApiRoutes } from '../../../lib/api/index.js';
 
 export default class RecordingsLs extends BaseCommand {
@@ -18,7 +18,7 @@ export default class RecordingsLs extends BaseCommand {
     const { flags } = await this.parse(RecordingsLs);
     const p = new ProfileStore(profileDirFromEnv(process.env)).current();
     const query = { from: flags.from || undefined, to: flags.to || undefined, user: flags.user || undefined };
-    const rows = await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.listSessions, { query });
+    const rows = await profileWebClient(p).call(webApiRoutes.listSessions, { query });
     this.out(renderListing(flags.format, rows, SESSION_COLUMNS));
   }
 }

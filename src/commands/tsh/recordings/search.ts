@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
 import { renderSearchHits } from '../../../cli/render.js';
-import { parseProxyAddress, profileDirFromEnv, ProfileStore } from '../../../lib/profile/index.js';
-import { WebClient } from '../../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../../lib/profile/index.js';
+import { profileWebClient } from '../../../lib/client/index.js';
 import { webApiRoutes } from '../../../lib/api/index.js';
 
 export default class RecordingsSearch extends BaseCommand {
@@ -25,7 +25,7 @@ export default class RecordingsSearch extends BaseCommand {
     const { args, flags } = await this.parse(RecordingsSearch);
     const p = new ProfileStore(profileDirFromEnv(process.env)).current();
     const query = { q: args.query, user: flags.user || undefined, node: flags.node || undefined, from: flags.from || undefined, to: flags.to || undefined, limit: flags.limit, skip: flags.skip || undefined };
-    const hits = await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.searchSessions, { query });
+    const hits = await profileWebClient(p).call(webApiRoutes.searchSessions, { query });
     this.out(renderSearchHits(flags.format, hits));
   }
 }

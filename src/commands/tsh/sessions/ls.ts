@@ -1,7 +1,7 @@
 import { BaseCommand, formatFlag } from '../../../cli/base-command.js';
 import { LIVE_SESSION_COLUMNS, renderListing } from '../../../cli/render.js';
-import { parseProxyAddress, profileDirFromEnv, ProfileStore } from '../../../lib/profile/index.js';
-import { WebClient } from '../../../lib/client/index.js';
+import { profileDirFromEnv, ProfileStore } from '../../../lib/profile/index.js';
+import { profileWebClient } from '../../../lib/client/index.js';
 import { webApiRoutes } from '../../../lib/api/index.js';
 
 export default class SessionsLs extends BaseCommand {
@@ -12,7 +12,7 @@ export default class SessionsLs extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(SessionsLs);
     const p = new ProfileStore(profileDirFromEnv(process.env)).current();
-    const rows = await new WebClient(parseProxyAddress(p.web_proxy_addr), p.insecure, p.token).call(webApiRoutes.listActiveSessions, {});
+    const rows = await profileWebClient(p).call(webApiRoutes.listActiveSessions, {});
     this.out(renderListing(flags.format, rows, LIVE_SESSION_COLUMNS));
   }
 }

@@ -89,6 +89,10 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     findNode: (host: string, port: number) => o.inventory.findNode(host, port),
     mintSessionCert: (req: Parameters<AuthService['mintSessionCert']>[0]) => o.auth.mintSessionCert(req),
     refuseUnregistered: o.refuseUnregistered,
+    revocation: {
+      certIssuedAt: async (serial: string) => (await o.store.getIssuedCert(serial))?.createdAt,
+      locks: (now: number) => o.store.listLocks(now),
+    },
   };
   const deps: PipelineDeps = {
     recordings: o.recordings,

@@ -15,6 +15,8 @@ export interface SshdOptions {
   /** HostKey / HostCertificate files; a fresh plain host key when absent. */
   hostKey?: string;
   hostCertificate?: string;
+  /** More sshd_config lines (RevokedKeys ...). */
+  extraConfig?: readonly string[];
 }
 
 /**
@@ -55,6 +57,7 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
     // A clean HOME for logins: this machine's root .bashrc runs `pyenv init`, whose rehash lock
     // stalls concurrent shells for up to a minute; a node under test must not measure that.
     `SetEnv HOME=${path.join(dir, 'home')}`,
+    ...(opts.extraConfig ?? []),
   ].join('\n');
   fs.mkdirSync(path.join(dir, 'home'), { mode: 0o755 });
   const configFile = path.join(dir, 'sshd_config');

@@ -24,6 +24,8 @@ export interface AuthenticatorOptions {
   lookupUser(name: string): Promise<UserRecord | undefined>;
   clock: Clock;
   auditor: Auditor;
+  /** Where failures are audited (the proxy aggregates a flood per source); each is written at once without it. */
+  reportFailure?: (f: { user: string; reason: string; method: string; addr: string; hop: string }) => void;
 }
 
 export type Authenticate = (ctx: Ssh2.AuthContext, addr: string, mode: AuthMode, onIdentity: (id: Identity, username: string) => void, guard: AuthGuard) => void;
@@ -44,7 +46,8 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticate {
       return;
     }
     const fail = (reason: string) => {
-      o.auditor.emit(AuditEvents.auth, ctx.username, { reason, method: ctx.method, addr, hop: mode.kind });
+      if (o.reportFailure) o.reportFailure({ user: ctx.username, reason, method: ctx.method, addr, hop: mode.kind });
+      else o.auditor.emit(AuditEvents.auth, ctx.username, { reason, method: ctx.method, addr, hop: mode.kind });
       ctx.reject(['publickey']);
       if (++guard.failures >= MAX_AUTH_TRIES) guard.end();
     };

@@ -1,9 +1,10 @@
 import https from 'node:https';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../helpers/audit.js';
 import { PASSWORD, startCluster, tshLogin, type Cluster } from '../helpers/cluster.js';
 import { postJson } from '../helpers/https.js';
-import { ROOT, waitFor } from '../helpers/proc.js';
+import { ROOT, run, waitFor } from '../helpers/proc.js';
 import { shq, TmuxSession } from '../helpers/tmux.js';
 
 /** POST /webapi/ssh/certs from a chosen loopback source address (127.0.0.0/8 binds without setup). */
@@ -82,6 +83,13 @@ describe('revocation at the proxy and login throttling', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('tollgate: access denied: locked by an administrator: incident 42');
     expect((await c.daemon.tctl(['locks', 'ls'])).stdout).toContain('user=joe');
+    // The same lock for legacy nodes: the KRL names joe's key id (tctl writes the binary file).
+    const krl = path.join(c.home, 'revoked.krl');
+    const exported = await c.daemon.tctl(['auth', 'export', '--type=krl', `--out=${krl}`]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toContain('1 locked user(s) by key id');
+    const listed = await run('ssh-keygen', ['-Q', '-l', '-f', krl]);
+    expect(listed.stdout + listed.stderr).toMatch(/joe/);
 
     expect((await c.daemon.tctl(['locks', 'rm', lock.id])).code).toBe(0);
     expect((await sshTrue()).stdout).toContain('reached');

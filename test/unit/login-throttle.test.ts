@@ -60,6 +60,19 @@ describe('login throttling without lock-out by strangers', () => {
     expect([USER_LOCK_AFTER, USER_LOCK_AFTER + 1, USER_LOCK_AFTER + 2, USER_LOCK_AFTER + 20].map(userLockMs)).toEqual([60_000, 120_000, 240_000, 30 * 60_000]);
   });
 
+  it('an address guessing many users at once gets no more checked guesses than one at a time', async () => {
+    for (const u of ['amy', 'bob', 'cat', 'dan', 'eve', 'fay', 'gus', 'hal']) await f.auth.createUser({ name: u, logins: [u] });
+    const answers = await Promise.all(['joe', 'amy', 'bob', 'cat', 'dan', 'eve', 'fay', 'gus', 'hal', 'nobody'].map((u) => attempt('guess', '10.0.3.1', u)));
+    expect(new Set(answers)).toEqual(new Set([GENERIC]));
+    const reasons = (await f.store.listEvents({ types: ['user.login'], limit: 100 })).map((e) => e.fields.reason as string);
+    expect(reasons.filter((r) => !r.startsWith('too many failed logins')).length).toBeLessThanOrEqual(LOGIN_FREE_FAILURES);
+    // A successful address is not remembered.
+    const t = new AddressThrottle();
+    expect(t.begin('10.0.9.9', 0)).toBe(true);
+    t.end('10.0.9.9');
+    expect(t.size).toBe(0);
+  });
+
   it('the address table is bounded: the quietest addresses are forgotten first', () => {
     const t = new AddressThrottle();
     for (let i = 0; i < 10_050; i++) t.fail(`a${i}`, 0);

@@ -147,8 +147,18 @@ export class LoginService {
 
   private async loginNow(c: Credentials): Promise<UserRecord> {
     const now = this.o.clock.now().getTime();
-    const until = this.addresses.blockedUntil(c.addr, now);
-    if (until) return this.refuse(c.user, `too many failed logins from this address (until ${new Date(until).toISOString()})`, c.addr);
+    if (!this.addresses.begin(c.addr, now)) {
+      const until = this.addresses.blockedUntil(c.addr, now);
+      return this.refuse(c.user, `too many failed logins from this address${until ? ` (until ${new Date(until).toISOString()})` : ''}`, c.addr);
+    }
+    try {
+      return await this.checkCredentials(c, now);
+    } finally {
+      this.addresses.end(c.addr);
+    }
+  }
+
+  private async checkCredentials(c: Credentials, now: number): Promise<UserRecord> {
     const user = await this.o.store.getUser(c.user);
     if (!user) {
       await burnPasswordCheck(c.password);

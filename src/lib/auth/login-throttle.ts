@@ -36,6 +36,8 @@ interface AddressState {
   /** Times of the counted failures in the window, oldest first. */
   failures: number[];
   blockedUntil: number;
+  /** Attempts being checked now (their outcome not known yet). */
+  inFlight: number;
 }
 
 /** Per-source-address failure counts with growing delays (in memory, bounded). */
@@ -48,9 +50,35 @@ export class AddressThrottle {
     return s && s.blockedUntil > now ? s.blockedUntil : 0;
   }
 
+  /**
+   * Starts a checked attempt from `addr`, or refuses it (false) when the address is blocked or
+   * its attempts in flight could take it past its free failures: attempts for one user run one
+   * at a time, but an address guessing many users at once would otherwise get every guess checked
+   * before the first failure is counted. Every `true` must be followed by `end`.
+   */
+  begin(addr: string, now: number): boolean {
+    if (this.blockedUntil(addr, now)) return false;
+    const s = this.byAddr.get(addr);
+    const recent = s ? s.failures.filter((t) => t > now - LOGIN_FAILURE_WINDOW_MS).length : 0;
+    // Past the free failures (a block just ran out) one attempt at a time, as before the block.
+    if (s && s.inFlight > 0 && recent + s.inFlight >= LOGIN_FREE_FAILURES) return false;
+    const state = s ?? { failures: [], blockedUntil: 0, inFlight: 0 };
+    state.inFlight++;
+    if (!s) this.byAddr.set(addr, state);
+    return true;
+  }
+
+  end(addr: string): void {
+    const s = this.byAddr.get(addr);
+    if (!s) return;
+    if (s.inFlight > 0) s.inFlight--;
+    // An address that only ever succeeded is not remembered.
+    if (s.inFlight === 0 && s.failures.length === 0 && s.blockedUntil === 0) this.byAddr.delete(addr);
+  }
+
   /** Counts a checked failure from `addr`; past the free ones, blocks it for a doubling delay. */
   fail(addr: string, now: number): void {
-    const s = this.byAddr.get(addr) ?? { failures: [], blockedUntil: 0 };
+    const s = this.byAddr.get(addr) ?? { failures: [], blockedUntil: 0, inFlight: 0 };
     // Re-inserted so the map's order is by last failure: eviction drops the quietest address.
     this.byAddr.delete(addr);
     s.failures = s.failures.filter((t) => t > now - LOGIN_FAILURE_WINDOW_MS);
@@ -58,7 +86,15 @@ export class AddressThrottle {
     const over = s.failures.length - LOGIN_FREE_FAILURES;
     if (over >= 0) s.blockedUntil = now + Math.min(ADDRESS_DELAY_BASE_MS * 2 ** Math.min(over, 30), ADDRESS_DELAY_MAX_MS);
     this.byAddr.set(addr, s);
-    while (this.byAddr.size > THROTTLE_MAX_ADDRESSES) this.byAddr.delete(this.byAddr.keys().next().value!);
+    this.evict();
+  }
+
+  /** Forgets the quietest addresses past THROTTLE_MAX_ADDRESSES (never one with attempts in flight). */
+  private evict(): void {
+    for (const [addr, st] of this.byAddr) {
+      if (this.byAddr.size <= THROTTLE_MAX_ADDRESSES) return;
+      if (st.inFlight === 0) this.byAddr.delete(addr);
+    }
   }
 
   get size(): number {

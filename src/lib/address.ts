@@ -61,3 +61,22 @@ export function checkCidr(text: string): string | undefined {
   if (!/^\d+$/.test(prefix) || Number(prefix) > max) return `"${text}" has a prefix length outside 0-${max}`;
   return undefined;
 }
+
+/** The source a connection is counted under: an IPv4 address (mapped or not), or an IPv6 /64. */
+export function sourceKey(addr: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  if (mapped) return mapped[1]!;
+  const bare = addr.replace(/%.*$/, '');
+  if (net.isIPv6(bare)) return `${ipv6Groups(bare).slice(0, 4).join(':')}::/64`;
+  return addr;
+}
+
+/** The eight 16-bit groups of an IPv6 address, in lower-case hex without leading zeros. */
+function ipv6Groups(addr: string): string[] {
+  const split = (s: string) => (s ? s.split(':') : []).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
+  const [head, tail] = addr.split('::') as [string, string | undefined];
+  const h = split(head);
+  const t = tail === undefined ? [] : split(tail);
+  const groups = [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return groups.map((g) => parseInt(g, 16).toString(16));
+}

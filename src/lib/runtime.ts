@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startAdminServer, type AdminServer } from './admin/index.js';
 import { ADMIN_SOCKET } from './api/index.js';
-import { AuthService, fileKeySource, fixedKeySource, LoginService, NodeInventory } from './auth/index.js';
+import { AuthService, fileKeySource, fixedKeySource, LockService, LoginService, NodeInventory } from './auth/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { formatHostPort } from './address.js';
 import type { Config, DataDirSource } from './config/index.js';
@@ -217,6 +217,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       inventory,
       allowUnregisteredNodes: config.proxy.allowUnregisteredNodes,
       webTlsPin: () => webTlsPin,
+      locks: new LockService({ auth, store, clock }),
       ...(directory ? { live: directory } : {}),
     });
     closers.unshift(() => admin.close());

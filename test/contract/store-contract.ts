@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeRecord, Store, UserRecord } from '../../src/lib/store/types.js';
+import type { LockRecord, NodeRecord, Store, UserRecord } from '../../src/lib/store/types.js';
 import { sessionRow } from '../helpers/sessions.js';
 
 export interface StoreContractOptions {
@@ -298,6 +298,47 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
       await expect(s.searchSessions({ text: ' "" -- ' })).rejects.toMatchObject({ kind: 'bad-parameter' });
       // Query syntax is never passed through: quotes, operators and colons are only separators.
       expect(await s.searchSessions({ text: 'needle:* | NEAR( OR "' })).toEqual([]);
+      await s.close();
+    });
+  });
+
+  describe(`store contract: ${name}, revocation`, () => {
+    const lock = (id: string, over: Partial<LockRecord> = {}): LockRecord => ({ id, kind: 'user', target: 'joe', message: 'compromised', expiresAt: null, createdBy: 'tctl', createdAt: 10, ...over });
+
+    it('locks: create, list all or in force at a time (expired ones left out), delete once', async () => {
+      const s = await makeStore();
+      await s.createLock(lock('00000000-0000-4000-8000-000000000001'));
+      await s.createLock(lock('00000000-0000-4000-8000-000000000002', { kind: 'node', target: 'web1', expiresAt: 100, createdAt: 11 }));
+      await s.createLock(lock('00000000-0000-4000-8000-000000000003', { kind: 'session', target: 'abc', message: '', createdAt: 12 }));
+      expect((await s.listLocks()).map((l) => l.id.slice(-1))).toEqual(['1', '2', '3']);
+      expect((await s.listLocks(99)).map((l) => l.id.slice(-1))).toEqual(['1', '2', '3']);
+      expect((await s.listLocks(100)).map((l) => l.id.slice(-1))).toEqual(['1', '3']);
+      expect((await s.listLocks(50))[1]).toEqual(lock('00000000-0000-4000-8000-000000000002', { kind: 'node', target: 'web1', expiresAt: 100, createdAt: 11 }));
+      expect(await s.deleteLock('00000000-0000-4000-8000-000000000001')).toBe(true);
+      expect(await s.deleteLock('00000000-0000-4000-8000-000000000001')).toBe(false);
+      expect((await s.listLocks()).length).toBe(2);
+      await s.close();
+    });
+
+    it('issued certificates: found by serial; unexpired ones of a type listed for the KRL', async () => {
+      const s = await makeStore();
+      const cert = (serial: string, type: 'user' | 'host', validBefore: number) => ({ serial, type, keyId: 'joe', principals: ['root'], validAfter: 1, validBefore, fingerprint: 'SHA256:x', createdAt: Number(serial) });
+      await s.recordIssuedCert(cert('1', 'user', 100));
+      await s.recordIssuedCert(cert('2', 'user', 300));
+      await s.recordIssuedCert(cert('3', 'host', 300));
+      expect(await s.getIssuedCert('2')).toEqual(cert('2', 'user', 300));
+      expect(await s.getIssuedCert('9')).toBeUndefined();
+      expect((await s.listUnexpiredCerts('user', 100)).map((c) => c.serial)).toEqual(['2']);
+      expect((await s.listUnexpiredCerts('user', 99)).map((c) => c.serial)).toEqual(['1', '2']);
+      await s.close();
+    });
+
+    it('users: credentials_reset_at is null until set, and kept', async () => {
+      const s = await makeStore();
+      await s.createUser(user('joe'), undefined);
+      expect((await s.getUser('joe'))!.credentialsResetAt).toBeNull();
+      await s.updateUser('joe', { credentialsResetAt: 1234 });
+      expect((await s.getUser('joe'))!.credentialsResetAt).toBe(1234);
       await s.close();
     });
   });

@@ -15,6 +15,8 @@ export interface SshdOptions {
   /** HostKey / HostCertificate files; a fresh plain host key when absent. */
   hostKey?: string;
   hostCertificate?: string;
+  /** More sshd_config lines (RevokedKeys ...). */
+  extraConfig?: readonly string[];
 }
 
 /**
@@ -64,6 +66,7 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
     // Load tests open many connections at once; the default (10:30:100) would drop some.
     'MaxStartups 200',
     'MaxSessions 200',
+    ...(opts.extraConfig ?? []),
   ].join('\n');
   fs.mkdirSync(path.join(dir, 'home'), { mode: 0o755 });
   const configFile = path.join(dir, 'sshd_config');

@@ -101,4 +101,20 @@ describe('live sessions across two daemons on one PostgreSQL', () => {
     const watched = await observer.exit(10_000);
     expect(watched.screen).toContain('maintenance');
   });
+
+  it('issue 16: tctl lock on B ends the session A relays within 2 s and A refuses new ones; locks rm on A lets joe back', async () => {
+    const session = await pane(homeA, `ssh -t --port=${sshd.port} root@127.0.0.1 'i=0; while :; do i=$((i+1)); echo counter-$i; sleep 0.2; done'`);
+    await session.waitFor('counter-3');
+    const t0 = Date.now();
+    const r = await b.tctl(['lock', '--user=joe', '--message=rotate your keys', '--format=json']);
+    expect(r.code, r.stderr).toBe(0);
+    const ended = await session.exit(5_000);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(ended.screen).toContain('rotate your keys');
+    const refused = await tshVia(homeA, ['ssh', `--port=${sshd.port}`, 'root@127.0.0.1', 'echo in']);
+    expect(refused.stderr).toContain('locked by an administrator: rotate your keys');
+    const { id } = JSON.parse(r.stdout) as { id: string };
+    expect((await a.tctl(['locks', 'rm', id])).code).toBe(0);
+    expect((await tshVia(homeA, ['ssh', `--port=${sshd.port}`, 'root@127.0.0.1', 'echo in'])).stdout).toContain('in');
+  });
 });

@@ -7,6 +7,7 @@ import { createAdminApp, startAdminServer, type AdminServer } from '../../src/li
 import { adminRoutes } from '../../src/lib/api/admin-routes.js';
 import { AuthService } from '../../src/lib/auth/auth-service.js';
 import { NodeInventory } from '../../src/lib/auth/inventory.js';
+import { LockService } from '../../src/lib/auth/locks.js';
 import { FakeClock } from '../../src/lib/clock.js';
 import { nullLogger } from '../../src/lib/log.js';
 import { routePath, type JsonRoute, type RouteArgs, type RouteOutput } from '../../src/lib/api/route-table.js';
@@ -31,6 +32,7 @@ describe('admin API (in-process)', () => {
       recordings: new LocalDirStorage(path.join(dir, 'recordings')),
       inventory: new NodeInventory({ store, auth, clock, log: nullLogger }),
       allowUnregisteredNodes: true,
+      locks: new LockService({ auth, store, clock }),
       webTlsPin: () => 'sha256:' + '0'.repeat(64),
     });
   });
@@ -70,6 +72,35 @@ describe('admin API (in-process)', () => {
     const rm = await call(adminRoutes.deleteUser, { params: { name: 'joe' } });
     expect(rm).toMatchObject({ status: 200, data: { deleted: 'joe' } });
     expect((await call(adminRoutes.listUsers)).data).toEqual([]);
+  });
+
+  it('locks: add (audited lock.created), ls, rm (lock.deleted); bad targets are 400; the KRL names a locked user', async () => {
+    await call(adminRoutes.addUser, { body: { name: 'joe', logins: 'root' } });
+    const added = await call(adminRoutes.addLock, { body: { kind: 'user', target: 'joe', message: 'incident 42', ttl_ms: 3_600_000 } });
+    expect(added).toMatchObject({ status: 201, data: { kind: 'user', target: 'joe', message: 'incident 42', created_by: 'tctl', expires_at: '2026-06-01T01:00:00.000Z' } });
+    expect((await call(adminRoutes.addLock, { body: { kind: 'session', target: 'not-a-uuid' } })).status).toBe(400);
+    expect((await call(adminRoutes.addLock, { body: { kind: 'node', target: 'a b' } })).status).toBe(400);
+    expect((await call(adminRoutes.listLocks)).data!.map((l) => l.id)).toEqual([added.data!.id]);
+    const krl = await call(adminRoutes.exportKrl);
+    expect(krl.data).toMatchObject({ key_ids: 1, serials: 0, proxy_only: 0 });
+    expect(Buffer.from(krl.data!.krl, 'base64').subarray(0, 8).toString('hex')).toBe('5353484b524c0a00');
+    clock.advance(3_600_000);
+    expect((await call(adminRoutes.listLocks)).data).toEqual([]);
+    expect(await call(adminRoutes.deleteLock, { params: { id: added.data!.id } })).toMatchObject({ status: 200 });
+    expect((await call(adminRoutes.deleteLock, { params: { id: added.data!.id } })).status).toBe(404);
+    const events = (await store.listEvents({ types: ['lock.created', 'lock.deleted'] })).map((e) => [e.event, e.fields.target]);
+    expect(events).toEqual([['lock.deleted', 'user=joe'], ['lock.created', 'user=joe']]);
+  });
+
+  it('users unlock clears a web lockout and keeps the password; reset refuses certificates issued before it', async () => {
+    await call(adminRoutes.addUser, { body: { name: 'joe', logins: 'root' } });
+    await store.updateUser('joe', { passwordHash: 'kept', lockedUntil: clock.now().getTime() + 60_000 });
+    expect((await call(adminRoutes.listUsers)).data![0]!.status).toBe('locked');
+    expect(await call(adminRoutes.unlockUser, { params: { name: 'joe' } })).toMatchObject({ status: 200, data: { unlocked: 'joe' } });
+    expect(await store.getUser('joe')).toMatchObject({ passwordHash: 'kept', lockedUntil: null });
+    expect((await call(adminRoutes.unlockUser, { params: { name: 'nobody' } })).status).toBe(404);
+    await call(adminRoutes.resetUser, { params: { name: 'joe' }, body: {} });
+    expect((await store.getUser('joe'))!.credentialsResetAt).toBe(clock.now().getTime());
   });
 
   it('an unknown user is 404 with the error JSON', async () => {
@@ -213,6 +244,7 @@ describe('admin API (in-process)', () => {
         recordings: new LocalDirStorage(path.join(dir, 'recordings')),
         inventory: new NodeInventory({ store, auth, clock, log: nullLogger }),
         allowUnregisteredNodes: true,
+        locks: new LockService({ auth, store, clock }),
         webTlsPin: () => 'sha256:' + '0'.repeat(64),
       });
       const client = new AdminClient(socket);

@@ -123,15 +123,19 @@ describe('LoginService', () => {
     return { auth, login, store };
   };
 
-  it('parallel wrong guesses cannot outrun the lockout', async () => {
+  it('parallel wrong guesses cannot outrun the throttle', async () => {
     const { auth, login } = await setup('off');
     const inv = await auth.createUser({ name: 'joe', logins: 'joe' });
     await login.completeSignup(inv.token, 'the right password', undefined, '127.0.0.1');
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => login.login({ user: 'joe', password: `guess ${i}`, addr: '127.0.0.1' })));
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     const failures = (await auth.listEvents({ types: ['user.login'], limit: 100 })).filter((e) => e.fields.reason === 'wrong password');
-    expect(failures).toHaveLength(5); // the rest were refused as locked without a password check
-    await expect(login.login({ user: 'joe', password: 'the right password', addr: '127.0.0.1' })).rejects.toThrow(/locked/);
+    expect(failures).toHaveLength(5); // the rest were refused as throttled without a password check
+    // From that address even the right password waits, and is told only "invalid credentials".
+    await expect(login.login({ user: 'joe', password: 'the right password', addr: '127.0.0.1' })).rejects.toThrow(/^invalid credentials$/);
+    expect((await auth.listEvents({ types: ['user.login'], limit: 1 }))[0]!.fields.reason).toMatch(/^too many failed logins from this address/);
+    // The user is not locked: from another address the right password works.
+    await expect(login.login({ user: 'joe', password: 'the right password', addr: '127.0.0.2' })).resolves.toMatchObject({ name: 'joe' });
   });
 
   it('an OTP code cannot be used twice', async () => {

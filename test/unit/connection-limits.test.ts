@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EventTally, sourceKey, UnauthenticatedLimiter, type TallyReport } from '../../src/lib/proxy/connection-limits.js';
+import { AuthFailureAudit, EventTally, MAX_STARTUPS, sourceKey, UnauthenticatedLimiter, type TallyReport } from '../../src/lib/proxy/connection-limits.js';
+import { AUDIT_USER_MAX, boundAuditEvent, TRUNCATED_MARK } from '../../src/lib/audit/auditor.js';
 
 describe('unauthenticated connection limits', () => {
   it('counts IPv4 per address, IPv4-mapped as IPv4, IPv6 per /64', () => {
@@ -64,5 +65,72 @@ describe('EventTally', () => {
     expect(reports[1]!.count).toBe(5000);
     expect(reports[1]!.top.other).toBe(5000 - 1000);
     expect(Object.keys(reports[1]!.top)).toHaveLength(10);
+  });
+});
+
+describe('MaxStartups random early drop and eviction', () => {
+  it('past start, a source that already has connections is dropped with a probability rising from rate% to 100% at full', () => {
+    let r = 0.5;
+    const l = new UnauthenticatedLimiter({ total: 20, perSource: 20, start: 10, rate: 30 }, () => r);
+    for (let i = 0; i < 10; i++) expect(l.admit('10.0.0.1').ok).toBe(true);
+    // At 10 of 20: p = 30%. A draw of 0.5 passes, 0.2 is dropped.
+    expect(l.admit('10.0.0.1').ok).toBe(true);
+    r = 0.2;
+    expect(l.admit('10.0.0.1')).toEqual({ ok: false, reason: 'drop' });
+    // At 11 of 20: p = 30 + 70 / 10 = 37%.
+    r = 0.36;
+    expect(l.admit('10.0.0.1')).toEqual({ ok: false, reason: 'drop' });
+    r = 0.38;
+    expect(l.admit('10.0.0.1').ok).toBe(true);
+    // A source with no connection is never dropped at random.
+    r = 0;
+    expect(l.admit('10.0.0.2').ok).toBe(true);
+    expect(MAX_STARTUPS).toEqual({ start: 30, rate: 30, full: 100 });
+  });
+
+  it('at full, a new source takes the slot of the oldest connection of the source holding the most', () => {
+    const l = new UnauthenticatedLimiter({ total: 4, perSource: 4, start: 4, rate: 100 });
+    const closed: string[] = [];
+    for (let i = 0; i < 3; i++) expect(l.admit('10.0.0.1', () => closed.push(`a${i}`)).ok).toBe(true);
+    expect(l.admit('10.0.0.2', () => closed.push('b0')).ok).toBe(true);
+    expect(l.admit('10.0.0.1')).toEqual({ ok: false, reason: 'total' });
+    expect(l.admit('10.0.0.3', () => closed.push('c0')).ok).toBe(true);
+    expect(closed).toEqual(['a0']);
+    expect([l.count('10.0.0.1'), l.count('10.0.0.3'), l.count()]).toEqual([2, 1, 4]);
+    expect(l.admit('10.0.0.4').ok).toBe(true);
+    expect(closed).toEqual(['a0', 'a1']);
+    // Every source down to one connection: nothing more to take.
+    expect(l.admit('10.0.0.5')).toEqual({ ok: false, reason: 'total' });
+  });
+});
+
+describe('bounded audit under attack', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('failed authentications: the first ten per source and window are written, the rest become one event with a count', () => {
+    vi.useFakeTimers();
+    const written: Array<[string | null, Record<string, unknown>]> = [];
+    const a = new AuthFailureAudit((user, fields) => written.push([user, fields]), 10_000);
+    for (let i = 0; i < 200; i++) a.note({ user: `u${i}-${'x'.repeat(30_000)}`, reason: 'bad certificate', method: 'publickey', addr: '10.0.0.9', hop: 'outer' });
+    a.note({ user: 'joe', reason: 'bad', method: 'publickey', addr: '10.0.0.8', hop: 'outer' });
+    expect(written).toHaveLength(11);
+    vi.advanceTimersByTime(10_000);
+    expect(written).toHaveLength(12);
+    expect(written[11]![0]).toBeNull();
+    expect(written[11]![1]).toMatchObject({ aggregated: true, count: 190, source: '10.0.0.9', reasons: ['bad certificate'] });
+    expect((written[11]![1].users as string[]).every((u) => u.length === 64)).toBe(true);
+    a.close();
+  });
+
+  it('the audit writer truncates user names and every client string, and says so', () => {
+    const { user, fields } = boundAuditEvent('x'.repeat(30_000), { reason: 'y'.repeat(10_000), list: Array.from({ length: 500 }, (_, i) => i), ok: 1 });
+    expect(user!.length).toBe(AUDIT_USER_MAX);
+    expect(user!.endsWith(TRUNCATED_MARK)).toBe(true);
+    expect((fields.reason as string).length).toBe(2048);
+    expect((fields.list as number[]).length).toBe(64);
+    expect(fields).toMatchObject({ ok: 1, truncated: true });
+    expect(boundAuditEvent('joe', { a: 'b' })).toEqual({ user: 'joe', fields: { a: 'b' } });
+    const many = boundAuditEvent(null, Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${i}`, ['z'.repeat(2000)]])));
+    expect(JSON.stringify(many.fields).length).toBeLessThan(16 * 1024);
   });
 });

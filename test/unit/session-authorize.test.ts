@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NEEDS_AGENT, NO_TARGET, unregisteredNodeLine } from '../../src/lib/proxy-protocol.js';
 import { authorizeSession, authorizeTunnel, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
-import type { NodeRecord, UserRecord } from '../../src/lib/store/types.js';
+import type { LockRecord, NodeRecord, UserRecord } from '../../src/lib/store/types.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
 describe('authorizeSession (pure)', () => {
@@ -64,15 +64,51 @@ describe('authorizeSession (pure)', () => {
       line: 'tollgate: joe may not log in as admin (allowed: joe, root)',
     });
     expect(authorizeSession(plan(), { user: undefined, now: now() })).toMatchObject({ allowed: false, reason: 'user joe no longer exists' });
-    const locked = { ...joe, lockedUntil: now().getTime() + 60_000 };
-    expect(authorizeSession(plan(), { user: locked, now: now() })).toMatchObject({ allowed: false, reason: 'user joe is locked' });
     const later = new Date(Number(f.joe.cert.validBefore) * 1000);
     expect(authorizeSession(plan(), { user: joe, now: later })).toMatchObject({ allowed: false, line: 'tollgate: your certificate has expired; run tsh login' });
     expect(authorizeSession(plan({ agentRequested: false }), { user: joe, now: now() })).toEqual({ allowed: false, reason: 'no agent forwarding', line: NEEDS_AGENT });
   });
 
-  it('a lock that has run out no longer refuses', () => {
-    expect(authorizeSession(plan(), { user: { ...joe, lockedUntil: now().getTime() - 1 }, now: now() }).allowed).toBe(true);
+  it('a web lockout (too many bad passwords) never refuses a valid certificate', () => {
+    expect(authorizeSession(plan(), { user: { ...joe, lockedUntil: now().getTime() + 60_000 }, now: now() }).allowed).toBe(true);
+  });
+
+  it("revocation: the user's logins now bound the certificate's principals", () => {
+    const fewer = { ...joe, logins: ['joe'] };
+    expect(authorizeSession(plan(), { user: fewer, now: now() })).toEqual({ allowed: false, reason: 'login root not allowed', line: 'tollgate: joe may not log in as root (allowed: joe)' });
+    expect(authorizeTunnel(f.joe, { login: 'root', host: 'n', port: 22 }, { user: fewer, now: now() })).toMatchObject({ allowed: false, reason: 'login root not allowed' });
+  });
+
+  it('revocation: a certificate issued before the user was created or reset is refused, for every login', () => {
+    const issued = now().getTime();
+    const recreated = { ...joe, createdAt: issued + 1 };
+    for (const login of ['root', 'joe']) {
+      expect(authorizeSession(plan({ target: { login, host: 'n', port: 22 } }), { user: recreated, now: now(), certIssuedAt: issued })).toMatchObject({
+        allowed: false,
+        line: 'tollgate: your certificate was issued before user joe was created; run tsh login',
+      });
+    }
+    const reset = { ...joe, credentialsResetAt: issued + 1 };
+    expect(authorizeSession(plan(), { user: reset, now: now(), certIssuedAt: issued })).toMatchObject({ allowed: false, line: "tollgate: your certificate was issued before joe's credentials were reset; run tsh login" });
+    expect(authorizeSession(plan(), { user: { ...joe, credentialsResetAt: issued }, now: now(), certIssuedAt: issued }).allowed).toBe(true);
+    // Without a record of the issue, the latest time the validity start allows stands in.
+    const latest = Number(f.joe.cert.validAfter) * 1000 + 60_000 + 999;
+    expect(authorizeSession(plan(), { user: { ...joe, credentialsResetAt: latest }, now: now() }).allowed).toBe(true);
+    expect(authorizeSession(plan(), { user: { ...joe, credentialsResetAt: latest + 1 }, now: now() }).allowed).toBe(false);
+  });
+
+  it('locks: by user, login, node name or legacy host; expired ones and session locks (no id yet) do not refuse', () => {
+    const lock = (kind: LockRecord['kind'], target: string, expiresAt: number | null = null): LockRecord => ({ id: 'L1', kind, target, message: 'incident 42', expiresAt, createdBy: 'tctl', createdAt: 1 });
+    const refused = { allowed: false, reason: 'locked: lock L1 (user=joe): incident 42', line: 'tollgate: access denied: locked by an administrator: incident 42' };
+    expect(authorizeSession(plan(), { user: joe, now: now(), locks: [lock('user', 'joe')] })).toEqual(refused);
+    expect(authorizeSession(plan(), { user: joe, now: now(), locks: [lock('login', 'root')] })).toMatchObject({ allowed: false });
+    expect(authorizeSession(plan(), { user: joe, now: now(), locks: [lock('node', 'node1')] })).toMatchObject({ allowed: false });
+    expect(authorizeSession(plan(), { user: joe, now: now(), locks: [lock('node', 'node1:22')] })).toMatchObject({ allowed: false });
+    expect(authorizeSession(plan({ agentRequested: false }), { user: joe, now: now(), node: node1, locks: [lock('node', 'node1')] })).toMatchObject({ allowed: false });
+    for (const other of [lock('user', 'amy'), lock('login', 'joe'), lock('node', 'node2'), lock('session', 'x'), lock('user', 'joe', now().getTime())]) {
+      expect(authorizeSession(plan(), { user: joe, now: now(), locks: [other] }).allowed, `${other.kind}=${other.target}`).toBe(true);
+    }
+    expect(authorizeTunnel(f.joe, { login: 'root', host: 'node1', port: 22 }, { user: joe, now: now(), locks: [lock('user', 'joe')] })).toMatchObject({ allowed: false });
   });
 
   it('tunnels (-L, -D, -R) follow the login rules, without an auth-agent request to look for', () => {
@@ -80,7 +116,6 @@ describe('authorizeSession (pure)', () => {
     expect(authorizeTunnel(f.joe, t, { user: joe, now: now() })).toEqual({ allowed: true, target: t, node: undefined, nodeLabel: 'node1:22' });
     expect(authorizeTunnel(f.joe, { ...t, login: 'admin' }, { user: joe, now: now() })).toMatchObject({ allowed: false, reason: 'login admin not allowed' });
     expect(authorizeTunnel(f.joe, t, { user: undefined, now: now() })).toMatchObject({ allowed: false, reason: 'user joe no longer exists' });
-    expect(authorizeTunnel(f.joe, t, { user: { ...joe, lockedUntil: now().getTime() + 60_000 }, now: now() })).toMatchObject({ allowed: false, reason: 'user joe is locked' });
     expect(authorizeTunnel(f.joe, t, { user: joe, now: new Date(Number(f.joe.cert.validBefore) * 1000) })).toMatchObject({ allowed: false, reason: 'your certificate has expired; run tsh login' });
   });
 

@@ -111,7 +111,8 @@ describe('web API (in-process)', () => {
   });
 
   describe('sessions', () => {
-    const t0 = Date.UTC(2026, 4, 1);
+    // After the users were created (the fixture's clock): a user owns only sessions from after its creation.
+    const t0 = Date.UTC(2026, 5, 2);
     let rows: ReturnType<typeof sessionRow>[];
     beforeEach(async () => {
       rows = [sessionRow('joe', t0), sessionRow('ann', t0 + 1000), sessionRow('bob', t0 + 2000), sessionRow('joe', t0 + 86_400_000 * 3)];
@@ -122,7 +123,7 @@ describe('web API (in-process)', () => {
       const joe = await loginAs('joe');
       const own = await call(webApiRoutes.listSessions, joe);
       expect(own.data!.map((s) => s.id)).toEqual([rows[3]!.id, rows[0]!.id]);
-      expect((await call(webApiRoutes.listSessions, joe, { query: { user: 'joe', to: '2026-05-02' } })).data!.map((s) => s.id)).toEqual([rows[0]!.id]);
+      expect((await call(webApiRoutes.listSessions, joe, { query: { user: 'joe', to: '2026-06-03' } })).data!.map((s) => s.id)).toEqual([rows[0]!.id]);
 
       const others = await call(webApiRoutes.listSessions, joe, { query: { user: 'ann' } });
       expect(others).toMatchObject({ status: 403, json: { error: { kind: 'access-denied', message: 'access denied: sessions of ann' } } });
@@ -141,7 +142,7 @@ describe('web API (in-process)', () => {
       const ann = await loginAs('ann');
       expect((await call(webApiRoutes.listSessions, ann)).data!.map((s) => s.user)).toEqual(['joe', 'bob', 'ann', 'joe']);
       expect((await call(webApiRoutes.listSessions, ann, { query: { user: 'bob' } })).data!.map((s) => s.id)).toEqual([rows[2]!.id]);
-      expect((await call(webApiRoutes.listSessions, ann, { query: { from: '2026-05-02' } })).data!.map((s) => s.id)).toEqual([rows[3]!.id]);
+      expect((await call(webApiRoutes.listSessions, ann, { query: { from: '2026-06-03' } })).data!.map((s) => s.id)).toEqual([rows[3]!.id]);
       expect((await call(webApiRoutes.getSession, ann, { params: { id: rows[2]!.id } })).status).toBe(200);
       expect(await events('session.access_denied')).toHaveLength(0);
       const badDate = await call(webApiRoutes.listSessions, ann, { query: { from: 'yesterday' } });

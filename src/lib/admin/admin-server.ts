@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Env } from 'hono';
-import type { AuthService, NodeInventory } from '../auth/index.js';
+import { publicLock, type AuthService, type LockService, type NodeInventory } from '../auth/index.js';
 import { certificateLine, fingerprint } from '../ca/index.js';
 import { httpStatusFor, notFound, isTollgateError, TollgateError, unavailable } from '../errors.js';
 import { mountRoutes, type Handlers } from '../http/index.js';
@@ -38,10 +38,16 @@ export interface AdminServerOptions {
    * sends the token); undefined until the web proxy has its certificate, or without a proxy.
    */
   webTlsPin(): string | undefined;
+  /** tctl lock, locks ls, locks rm and the KRL. */
+  locks: LockService;
   /** Running sessions (the proxy's live registry and the shared index); absent without a proxy. */
   live?: {
     list(): Promise<LiveSessionJson[]>;
     end(id: string, message: string, by: string): Promise<{ id: string; ended: boolean; where: 'local' | 'remote' }>;
+    /** Ends this daemon's sessions that a lock names now (other daemons find the lock on their next poll). */
+    enforceLocks(): Promise<void>;
+    /** Ends every running session of the user, on every daemon. */
+    endUserSessions(user: string, message: string, by: string): Promise<number>;
   };
 }
 
@@ -98,9 +104,35 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
     updateUser: ({ params, body: b }) => auth.updateUser(params.name, { logins: b.logins, roles: b.roles, nodeLabels: b.node_labels }, 'tctl'),
     deleteUser: async ({ params }) => {
       await auth.deleteUser(params.name);
+      // Its certificates are refused from now on; sessions already running end too.
+      await o.live?.endUserSessions(params.name, `user ${params.name} was deleted`, 'tctl');
       return { deleted: params.name };
     },
-    resetUser: async ({ params, body }) => invite(await auth.resetUser(params.name, body.ttl_ms), o.webTlsPin()),
+    resetUser: async ({ params, body }) => {
+      const i = invite(await auth.resetUser(params.name, body.ttl_ms), o.webTlsPin());
+      // A reset answers a compromise: running sessions were started with the old credentials.
+      await o.live?.endUserSessions(params.name, `the credentials of ${params.name} were reset`, 'tctl');
+      return i;
+    },
+    unlockUser: async ({ params }) => {
+      await auth.unlockUser(params.name, 'tctl');
+      return { unlocked: params.name };
+    },
+
+    listLocks: async () => (await o.locks.list()).map(publicLock),
+    addLock: async ({ body: b }) => {
+      const lock = await o.locks.create({ kind: b.kind, target: b.target, message: b.message, ttlMs: b.ttl_ms }, 'tctl');
+      await o.live?.enforceLocks();
+      return publicLock(lock);
+    },
+    deleteLock: async ({ params }) => {
+      await o.locks.remove(params.id, 'tctl');
+      return { deleted: params.id };
+    },
+    exportKrl: async () => {
+      const k = await o.locks.exportKrl();
+      return { krl: k.krl.toString('base64'), serials: k.serials, key_ids: k.keyIds, proxy_only: k.proxyOnly };
+    },
 
     listNodes: () => o.inventory.listNodes(),
     addNode: ({ body: b }) => o.inventory.addNode({ name: b.name, addr: b.addr, labels: b.labels }, 'tctl'),

@@ -3,7 +3,7 @@
  * Each is a zod schema (the client validates what the daemon answers) and its inferred type.
  */
 import { z } from 'zod';
-import type { PublicUser } from '../auth/index.js';
+import type { PublicLock, PublicUser } from '../auth/index.js';
 import type { ErrorKind } from '../errors.js';
 import { sessionJson, type SessionJson } from '../recording/index.js';
 import type { VerifyJson } from '../recording/index.js';
@@ -86,6 +86,25 @@ export const publicUser = z.object({
   node_labels: z.string(),
 });
 export const usersResponse = z.array(publicUser);
+
+/** A lock (tctl lock, locks ls): auth/locks.ts PublicLock. */
+export const lockJson = z.object({
+  id: z.string(),
+  kind: z.enum(['user', 'login', 'node', 'session']),
+  target: z.string(),
+  message: z.string(),
+  expires_at: z.string().nullable(),
+  created_by: z.string(),
+  created_at: z.string(),
+});
+export const addLockRequest = z.strictObject({
+  kind: z.enum(['user', 'login', 'node', 'session']),
+  target: z.string().min(1).max(256),
+  message: z.string().max(512).optional(),
+  ttl_ms: z.number().int().positive().optional(),
+});
+/** The KRL (binary, base64 on the wire) and what it holds. */
+export const krlResponse = z.object({ krl: z.string(), serials: z.number(), key_ids: z.number(), proxy_only: z.number() });
 export type UsersResponse = z.infer<typeof usersResponse>;
 
 /** A join token, and how a node uses it. */
@@ -136,6 +155,7 @@ export type ProtocolChecks = [
   Assert<Same<z.infer<typeof sessionJson>, SessionJson>>,
   Assert<Same<z.infer<typeof verifyJson>, VerifyJson>>,
   Assert<Same<z.infer<typeof publicUser>, PublicUser>>,
+  Assert<Same<z.infer<typeof lockJson>, PublicLock>>,
 ];
 
 export type { SessionJson } from '../recording/index.js';

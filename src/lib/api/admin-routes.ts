@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { limitParam, oneOf, route } from './route-table.js';
 import { liveSessionJson, nodeJson } from './web-routes.js';
 import {
+  addLockRequest,
+  krlResponse,
+  lockJson,
   addNodeRequest,
   addTokenRequest,
   addUserRequest,
@@ -40,6 +43,15 @@ export const adminRoutes = {
   deleteUser: route({ method: 'DELETE', path: '/v1/users/:name', response: deletedResponse }),
   resetUser: route({ method: 'POST', path: '/v1/users/:name/reset', body: resetUserRequest, response: inviteResponse }),
   updateUser: route({ method: 'PATCH', path: '/v1/users/:name', body: updateUserRequest, response: publicUser }),
+  /** Ends a web login lockout; password, second factor and certificates stay (tctl users unlock). */
+  unlockUser: route({ method: 'POST', path: '/v1/users/:name/unlock', response: z.object({ unlocked: z.string() }) }),
+
+  /** tctl lock / locks ls / locks rm: a lock refuses new sessions and ends running ones. */
+  listLocks: route({ method: 'GET', path: '/v1/locks', response: z.array(lockJson) }),
+  addLock: route({ method: 'POST', path: '/v1/locks', body: addLockRequest, response: lockJson, status: 201 }),
+  deleteLock: route({ method: 'DELETE', path: '/v1/locks/:id', response: deletedResponse }),
+  /** The KRL for sshd's RevokedKeys on nodes that trust the user CA (tctl auth export --type=krl). */
+  exportKrl: route({ method: 'GET', path: '/v1/krl', response: krlResponse }),
 
   listNodes: route({ method: 'GET', path: '/v1/nodes', response: z.array(nodeJson) }),
   addNode: route({ method: 'POST', path: '/v1/nodes', body: addNodeRequest, response: nodeJson, status: 201 }),

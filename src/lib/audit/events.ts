@@ -9,6 +9,11 @@ export const AuditEvents = {
   userSignup: 'user.signup',
   userLogin: 'user.login',
   userLocked: 'user.locked',
+  /** tctl users unlock: a web login lockout cleared, credentials kept. */
+  userUnlock: 'user.unlock',
+  /** tctl lock (Teleport's lock.created / lock.deleted): refuses and ends matching sessions. */
+  lockCreate: 'lock.created',
+  lockDelete: 'lock.deleted',
   userUpdate: 'user.update',
   certCreate: 'cert.create',
   /** A node added to the inventory (tctl nodes add, or a join), or removed. */

@@ -291,11 +291,20 @@ export class AuthService {
     await this.audit(AuditEvents.userDelete, name, { name, actor });
   }
 
+  /** tctl users unlock: ends a web login lockout and forgets the failures; password, OTP and certificates stay. */
+  async unlockUser(name: string, actor = 'admin'): Promise<void> {
+    await this.getUser(name);
+    await this.o.store.updateUser(name, { lockedUntil: null });
+    await this.o.store.clearLoginFailures(name);
+    await this.audit(AuditEvents.userUnlock, name, { name, actor });
+  }
+
   /** Clears the password and second factor and issues a new signup link (Teleport's `users reset`). */
   async resetUser(name: string, ttlMs?: number, actor = 'admin'): Promise<SignupInvite> {
     await this.getUser(name);
     const { invite, record } = this.newInvite(name, this.signupTtl(ttlMs));
-    await this.o.store.updateUser(name, { passwordHash: null, otpSecret: null, lockedUntil: null });
+    // Certificates issued before now are refused from here on (session/authorize.ts, and the KRL).
+    await this.o.store.updateUser(name, { passwordHash: null, otpSecret: null, lockedUntil: null, credentialsResetAt: this.o.clock.now().getTime() });
     await this.o.store.replaceSignupToken(record);
     await this.o.store.deleteWebSessionsForUser(name);
     await this.audit(AuditEvents.userReset, name, { name, actor });

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { certificateLine, parsePublicKeyLine } from '../ca/index.js';
 import type { Clock } from '../clock.js';
 import { formatDuration } from '../duration.js';
-import { accessDenied, badParameter, TollgateError } from '../errors.js';
+import { accessDenied, badParameter } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, UserRecord } from '../store/index.js';
 import { USER_CERT_TTL_DEFAULT_MS, type AuthService } from './auth-service.js';
@@ -10,9 +10,10 @@ import { newOtpSecret, otpUri, verifyOtp } from './otp.js';
 import { burnPasswordCheck, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import { AuditEvents } from '../audit/index.js';
 
-export const LOCKOUT_MAX_FAILURES = 5;
-export const LOCKOUT_WINDOW_MS = 30 * 60_000;
-export const LOCKOUT_DURATION_MS = 30 * 60_000;
+import { AddressThrottle, LOGIN_FAILURE_WINDOW_MS, userLockMs } from './login-throttle.js';
+
+/** What every refused login is told, whatever the reason (the audit log has the real one). */
+const invalidCredentials = () => accessDenied('invalid credentials', 'check the user name, password and authenticator code');
 
 export interface LoginServiceOptions {
   auth: AuthService;
@@ -52,7 +53,7 @@ export interface LoginCert {
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 /**
- * Signup (password and second factor from a signup link), password login with lockout, login
+ * Signup (password and second factor from a signup link), password login with throttling, login
  * certificates, and bearer tokens for the web API. Denials are audited with their real reason;
  * callers only ever see "invalid credentials".
  */
@@ -99,23 +100,35 @@ export class LoginService {
     return rec.user;
   }
 
+  /** Per source address (login-throttle.ts); per user is in the store. */
+  private readonly addresses = new AddressThrottle();
+
+  /** A checked attempt failed: audited, counted against the address and (a known user) the user, refused alike. */
   private async fail(user: string, reason: string, addr: string, known: UserRecord | undefined): Promise<never> {
     await this.o.auth.audit(AuditEvents.userLogin, user, { success: false, reason, addr, method: 'password' });
-    if (known && reason !== 'user is locked') {
-      const now = this.o.clock.now().getTime();
-      const failures = await this.o.store.recordLoginFailure(user, now, reason, now - LOCKOUT_WINDOW_MS);
-      if (failures >= LOCKOUT_MAX_FAILURES) {
-        await this.o.store.updateUser(user, { lockedUntil: now + LOCKOUT_DURATION_MS });
-        await this.o.auth.audit(AuditEvents.userLocked, user, { failures, until: new Date(now + LOCKOUT_DURATION_MS).toISOString(), addr });
+    const now = this.o.clock.now().getTime();
+    this.addresses.fail(addr, now);
+    if (known) {
+      const failures = await this.o.store.recordLoginFailure(user, now, reason, now - LOGIN_FAILURE_WINDOW_MS);
+      const lockMs = userLockMs(failures);
+      if (lockMs > 0) {
+        await this.o.store.updateUser(user, { lockedUntil: now + lockMs });
+        await this.o.auth.audit(AuditEvents.userLocked, user, { failures, until: new Date(now + lockMs).toISOString(), addr, scope: 'web login only' });
       }
     }
-    throw accessDenied('invalid credentials', 'check the user name, password and authenticator code');
+    throw invalidCredentials();
+  }
+
+  /** An attempt refused before any check (throttled address, locked user): audited, not counted again. */
+  private async refuse(user: string, reason: string, addr: string): Promise<never> {
+    await this.o.auth.audit(AuditEvents.userLogin, user, { success: false, reason, addr, method: 'password' });
+    throw invalidCredentials();
   }
 
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
   /**
-   * Checks password and second factor; refuses locked users; audits every outcome. Attempts for
+   * Checks password and second factor; refuses throttled addresses and web-locked users; audits every outcome. Attempts for
    * one user run one at a time, so parallel guesses cannot all pass the lock check before any
    * failure is counted.
    */
@@ -134,17 +147,25 @@ export class LoginService {
 
   private async loginNow(c: Credentials): Promise<UserRecord> {
     const now = this.o.clock.now().getTime();
+    if (!this.addresses.begin(c.addr, now)) {
+      const until = this.addresses.blockedUntil(c.addr, now);
+      return this.refuse(c.user, `too many failed logins from this address${until ? ` (until ${new Date(until).toISOString()})` : ''}`, c.addr);
+    }
+    try {
+      return await this.checkCredentials(c, now);
+    } finally {
+      this.addresses.end(c.addr);
+    }
+  }
+
+  private async checkCredentials(c: Credentials, now: number): Promise<UserRecord> {
     const user = await this.o.store.getUser(c.user);
     if (!user) {
       await burnPasswordCheck(c.password);
       return this.fail(c.user, 'unknown user', c.addr, undefined);
     }
-    if (user.lockedUntil && user.lockedUntil > now) {
-      await this.o.auth.audit(AuditEvents.userLogin, c.user, { success: false, reason: 'user is locked', addr: c.addr, method: 'password' });
-      throw new TollgateError('access-denied', `user "${c.user}" is locked after too many failed logins until ${new Date(user.lockedUntil).toISOString()}`, {
-        hint: 'wait, or ask an administrator to run tctl users reset',
-      });
-    }
+    // Same answer as a wrong password: the lock does not tell a stranger the user exists.
+    if (user.lockedUntil && user.lockedUntil > now) return this.refuse(c.user, 'user is locked', c.addr);
     if (!user.passwordHash) {
       await burnPasswordCheck(c.password);
       return this.fail(c.user, 'signup not completed', c.addr, user);

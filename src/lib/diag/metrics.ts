@@ -122,7 +122,8 @@ export class DaemonMetrics {
         this.rejected.inc({ reason: rejectionLabel(f.reason) }, typeof f.count === 'number' && f.count > 0 ? f.count : 1);
         break;
       case 'auth':
-        this.failedLogins.inc({ kind: 'ssh', reason: authFailureLabel(f.reason) });
+        // An aggregated event (a flood from one source) stands for `count` failures.
+        this.failedLogins.inc({ kind: 'ssh', reason: authFailureLabel(f.aggregated ? (f.reasons as string[] | undefined)?.[0] : f.reason) }, typeof f.count === 'number' && f.count > 0 ? f.count : 1);
         break;
       case 'user.login':
         if (f.success === false) this.failedLogins.inc({ kind: 'web', reason: authFailureLabel(f.reason) });

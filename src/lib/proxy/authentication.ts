@@ -24,6 +24,8 @@ export interface AuthenticatorOptions {
   lookupUser(name: string): Promise<UserRecord | undefined>;
   clock: Clock;
   auditor: Auditor;
+  /** Where failures are audited (the proxy aggregates a flood per source); each is written at once without it. */
+  reportFailure?: (f: { user: string; reason: string; method: string; addr: string; hop: string }) => void;
 }
 
 export type Authenticate = (ctx: Ssh2.AuthContext, addr: string, mode: AuthMode, onIdentity: (id: Identity, username: string) => void, guard: AuthGuard) => void;
@@ -31,7 +33,7 @@ export type Authenticate = (ctx: Ssh2.AuthContext, addr: string, mode: AuthMode,
 /**
  * The proxy's authentication policy, shared by outer and inner connections: a user certificate
  * from the user CA, valid now, with a good signature, naming the requested user or login, for a
- * user that still exists and is not locked. Every failure is audited (`auth`) and counted.
+ * user that still exists. Every failure is counted and audited (`auth`, aggregated per source by the caller's tally).
  */
 export function createAuthenticator(o: AuthenticatorOptions): Authenticate {
   return (ctx, addr, mode, onIdentity, guard) => {
@@ -44,7 +46,8 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticate {
       return;
     }
     const fail = (reason: string) => {
-      o.auditor.emit(AuditEvents.auth, ctx.username, { reason, method: ctx.method, addr, hop: mode.kind });
+      if (o.reportFailure) o.reportFailure({ user: ctx.username, reason, method: ctx.method, addr, hop: mode.kind });
+      else o.auditor.emit(AuditEvents.auth, ctx.username, { reason, method: ctx.method, addr, hop: mode.kind });
       ctx.reject(['publickey']);
       if (++guard.failures >= MAX_AUTH_TRIES) guard.end();
     };
@@ -59,9 +62,10 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticate {
     if (mode.kind === 'inner' && cert.keyId !== mode.outerUser) return fail(`inner certificate is for ${cert.keyId}, the connection for ${mode.outerUser}`);
     void o.lookupUser(cert.keyId).then(
       (user) => {
-        const now = o.clock.now().getTime();
+        // A web lockout (lockedUntil: bad passwords) is not checked: it must never block a valid
+        // certificate, or strangers could lock a user out of SSH. Locks and revocation are
+        // checked for every session and forward (session/authorize.ts).
         if (!user) return fail(`user ${cert.keyId} does not exist`);
-        if (user.lockedUntil && user.lockedUntil > now) return fail(`user ${cert.keyId} is locked`);
         if (r.needsSignature) return ctx.accept();
         onIdentity({ user: cert.keyId, cert, clientAddr: addr }, ctx.username);
         ctx.accept();

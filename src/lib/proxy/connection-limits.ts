@@ -1,4 +1,6 @@
-import net from 'node:net';
+import { sourceKey } from '../address.js';
+
+export { sourceKey };
 
 /*
  * Limits on SSH connections that have not authenticated yet, as OpenSSH's MaxStartups and
@@ -23,59 +25,101 @@ export const MAX_UNAUTHENTICATED = 100;
  */
 export const MAX_UNAUTHENTICATED_PER_SOURCE = 20;
 
-/** The source a connection is counted under: an IPv4 address (mapped or not), or an IPv6 /64. */
-export function sourceKey(addr: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
-  if (mapped) return mapped[1]!;
-  const bare = addr.replace(/%.*$/, '');
-  if (net.isIPv6(bare)) return `${ipv6Groups(bare).slice(0, 4).join(':')}::/64`;
-  return addr;
+/**
+ * OpenSSH's MaxStartups `start:rate:full` (sshd_config(5)): past `start` unauthenticated
+ * connections a new one is refused with probability `rate`%, rising linearly to 100% at `full`.
+ * Start is above the default 10 so that automation opening tens of connections at once from one
+ * host is rarely dropped; full is MAX_UNAUTHENTICATED.
+ */
+export const MAX_STARTUPS = { start: 30, rate: 30, full: MAX_UNAUTHENTICATED } as const;
+
+export type Admission = { ok: true; release: () => void } | { ok: false; reason: 'total' | 'source' | 'drop' };
+
+interface Slot {
+  key: string;
+  /** Closes the connection to make room for a source that has none (see admit). */
+  evict?: () => void;
 }
 
-/** The eight 16-bit groups of an IPv6 address, in lower-case hex without leading zeros. */
-function ipv6Groups(addr: string): string[] {
-  const split = (s: string) => (s ? s.split(':') : []).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
-  const [head, tail] = addr.split('::') as [string, string | undefined];
-  const h = split(head);
-  const t = tail === undefined ? [] : split(tail);
-  const groups = [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  return groups.map((g) => parseInt(g, 16).toString(16));
+export interface LimiterOptions {
+  /** MaxStartups' full: nothing past it (but see the eviction in admit). */
+  total: number;
+  perSource: number;
+  /** MaxStartups' start and rate; without them, no random early drop. */
+  start?: number;
+  rate?: number;
 }
 
-export type Admission = { ok: true; release: () => void } | { ok: false; reason: 'total' | 'source' };
-
-/** Counts unauthenticated connections, in total and per source, and refuses past the limits. */
+/**
+ * Counts unauthenticated connections, in total and per source, and refuses past the limits:
+ * per source a hard cap (PerSourceMaxStartups); in total OpenSSH's random early drop. Unlike
+ * OpenSSH, a source with no unauthenticated connection is never dropped at random, and at `full`
+ * it takes the slot of the oldest connection of the source holding the most (when that source
+ * holds more than one): a few hosts keeping connections half-open cannot starve everyone else.
+ */
 export class UnauthenticatedLimiter {
   private total = 0;
-  private readonly bySource = new Map<string, number>();
+  /** Each source's slots, oldest first. */
+  private readonly bySource = new Map<string, Set<Slot>>();
 
-  constructor(readonly limits: { total: number; perSource: number } = { total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE }) {}
+  constructor(
+    readonly limits: LimiterOptions = { total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE, start: MAX_STARTUPS.start, rate: MAX_STARTUPS.rate },
+    private readonly random: () => number = Math.random,
+  ) {}
 
   /** Takes a slot for a connection from `addr`, or says which limit refuses it. `release` is idempotent. */
-  admit(addr: string): Admission {
+  admit(addr: string, evict?: () => void): Admission {
     const key = sourceKey(addr);
-    const mine = this.bySource.get(key) ?? 0;
-    if (this.total >= this.limits.total) return { ok: false, reason: 'total' };
+    const mine = this.bySource.get(key)?.size ?? 0;
     if (mine >= this.limits.perSource) return { ok: false, reason: 'source' };
+    if (this.total >= this.limits.total) {
+      if (mine > 0 || !this.evictOne()) return { ok: false, reason: 'total' };
+    } else if (mine > 0 && this.limits.start !== undefined && this.total >= this.limits.start) {
+      const span = Math.max(1, this.limits.total - this.limits.start);
+      const rate = this.limits.rate ?? 100;
+      const p = rate + ((100 - rate) * (this.total - this.limits.start)) / span;
+      if (this.random() * 100 < p) return { ok: false, reason: 'drop' };
+    }
+    const slot: Slot = { key, ...(evict ? { evict } : {}) };
+    const set = this.bySource.get(key) ?? new Set<Slot>();
+    set.add(slot);
+    this.bySource.set(key, set);
     this.total++;
-    this.bySource.set(key, mine + 1);
     let released = false;
     return {
       ok: true,
       release: () => {
         if (released) return;
         released = true;
-        this.total--;
-        const left = (this.bySource.get(key) ?? 1) - 1;
-        if (left > 0) this.bySource.set(key, left);
-        else this.bySource.delete(key);
+        this.remove(slot);
       },
     };
   }
 
   /** Unauthenticated connections now (from `addr`'s source when given). */
   count(addr?: string): number {
-    return addr === undefined ? this.total : (this.bySource.get(sourceKey(addr)) ?? 0);
+    return addr === undefined ? this.total : (this.bySource.get(sourceKey(addr))?.size ?? 0);
+  }
+
+  private remove(slot: Slot): void {
+    const set = this.bySource.get(slot.key);
+    if (!set?.delete(slot)) return;
+    this.total--;
+    if (set.size === 0) this.bySource.delete(slot.key);
+  }
+
+  /** Frees the oldest evictable slot of the source holding the most, if it holds more than one. */
+  private evictOne(): boolean {
+    let biggest: Set<Slot> | undefined;
+    for (const set of this.bySource.values()) if (!biggest || set.size > biggest.size) biggest = set;
+    if (!biggest || biggest.size < 2) return false;
+    for (const slot of biggest) {
+      if (!slot.evict) continue;
+      this.remove(slot);
+      slot.evict();
+      return true;
+    }
+    return false;
   }
 }
 
@@ -137,5 +181,94 @@ export class EventTally {
     this.count = 0;
     this.sources = new Map();
     this.report(r);
+  }
+}
+
+/** Failed authentications from one source written one by one per window; past that, counted. */
+export const AUTH_FAILURES_DETAILED_PER_WINDOW = 10;
+/** The aggregation window for failed authentications (as EventTally's). */
+export const AUTH_FAILURE_WINDOW_MS = 10_000;
+/** Distinct sources tracked per window; past it, new ones share the "other" entry. */
+const AUTH_FAILURE_MAX_SOURCES = 1000;
+/** Distinct user names and reasons kept as a sample in an aggregated event. */
+const AUTH_FAILURE_SAMPLES = 5;
+/** Sampled user names are cut to this (the audit writer bounds every string again). */
+const SAMPLE_CHARS = 64;
+
+export interface AuthFailure {
+  user: string;
+  reason: string;
+  method: string;
+  addr: string;
+  hop: string;
+}
+
+interface SourceWindow {
+  detailed: number;
+  /** Failures past the detailed ones, not yet reported. */
+  count: number;
+  users: Set<string>;
+  reasons: Set<string>;
+}
+
+/**
+ * Audits failed SSH authentications so that a flood costs a bounded amount of audit data: per
+ * source and window, the first AUTH_FAILURES_DETAILED_PER_WINDOW are written as they happen
+ * (a client's one connection, MAX_AUTH_TRIES, is fully audited), the rest become one `auth` event
+ * per source at the end of the window with their `count` and a sample of user names and reasons.
+ */
+export class AuthFailureAudit {
+  private sources = new Map<string, SourceWindow>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly write: (user: string | null, fields: Record<string, unknown>) => void,
+    private readonly windowMs = AUTH_FAILURE_WINDOW_MS,
+  ) {}
+
+  note(f: AuthFailure): void {
+    const source = sourceKey(f.addr);
+    const key = this.sources.has(source) || this.sources.size < AUTH_FAILURE_MAX_SOURCES ? source : 'other';
+    let w = this.sources.get(key);
+    if (!w) {
+      w = { detailed: 0, count: 0, users: new Set(), reasons: new Set() };
+      this.sources.set(key, w);
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.windowMs);
+      this.timer.unref();
+    }
+    if (w.detailed < AUTH_FAILURES_DETAILED_PER_WINDOW) {
+      w.detailed++;
+      this.write(f.user, { reason: f.reason, method: f.method, addr: f.addr, hop: f.hop });
+      return;
+    }
+    w.count++;
+    if (w.users.size < AUTH_FAILURE_SAMPLES) w.users.add(f.user.slice(0, SAMPLE_CHARS));
+    if (w.reasons.size < AUTH_FAILURE_SAMPLES) w.reasons.add(f.reason.slice(0, 200));
+  }
+
+  /** Reports what is pending now and stops the timer. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.flush();
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    const sources = this.sources;
+    this.sources = new Map();
+    for (const [source, w] of sources) {
+      if (w.count === 0) continue;
+      const users = [...w.users];
+      this.write(users.length === 1 ? users[0]! : null, {
+        reason: `${w.count} more failed authentications from ${source} in ${this.windowMs / 1000} s`,
+        aggregated: true,
+        count: w.count,
+        source,
+        users,
+        reasons: [...w.reasons],
+      });
+    }
   }
 }

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type * as Ssh2 from 'ssh2';
 import { AuditEvents, type Auditor, type AuditFields } from '../audit/index.js';
 import type { Logger } from '../log.js';
-import { authorizeTunnel, nodeName, upstreamCredentials, type Authorization, type ConnectionContext, type Identity, type ProxyServices, type Target } from './session/index.js';
+import { authorizationFacts, authorizeTunnel, nodeName, upstreamCredentials, type Authorization, type ConnectionContext, type Identity, type ProxyServices, type Target } from './session/index.js';
 import { carryTunnel, type Carried } from './tunnel-carrier.js';
 import type { TunnelUpstream, UpstreamConnector } from './upstream.js';
 
@@ -159,7 +159,7 @@ class InnerTunnels {
     const who = this.cctx.identity;
     try {
       const node = this.deps.findNode ? await this.deps.findNode(this.target.host, this.target.port) : undefined;
-      return authorizeTunnel(who, this.target, { user: await this.deps.lookupUser(who.user), now: this.deps.clock.now(), node, refuseUnregistered: this.deps.refuseUnregistered });
+      return authorizeTunnel(who, this.target, { ...(await authorizationFacts(this.deps, who, this.deps.clock.now())), node, refuseUnregistered: this.deps.refuseUnregistered });
     } catch (err) {
       return { allowed: false, reason: `inventory lookup failed: ${(err as Error).message}`, line: '' };
     }

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { AuditEvents } from '../audit/index.js';
 import { openForwardedAgent } from '../ssh/index.js';
 import type { Store } from '../store/index.js';
-import { EventTally, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
+import { AuthFailureAudit, EventTally, MAX_STARTUPS, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
 import { createAuthenticator, type AuthGuard } from './authentication.js';
 import { handleSession, type ConnectionContext, type Identity, type PipelineDeps, type Relay, type SessionLimits, type SessionPlan, type SessionRecorder, type TapConsumer } from './session/index.js';
@@ -25,6 +25,8 @@ import { serveJoin, type LiveDirectory, type LiveSessions } from './live/index.j
  * (before its banner, in the middle of a packet, between auth attempts) is closed all the same.
  */
 export const LOGIN_GRACE_MS = 30_000;
+/** From the accept to the client's version line (ssh sends it at once; a half-open socket never does). */
+export const VERSION_LINE_DEADLINE_MS = 5_000;
 export { MAX_AUTH_TRIES } from './authentication.js';
 
 export interface SshProxyOptions {
@@ -89,6 +91,10 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     findNode: (host: string, port: number) => o.inventory.findNode(host, port),
     mintSessionCert: (req: Parameters<AuthService['mintSessionCert']>[0]) => o.auth.mintSessionCert(req),
     refuseUnregistered: o.refuseUnregistered,
+    revocation: {
+      certIssuedAt: async (serial: string) => (await o.store.getIssuedCert(serial))?.createdAt,
+      locks: (now: number) => o.store.listLocks(now),
+    },
   };
   const deps: PipelineDeps = {
     recordings: o.recordings,
@@ -126,18 +132,22 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       },
     };
   }
-  const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor });
+  // A flood of failed authentications is a bounded number of audit events per source and window.
+  const authFailures = new AuthFailureAudit((user, fields) => auditor.emit(AuditEvents.auth, user, fields));
+  const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor, reportFailure: (f) => authFailures.note(f) });
   const conns = new Set<Ssh2.Connection>();
-  const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE });
+  const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE, start: MAX_STARTUPS.start, rate: MAX_STARTUPS.rate });
   /** Sockets not yet authenticated, by `ip|port`, so the ssh2 connection handler can find its own. */
-  const unauthenticated = new Map<string, { socket: net.Socket; authenticated: () => void }>();
+  const unauthenticated = new Map<string, { socket: net.Socket; authenticated: () => void; identified: () => void }>();
   // A flood is a few lines and audit events per window, not one per connection.
   const refused = new EventTally((r) => {
-    const reason = `too many unauthenticated connections (limits: ${MAX_UNAUTHENTICATED} in all, ${MAX_UNAUTHENTICATED_PER_SOURCE} per source)`;
+    const reason = `too many unauthenticated connections (MaxStartups ${MAX_STARTUPS.start}:${MAX_STARTUPS.rate}:${MAX_STARTUPS.full}, ${MAX_UNAUTHENTICATED_PER_SOURCE} per source)`;
     log.warn('refused SSH connections', { count: r.count, reason, sources: r.summary });
     auditor.emit(AuditEvents.sessionRejected, null, { reason, count: r.count, sources: r.top });
   });
   const graceExpired = new EventTally((r) => log.info('closed SSH connections that did not authenticate in time', { count: r.count, grace_s: LOGIN_GRACE_MS / 1000, sources: r.summary }));
+  const noVersion = new EventTally((r) => log.info('closed SSH connections that sent no version line in time', { count: r.count, deadline_s: VERSION_LINE_DEADLINE_MS / 1000, sources: r.summary }));
+  const evicted = new EventTally((r) => log.warn('closed half-open SSH connections to admit other sources', { count: r.count, sources: r.summary }));
 
   const forwarding: PortForwardingDeps = { allowed: o.allowPortForwarding, upstream: o.upstream, auditor, clock: o.clock, log, lookupUser, ...nodes };
 
@@ -180,6 +190,8 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       const addr = info.ip;
       let identity: Identity | undefined;
       const pending = unauthenticated.get(`${info.ip}|${info.port}`);
+      // ssh2 calls this once the client's version line has arrived.
+      pending?.identified();
       const guard: AuthGuard = { failures: 0, nones: 0, end: () => conn.end() };
       conn.on('authentication', (ctx) => authenticate(ctx, addr, { kind: 'outer' }, (id) => (identity = id), guard));
       conn.on('ready', () => {
@@ -231,7 +243,10 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       socket.destroy();
       return;
     }
-    const slot = limiter.admit(ip);
+    const slot = limiter.admit(ip, () => {
+      evicted.note(sourceKey(ip));
+      socket.destroy();
+    });
     if (!slot.ok) {
       refused.note(sourceKey(ip));
       socket.destroy();
@@ -243,12 +258,19 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       socket.destroy();
     }, LOGIN_GRACE_MS);
     grace.unref();
+    // A client sends its version line at once (RFC 4253 §4.2); one that does not is not a client.
+    const versionDeadline = setTimeout(() => {
+      noVersion.note(sourceKey(ip));
+      socket.destroy();
+    }, VERSION_LINE_DEADLINE_MS);
+    versionDeadline.unref();
     const authenticated = () => {
       clearTimeout(grace);
+      clearTimeout(versionDeadline);
       slot.release();
       unauthenticated.delete(key);
     };
-    unauthenticated.set(key, { socket, authenticated });
+    unauthenticated.set(key, { socket, authenticated, identified: () => clearTimeout(versionDeadline) });
     socket.once('close', authenticated);
     server.injectSocket(socket);
   });
@@ -288,6 +310,9 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
         for (const { socket } of unauthenticated.values()) socket.destroy();
         refused.close();
         graceExpired.close();
+        noVersion.close();
+        evicted.close();
+        authFailures.close();
         o.hostCerts.close();
         if (listenerClosed) void listenerClosed.then(() => resolve());
         else listener.close(() => resolve());

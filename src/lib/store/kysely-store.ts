@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'k
 import { alreadyExists, unavailable } from '../errors.js';
 import { migrationProvider, type Dialect } from './migrations.js';
 import * as inventory from './inventory-queries.js';
+import * as locks from './lock-queries.js';
 import type { Database } from './schema.js';
 import { fts5Query, parseSearchQuery, tokenize, tsQuery } from './search-query.js';
 import type {
@@ -12,6 +13,7 @@ import type {
   SessionRecord,
   IssuedCertRecord,
   JoinTokenRecord,
+  LockRecord,
   SessionEndRequest,
   NodeRecord,
   RecordingChunk,
@@ -39,6 +41,7 @@ function toUser(r: Selectable<Database['users']>): UserRecord {
     createdAt: num(r.created_at),
     lockedUntil: numOrNull(r.locked_until),
     nodeLabels: r.node_labels === null ? { '*': ['*'] } : (JSON.parse(r.node_labels) as UserRecord['nodeLabels']),
+    credentialsResetAt: numOrNull(r.credentials_reset_at),
   };
 }
 
@@ -225,6 +228,7 @@ export class KyselyStore implements Store {
             locked_until: user.lockedUntil,
             otp_last_step: null,
             node_labels: JSON.stringify(user.nodeLabels),
+            credentials_reset_at: user.credentialsResetAt ?? null,
           })
           .execute();
         if (token) await tx.insertInto('signup_tokens').values(tokenRow(token)).execute();
@@ -264,6 +268,7 @@ export class KyselyStore implements Store {
     if (patch.logins !== undefined) values.logins = JSON.stringify(patch.logins);
     if (patch.roles !== undefined) values.roles = JSON.stringify(patch.roles);
     if (patch.nodeLabels !== undefined) values.node_labels = JSON.stringify(patch.nodeLabels);
+    if (patch.credentialsResetAt !== undefined) values.credentials_reset_at = patch.credentialsResetAt;
     if (Object.keys(values).length === 0) return (await this.getUser(name)) !== undefined;
     const r = await this.db.updateTable('users').set(values).where('name', '=', name).executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
@@ -378,17 +383,27 @@ export class KyselyStore implements Store {
   }
 
   async listIssuedCerts(limit = 100): Promise<IssuedCertRecord[]> {
-    const rows = await this.db.selectFrom('issued_certs').selectAll().orderBy('created_at', 'desc').limit(limit).execute();
-    return rows.map((r) => ({
-      serial: r.serial,
-      type: r.type as IssuedCertRecord['type'],
-      keyId: r.key_id,
-      principals: JSON.parse(r.principals) as string[],
-      validAfter: num(r.valid_after),
-      validBefore: num(r.valid_before),
-      fingerprint: r.fingerprint,
-      createdAt: num(r.created_at),
-    }));
+    return (await this.db.selectFrom('issued_certs').selectAll().orderBy('created_at', 'desc').limit(limit).execute()).map(locks.toIssuedCert);
+  }
+
+  getIssuedCert(serial: string): Promise<IssuedCertRecord | undefined> {
+    return locks.getIssuedCert(this.db, serial);
+  }
+
+  listUnexpiredCerts(type: IssuedCertRecord['type'], now: number): Promise<IssuedCertRecord[]> {
+    return locks.listUnexpiredCerts(this.db, type, now);
+  }
+
+  createLock(lock: LockRecord): Promise<void> {
+    return locks.createLock(this.db, lock);
+  }
+
+  listLocks(now?: number): Promise<LockRecord[]> {
+    return locks.listLocks(this.db, now);
+  }
+
+  deleteLock(id: string): Promise<boolean> {
+    return locks.deleteLock(this.db, id);
   }
 
   async createSession(x: SessionRecord): Promise<void> {

@@ -198,6 +198,25 @@ const migrations = (dialect: Dialect): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0009_revocation': {
+    async up(db: Kysely<unknown>) {
+      // Certificates issued before this time are refused (tctl users reset); null: never reset.
+      await db.schema.alterTable('users').addColumn('credentials_reset_at', 'bigint').execute();
+      // tctl lock: one target each (user, login, node or session); expires_at null means until removed.
+      await db.schema
+        .createTable('locks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // The KRL lists unexpired user certificates; the proxy looks a certificate up by serial (the primary key).
+      await db.schema.createIndex('issued_certs_valid_before').on('issued_certs').column('valid_before').execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

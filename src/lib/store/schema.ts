@@ -13,7 +13,9 @@ export interface Database {
     locked_until: number | null;
     otp_last_step: number | null;
     node_labels: string | null;
+    credentials_reset_at: number | null;
   };
+  locks: { id: string; kind: string; target: string; message: string; expires_at: number | null; created_by: string; created_at: number };
   nodes: { name: string; host: string; port: number; labels: string; added_by: string; created_at: number; host_key_fingerprint: string | null };
   join_tokens: { token_hash: string; type: string; created_at: number; expires_at: number; used_at: number | null; used_by: string | null };
   signup_tokens: { token_hash: string; user_name: string; created_at: number; expires_at: number; used_at: number | null; otp_secret: string | null };

@@ -31,6 +31,29 @@ export interface UserRecord {
    * (`*` as key or value matches anything). `{ '*': ['*'] }` (all nodes) is the default.
    */
   nodeLabels: NodeLabelRule;
+  /**
+   * When `tctl users reset` last ran (epoch ms), or null: certificates issued before it, or before
+   * `createdAt` (a deleted user's certificates, for a user re-created under the same name), are refused.
+   */
+  credentialsResetAt?: number | null;
+}
+
+/** What a lock (tctl lock) names: every session of a user, to a login, to a node, or one session. */
+export type LockKind = 'user' | 'login' | 'node' | 'session';
+
+/** A lock: refuses new sessions that match it and ends the running ones (Teleport's lock resource). */
+export interface LockRecord {
+  /** A UUID. */
+  id: string;
+  kind: LockKind;
+  /** The user name, login, node name (or host:port for a legacy node) or session id. */
+  target: string;
+  /** Shown to the client whose session it refuses or ends. */
+  message: string;
+  /** Epoch ms; null until removed with tctl locks rm. */
+  expiresAt: number | null;
+  createdBy: string;
+  createdAt: number;
 }
 
 /** A user's node label rule (see UserRecord.nodeLabels). */
@@ -228,7 +251,7 @@ export interface Store {
   listUsers(): Promise<UserRecord[]>;
   /** Deletes the user and its tokens; false when there was no such user. */
   deleteUser(name: string): Promise<boolean>;
-  updateUser(name: string, patch: Partial<Pick<UserRecord, 'passwordHash' | 'otpSecret' | 'lockedUntil' | 'logins' | 'roles' | 'nodeLabels'>>): Promise<boolean>;
+  updateUser(name: string, patch: Partial<Pick<UserRecord, 'passwordHash' | 'otpSecret' | 'lockedUntil' | 'logins' | 'roles' | 'nodeLabels' | 'credentialsResetAt'>>): Promise<boolean>;
 
   /** Replaces every token of the user with this one (reset). */
   replaceSignupToken(token: SignupTokenRecord): Promise<void>;
@@ -265,6 +288,15 @@ export interface Store {
 
   recordIssuedCert(cert: IssuedCertRecord): Promise<void>;
   listIssuedCerts(limit?: number): Promise<IssuedCertRecord[]>;
+  getIssuedCert(serial: string): Promise<IssuedCertRecord | undefined>;
+  /** Certificates of this type still valid at `now` (valid_before after it), for the KRL. */
+  listUnexpiredCerts(type: IssuedCertRecord['type'], now: number): Promise<IssuedCertRecord[]>;
+
+  createLock(lock: LockRecord): Promise<void>;
+  /** Locks in force at `now` (no expiry, or expiring after it), oldest first; every lock without `now`. */
+  listLocks(now?: number): Promise<LockRecord[]>;
+  /** False when there was no such lock. */
+  deleteLock(id: string): Promise<boolean>;
 
   createSession(session: SessionRecord): Promise<void>;
   endSession(id: string, end: Pick<SessionRecord, 'endedAt' | 'exitStatus' | 'exitSignal' | 'bytesIn' | 'bytesOut' | 'sha256In' | 'sha256Out' | 'endReason' | 'recordingBytes' | 'recordingChain'>): Promise<void>;

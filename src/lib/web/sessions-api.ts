@@ -49,7 +49,7 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
   return {
     listSessions: async ({ user, query }, c) => {
       await o.access.checkListing(user, query.user, clientAddr(c));
-      const rows = await o.store.listSessions({ user: o.access.isAuditor(user) ? query.user : user.name, since: query.from, until: query.to, limit: query.limit });
+      const rows = await o.store.listSessions({ ...o.access.scope(user, { user: query.user, since: query.from }), until: query.to, limit: query.limit });
       return rows.map(sessionToJson);
     },
 
@@ -58,9 +58,8 @@ function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, Us
       await o.access.checkListing(user, query.user, clientAddr(c));
       const hits = await o.store.searchSessions({
         text: query.q,
-        user: o.access.isAuditor(user) ? query.user : user.name,
+        ...o.access.scope(user, { user: query.user, since: query.from }),
         node: query.node,
-        since: query.from,
         until: query.to,
         limit: query.limit,
         skip: query.skip,

@@ -162,8 +162,7 @@ ${o.login.secondFactor === 'otp' ? html`<label for="otp">Authenticator code</lab
     const q = { user: c.req.query('user') || undefined, from: c.req.query('from') || undefined, to: c.req.query('to') || undefined };
     const rows = (
       await o.store.listSessions({
-        user: auditor ? q.user : user.name,
-        since: q.from ? Date.parse(q.from) || undefined : undefined,
+        ...o.access.scope(user, { user: q.user, since: q.from ? Date.parse(q.from) || undefined : undefined }),
         until: q.to ? Date.parse(q.to) || undefined : undefined,
         limit: 500,
       })

@@ -1,7 +1,7 @@
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { formatHostPort, type HostPort } from '../address.js';
+import { formatHostPort, sourceKey, type HostPort } from '../address.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TlsMaterial } from './tls.js';
@@ -43,6 +43,12 @@ export const MAX_HEADER_BYTES = 16 * 1024;
  * (tens of KiB of TLS and parser state each); tsh and browsers need a handful each, briefly.
  */
 export const MAX_WEB_CONNECTIONS = 512;
+/**
+ * Concurrent connections from one source (an IPv4 address, an IPv6 /64), so that one host cannot
+ * hold every slot above and make the web API unreachable for everyone else. Browsers open six
+ * per host and tsh a few; a NAT of many users stays well below.
+ */
+export const MAX_WEB_CONNECTIONS_PER_SOURCE = 64;
 
 /** Serves the web app over HTTPS on `listen`, with the limits above. */
 export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebAppOptions & { log: Logger }): Promise<WebServer> {
@@ -77,6 +83,33 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     dropped++;
     if (!dropWindow) reportDrops();
   });
+  // Per source: counted from the TCP accept (before TLS) to the close.
+  const bySource = new Map<string, number>();
+  let droppedPerSource = 0;
+  let perSourceWindow: NodeJS.Timeout | undefined;
+  const reportPerSource = () => {
+    perSourceWindow = undefined;
+    if (droppedPerSource === 0) return;
+    o.log.warn('refused HTTPS connections: too many open from one source', { component: 'web', count: droppedPerSource, limit: MAX_WEB_CONNECTIONS_PER_SOURCE });
+    droppedPerSource = 0;
+    perSourceWindow = setTimeout(reportPerSource, 10_000).unref();
+  };
+  server.on('connection', (socket: Socket) => {
+    const key = socket.remoteAddress ? sourceKey(socket.remoteAddress) : 'unknown';
+    const n = bySource.get(key) ?? 0;
+    if (n >= MAX_WEB_CONNECTIONS_PER_SOURCE) {
+      droppedPerSource++;
+      if (!perSourceWindow) reportPerSource();
+      socket.destroy();
+      return;
+    }
+    bySource.set(key, n + 1);
+    socket.once('close', () => {
+      const left = (bySource.get(key) ?? 1) - 1;
+      if (left > 0) bySource.set(key, left);
+      else bySource.delete(key);
+    });
+  });
   server.on('tlsClientError', (err) => o.log.debug('TLS handshake failed', { component: 'web', error: err.message }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
@@ -100,6 +133,7 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     stopAccepting: () => void stop(),
     close: async () => {
       clearTimeout(dropWindow);
+      clearTimeout(perSourceWindow);
       const closed = stop();
       server.closeAllConnections();
       await closed;

@@ -3,6 +3,7 @@ import { accessDenied, conflict, notFound } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import type { Logger } from '../../log.js';
 import type { SessionRecord, Store, UserRecord } from '../../store/index.js';
+import { matchingLock } from '../session/index.js';
 import { joinRefusal } from './join.js';
 import type { LiveSessionInfo, LiveSessions } from './live-sessions.js';
 import { followShipped } from './shipped-follower.js';
@@ -164,6 +165,42 @@ export class LiveDirectory {
     return { stop: () => (attached.detach(), leave()) };
   }
 
+  /**
+   * Ends this daemon's running sessions that a lock in force names (user, login, node or
+   * session id), with the lock's message. Every daemon runs it on each poll, so a lock created
+   * anywhere ends matching sessions everywhere within END_POLL_MS; the admin API also runs it at
+   * once after `tctl lock`.
+   */
+  async enforceLocks(): Promise<void> {
+    const running = this.o.live.list();
+    if (running.length === 0) return;
+    const now = this.o.now();
+    const locks = await this.o.store.listLocks(now);
+    if (locks.length === 0) return;
+    for (const s of running) {
+      const lock = matchingLock(locks, { user: s.user, login: s.login, node: s.node, sessionId: s.id }, now);
+      if (!lock) continue;
+      this.o.log.info('ending a locked session', { component: 'live', sid: s.id, lock: lock.id });
+      this.o.live.get(s.id)?.end(lock.message || 'locked', `lock ${lock.id} (${lock.kind}=${lock.target})`);
+    }
+  }
+
+  /**
+   * Ends every running session of `user` (deleted or reset): this daemon's at once, other
+   * daemons' through the store's end requests. Returns how many were asked to end.
+   */
+  async endUserSessions(user: string, message: string, by: string): Promise<number> {
+    let n = 0;
+    for (const s of this.o.live.list()) if (s.user === user && this.o.live.get(s.id)?.end(message, by)) n++;
+    const open = await this.o.store.listSessions({ user, open: true, limit: 1000 });
+    for (const s of open) {
+      if (!s.serverId || s.serverId === this.o.serverId) continue;
+      await this.o.store.requestSessionEnd({ sessionId: s.id, message, requestedBy: by, requestedAt: this.o.now() });
+      n++;
+    }
+    return n;
+  }
+
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
@@ -173,8 +210,9 @@ export class LiveDirectory {
         this.o.log.info('ending a session on request', { component: 'live', sid: r.sessionId, by: r.requestedBy });
         this.o.live.get(r.sessionId)?.end(r.message, r.requestedBy);
       }
+      await this.enforceLocks();
     } catch (err) {
-      this.o.log.warn('cannot read session end requests', { component: 'live', error: (err as Error).message });
+      this.o.log.warn('cannot read session end requests or locks', { component: 'live', error: (err as Error).message });
     } finally {
       this.polling = false;
     }

@@ -1,5 +1,7 @@
+import { CLOCK_SKEW_MS } from '../../ca/index.js';
 import { labelsMatch } from '../../labels.js';
-import type { NodeRecord, UserRecord } from '../../store/index.js';
+import type { LockRecord, NodeRecord, UserRecord } from '../../store/index.js';
+import { lockedLine, lockedReason, matchingLock } from './lock-match.js';
 import { NEEDS_AGENT, NO_TARGET, unregisteredNodeLine } from '../../proxy-protocol.js';
 import { nodeName, type Identity, type SessionPlan, type Target } from './plan.js';
 
@@ -12,6 +14,13 @@ export interface AuthorizationFacts {
   node?: NodeRecord | undefined;
   /** proxy_service.allow_unregistered_nodes: no (Teleport's behaviour since v14). */
   refuseUnregistered?: boolean;
+  /**
+   * When the presented certificate was issued (issued_certs.created_at, epoch ms), or undefined
+   * when the store has no record of it: then the latest time its validity start allows stands in.
+   */
+  certIssuedAt?: number | undefined;
+  /** Locks in force now (tctl lock). */
+  locks?: readonly LockRecord[];
 }
 
 export type Authorization =
@@ -58,34 +67,53 @@ export function authorizeTunnel(who: Identity, t: Target, facts: AuthorizationFa
 }
 
 function authorizeLogin(who: Identity, t: Target, facts: AuthorizationFacts): Authorization {
-  if (!who.cert.principals.includes(t.login)) {
+  const stale = staleness(who, facts);
+  if (stale) return { allowed: false, reason: stale, line: `tollgate: ${stale}` };
+  const user = facts.user!;
+  // The certificate's principals are what the user could log in as when it was issued; the
+  // user's logins now are what they may: a login removed since (tctl users update, or a user
+  // re-created with fewer logins) is refused however long the certificate has left.
+  if (!who.cert.principals.includes(t.login) || !user.logins.includes(t.login)) {
+    const allowed = who.cert.principals.filter((p) => user.logins.includes(p));
     return {
       allowed: false,
       reason: `login ${t.login} not allowed`,
-      line: `tollgate: ${who.user} may not log in as ${t.login} (allowed: ${who.cert.principals.join(', ')})`,
+      line: `tollgate: ${who.user} may not log in as ${t.login} (allowed: ${allowed.join(', ') || 'none'})`,
     };
   }
-  const stale = staleness(who.user, who.cert.validBefore, facts);
-  if (stale) return { allowed: false, reason: stale, line: `tollgate: ${stale}` };
   const node = facts.node;
+  const nodeLabel = node ? node.name : nodeName(t);
+  const lock = matchingLock(facts.locks ?? [], { user: who.user, login: t.login, node: nodeLabel }, facts.now.getTime());
+  if (lock) return { allowed: false, reason: `locked: ${lockedReason(lock)}`, line: lockedLine(lock) };
   if (node) {
-    if (!labelsMatch(facts.user!.nodeLabels, node.labels)) {
+    if (!labelsMatch(user.nodeLabels, node.labels)) {
       return {
         allowed: false,
         reason: `node labels do not allow ${node.name}`,
         line: `tollgate: ${who.user} may not reach node ${node.name} (its labels do not match ${who.user}'s node labels; see tsh ls)`,
       };
     }
-    return { allowed: true, target: { login: t.login, host: node.host, port: node.port }, node, nodeLabel: node.name };
+    return { allowed: true, target: { login: t.login, host: node.host, port: node.port }, node, nodeLabel };
   }
-  if (facts.refuseUnregistered) return { allowed: false, reason: `${nodeName(t)} is not a registered node`, line: unregisteredNodeLine(nodeName(t)) };
-  return { allowed: true, target: t, node: undefined, nodeLabel: nodeName(t) };
+  if (facts.refuseUnregistered) return { allowed: false, reason: `${nodeLabel} is not a registered node`, line: unregisteredNodeLine(nodeLabel) };
+  return { allowed: true, target: t, node: undefined, nodeLabel };
 }
 
-function staleness(user: string, validBefore: bigint, facts: AuthorizationFacts): string | undefined {
+/**
+ * Why the certificate no longer speaks for its user, if it does not: the user is gone, the
+ * certificate predates the user (deleted and re-created under the same name) or their last
+ * credentials reset, or it has expired. A web lockout (too many bad passwords) is deliberately
+ * not here: it never blocks a valid certificate, so strangers cannot lock a user out of SSH.
+ */
+function staleness(who: Identity, facts: AuthorizationFacts): string | undefined {
   const now = facts.now.getTime();
-  if (!facts.user) return `user ${user} no longer exists`;
-  if (facts.user.lockedUntil && facts.user.lockedUntil > now) return `user ${user} is locked`;
-  if (BigInt(Math.floor(now / 1000)) >= validBefore) return 'your certificate has expired; run tsh login';
+  const u = facts.user;
+  if (!u) return `user ${who.user} no longer exists`;
+  // Without a record: the CA backdates validAfter by CLOCK_SKEW_MS, rounded down to the second,
+  // so the latest the certificate can have been issued is that plus the skew and a second.
+  const issuedAt = facts.certIssuedAt ?? Number(who.cert.validAfter) * 1000 + CLOCK_SKEW_MS + 999;
+  if (issuedAt < u.createdAt) return `your certificate was issued before user ${who.user} was created; run tsh login`;
+  if (u.credentialsResetAt != null && issuedAt < u.credentialsResetAt) return `your certificate was issued before ${who.user}'s credentials were reset; run tsh login`;
+  if (BigInt(Math.floor(now / 1000)) >= who.cert.validBefore) return 'your certificate has expired; run tsh login';
   return undefined;
 }

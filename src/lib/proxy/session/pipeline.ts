@@ -4,9 +4,9 @@ import { AuditEvents, type Auditor } from '../../audit/index.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
 import { RecordingStopped } from '../../recording/index.js';
-import type { NodeRecord, UserRecord } from '../../store/index.js';
+import type { LockRecord, NodeRecord, UserRecord } from '../../store/index.js';
 import type { SessionCertificate, Upstream, UpstreamConnector } from '../upstream.js';
-import { authorizeSession } from './authorize.js';
+import { authorizeSession, type AuthorizationFacts } from './authorize.js';
 import { nodeName, type SessionPlan } from './plan.js';
 import { NO_LIMITS, watchLimits, type SessionLimits } from './limits.js';
 import { recorderTap, type SessionRecorder, type SessionRecording } from './recorder-tap.js';
@@ -31,6 +31,26 @@ export interface ProxyServices {
   mintSessionCert?(req: { user: string; sessionId: string; login: string; agentForwarding: boolean; portForwarding: boolean }): Promise<SessionCertificate>;
   /** proxy_service.allow_unregistered_nodes: no. */
   refuseUnregistered?: boolean;
+  /** The store's revocation facts (issue times, locks); without it only certificate times and the user are checked. */
+  revocation?: RevocationSource;
+}
+
+/** Where authorization reads what revokes a certificate or a session (the store, in the proxy). */
+export interface RevocationSource {
+  /** When the certificate with this serial was issued (issued_certs.created_at), if recorded. */
+  certIssuedAt(serial: string): Promise<number | undefined>;
+  /** Locks in force at `now`. */
+  locks(now: number): Promise<readonly LockRecord[]>;
+}
+
+/** The facts authorizeSession and authorizeTunnel need about one identity, read fresh for every session and forward. */
+export async function authorizationFacts(deps: ProxyServices, who: Identity, now: Date): Promise<Pick<AuthorizationFacts, 'user' | 'now' | 'certIssuedAt' | 'locks'>> {
+  const [user, certIssuedAt, locks] = await Promise.all([
+    deps.lookupUser(who.user),
+    deps.revocation?.certIssuedAt(who.cert.serial.toString()),
+    deps.revocation?.locks(now.getTime()) ?? [],
+  ]);
+  return { user, now, certIssuedAt, locks };
 }
 
 /**
@@ -156,9 +176,14 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
   } catch (err) {
     return reject(`inventory lookup failed: ${(err as Error).message}`, `tollgate: cannot look the node up: ${(err as Error).message}`, 255);
   }
+  let facts: Awaited<ReturnType<typeof authorizationFacts>>;
+  try {
+    facts = plan.target ? await authorizationFacts(deps, who, deps.clock.now()) : { user: undefined, now: deps.clock.now() };
+  } catch (err) {
+    return reject(`store lookup failed: ${(err as Error).message}`, `tollgate: cannot check access: ${(err as Error).message}`, 255);
+  }
   const decision = authorizeSession(plan, {
-    user: plan.target ? await deps.lookupUser(who.user) : undefined,
-    now: deps.clock.now(),
+    ...facts,
     node: registered,
     refuseUnregistered: deps.refuseUnregistered,
   });

@@ -1,3 +1,4 @@
+import { defaultKeysFile } from '../../src/lib/config/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileKeySource, unsealPrivateKey } from '../../src/lib/auth/sealed-keys.js';
@@ -50,7 +51,7 @@ describe('OpenSSH trusts the tollgate CAs', () => {
     sshd = await startSshd({ trustedUserCaKeys: exported.stdout });
     const store = await createSqliteStore(path.join(daemon.dataDir, 'tollgate.db'));
     const rec = (await store.getCertAuthority('user'))!;
-    userCa = CertAuthority.fromPem('user', unsealPrivateKey(fileKeySource(path.join(daemon.dataDir, 'keys', 'kek')).read()!, 'user', rec.privateKeyPem, 'the key file'), Buffer.from(rec.publicKey, 'base64'));
+    userCa = CertAuthority.fromPem('user', unsealPrivateKey(fileKeySource(defaultKeysFile(daemon.dataDir)).read()!, 'user', rec.privateKeyPem, 'the key file'), Buffer.from(rec.publicKey, 'base64'));
     await store.close();
   });
 

@@ -1,3 +1,4 @@
+import { defaultKeysFile } from '../../src/lib/config/index.js';
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -212,7 +213,7 @@ describe('recording proxy', () => {
       const rec = await import('../../src/lib/store/sqlite.js').then((m) => m.createSqliteStore(path.join(c.daemon.dataDir, 'tollgate.db')));
       const caRec = (await rec.getCertAuthority('user'))!;
       await rec.close();
-      const userCa = CertAuthority.fromPem('user', unsealPrivateKey(fileKeySource(path.join(c.daemon.dataDir, 'keys', 'kek')).read()!, 'user', caRec.privateKeyPem, 'the key file'), Buffer.from(caRec.publicKey, 'base64'));
+      const userCa = CertAuthority.fromPem('user', unsealPrivateKey(fileKeySource(defaultKeysFile(c.daemon.dataDir)).read()!, 'user', caRec.privateKeyPem, 'the key file'), Buffer.from(caRec.publicKey, 'base64'));
       const before = acceptedOnNode();
       const cases: Array<[TestAgent, string, RegExp]> = [
         [await agentWith(userCa, 'joe', ['root'], new Date(Date.now() - 3 * 3_600_000)), 'joe', /certificate has expired/],

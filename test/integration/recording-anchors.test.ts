@@ -1,3 +1,4 @@
+import { defaultKeysFile } from '../../src/lib/config/index.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,7 +57,7 @@ describe('recording checkpoints anchored in the audit log', () => {
 
     // The attack: the data dir and its key file give the recording key.
     const store = await createSqliteStore(path.join(c.daemon.dataDir, 'tollgate.db'));
-    const auth = new AuthService({ store, clock: systemClock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'x', port: 1 }, maxSessionTtlMs: 1e9, certSourceAddresses: [], keys: fileKeySource(path.join(c.daemon.dataDir, 'keys', 'kek')) });
+    const auth = new AuthService({ store, clock: systemClock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'x', port: 1 }, maxSessionTtlMs: 1e9, certSourceAddresses: [], keys: fileKeySource(defaultKeysFile(c.daemon.dataDir)) });
     await auth.init();
     const signer = auth.recordingSigner;
     await store.close();

@@ -1,3 +1,4 @@
+import { defaultKeysFile } from '../../src/lib/config/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +33,7 @@ describe('keys sealed at rest: SQLite', () => {
     // Something that signs: a host certificate (the CA key is used, so it was unsealed).
     const signed = await daemon.tctl(['auth', 'sign', '--host=node1', '-o', path.join(path.dirname(daemon.dataDir), 'node1')]);
     expect(signed.code, signed.stderr).toBe(0);
-    const kek = path.join(daemon.dataDir, 'keys', 'kek');
+    const kek = defaultKeysFile(daemon.dataDir);
     expect(fs.statSync(kek).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.dirname(kek)).mode & 0o777).toBe(0o700);
     await daemon.stop();
@@ -50,8 +51,8 @@ describe('keys sealed at rest: SQLite', () => {
     spawned.push(proc);
     await proc.waitForExit(30_000);
     expect(proc.running).toBe(false);
-    expect(proc.output).toContain(`the store holds sealed CA keys but the key file ${path.join(other, 'keys', 'kek')} is missing`);
-    expect(fs.existsSync(path.join(other, 'keys', 'kek'))).toBe(false);
+    expect(proc.output).toContain(`the store holds sealed CA keys but the key file ${defaultKeysFile(other)} is missing`);
+    expect(fs.existsSync(defaultKeysFile(other))).toBe(false);
     // tctl on that copy cannot sign either: nothing is listening, and the keys stay sealed.
     const sign = await cli('tctl', ['auth', 'sign', '--host=x', '-o', path.join(other, 'x'), '--data-dir', other]);
     expect(sign.code).not.toBe(0);

@@ -1,3 +1,4 @@
+import { defaultKeysFile } from '../../src/lib/config/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ describe('tctl users', () => {
     daemon = await startDaemon({ yaml: 'auth_service:\n  cluster_name: example.test\nproxy_service:\n  public_addr: proxy.example.test:3080\n' });
     // The signup page (next issue) redeems tokens through AuthService; here the test does, over the daemon's own store.
     store = await createSqliteStore(path.join(daemon.dataDir, 'tollgate.db'));
-    auth = new AuthService({ store, clock: systemClock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'x', port: 1 }, maxSessionTtlMs: 1e9, certSourceAddresses: [], keys: fileKeySource(path.join(daemon.dataDir, 'keys', 'kek')) });
+    auth = new AuthService({ store, clock: systemClock, log: nullLogger, clusterName: 'example.test', publicWebAddr: { host: 'x', port: 1 }, maxSessionTtlMs: 1e9, certSourceAddresses: [], keys: fileKeySource(defaultKeysFile(daemon.dataDir)) });
     await auth.init();
   });
 

@@ -54,6 +54,21 @@ describe('tsh join on the proxy (serveJoin)', () => {
     expect(live.get('sid')).toBe(s);
   });
 
+  it('a revoked, expired or locked certificate joins nothing, not even its own session; audited', async () => {
+    const live = new LiveSessions({ log: nullLogger, now: () => 0, maxViewers: 4 });
+    const s = live.begin({ id: 'sid', user: 'joe', login: 'root', node: 'n:22', kind: 'exec', startedAt: 0 });
+    s.started({ stop: () => undefined, input: () => undefined, notify: () => undefined });
+    const checkIdentity = async () => "your certificate was issued before joe's credentials were reset; run tsh login";
+    const deps = { live, auditor: f.auth.auditor, log: nullLogger, lookupUser: async (n: string) => users[n], checkIdentity };
+    const ch = new StuckChannel();
+    await serveJoin(ch as unknown as Ssh2.ServerChannel, who('joe'), { id: 'sid', mode: 'peer' }, deps);
+    await new Promise((r) => setImmediate(r));
+    expect(ch.stderrText).toContain("tollgate: access denied: your certificate was issued before joe's credentials were reset");
+    expect(s.info.participants).toEqual([]);
+    const denied = await f.store.listEvents({ types: ['session.access_denied'] });
+    expect(denied[0]).toMatchObject({ user: 'joe', fields: { sid: 'sid', reason: expect.stringContaining('credentials were reset') } });
+  });
+
   it('an unknown session and a refused join are one clear line each; the refusal is audited', async () => {
     const live = new LiveSessions({ log: nullLogger, now: () => 0, maxViewers: 4 });
     const s = live.begin({ id: 'sid', user: 'ann', login: 'root', node: 'n:22', kind: 'exec', startedAt: 0 });

@@ -139,9 +139,9 @@ describe('config: keys_file, TOLLGATE_KEK, sslmode', () => {
     return loadConfig({ configFile: file, hostname: 'box', systemConfigFile: '/nonexistent', env });
   };
 
-  it('default DATA_DIR/keys/kek; keys_file relative to the config file; TOLLGATE_KEK; not both', () => {
+  it('default beside the data dir (DATA_DIR-keys/kek); keys_file relative to the config file; TOLLGATE_KEK; not both', () => {
     const c = load('teleport:\n  data_dir: /srv/tg\n');
-    expect(c.keys).toEqual({ kind: 'file', file: '/srv/tg/keys/kek' });
+    expect(c.keys).toEqual({ kind: 'file', file: '/srv/tg-keys/kek' });
     const rel = load('teleport:\n  keys_file: secrets/kek\n');
     expect(rel.keys).toEqual({ kind: 'file', file: path.join(path.dirname(rel.file!), 'secrets', 'kek') });
     const key = crypto.randomBytes(32).toString('base64');

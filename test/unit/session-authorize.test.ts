@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NEEDS_AGENT, NO_TARGET, unregisteredNodeLine } from '../../src/lib/proxy-protocol.js';
-import { authorizeSession, authorizeTunnel, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
+import { authorizeSession, authorizeTunnel, identityRefusal, parseTarget, type SessionPlan } from '../../src/lib/proxy/session/index.js';
 import type { LockRecord, NodeRecord, UserRecord } from '../../src/lib/store/types.js';
 import { sessionFixture, type SessionFixture } from '../helpers/session-fixture.js';
 
@@ -123,5 +123,24 @@ describe('authorizeSession (pure)', () => {
     expect(parseTarget('root@node1:22')).toEqual({ login: 'root', host: 'node1', port: 22 });
     expect(parseTarget('root@[::1]:2222')).toEqual({ login: 'root', host: '::1', port: 2222 });
     for (const bad of ['root@node1', 'node1:22', 'root@node1:0', 'root@node1:70000', 'ro ot@n:22', '']) expect(parseTarget(bad), bad).toBeUndefined();
+  });
+
+  it('identityRefusal: a reset, a re-created user, an expired certificate or a user lock refuse before any target', () => {
+    const facts = { user: joe, now: now() };
+    expect(identityRefusal(f.joe, facts)).toBeUndefined();
+    expect(identityRefusal(f.joe, { ...facts, user: undefined })).toMatchObject({ reason: 'user joe no longer exists' });
+    expect(identityRefusal(f.joe, { ...facts, user: { ...joe, credentialsResetAt: now().getTime() + 120_000 } })?.reason).toMatch(/credentials were reset/);
+    const lock = { id: 'l1', kind: 'user' as const, target: 'joe', message: 'incident', createdBy: 'tctl', createdAt: 1, expiresAt: null };
+    expect(identityRefusal(f.joe, { ...facts, locks: [lock] })).toEqual({ reason: 'locked: lock l1 (user=joe): incident', line: 'tollgate: access denied: locked by an administrator: incident' });
+    expect(identityRefusal(f.joe, { ...facts, locks: [{ ...lock, kind: 'login' as const, target: 'root' }] })).toBeUndefined();
+  });
+
+  it('a node lock holds however the node is written: case, a trailing dot, host or host:port', () => {
+    const lock = { id: 'l2', kind: 'node' as const, target: 'db.example.com', message: '', createdBy: 'tctl', createdAt: 1, expiresAt: null };
+    for (const host of ['db.example.com', 'DB.Example.com', 'db.example.com.']) {
+      const d = authorizeSession(plan({ target: { login: 'root', host, port: 22 } }), { user: joe, now: now(), locks: [lock] });
+      expect(d.allowed, host).toBe(false);
+    }
+    expect(authorizeSession(plan({ target: { login: 'root', host: 'db2.example.com', port: 22 } }), { user: joe, now: now(), locks: [lock] }).allowed).toBe(true);
   });
 });

@@ -165,7 +165,11 @@ export class LoginService {
       return this.fail(c.user, 'unknown user', c.addr, undefined);
     }
     // Same answer as a wrong password: the lock does not tell a stranger the user exists.
-    if (user.lockedUntil && user.lockedUntil > now) return this.refuse(c.user, 'user is locked', c.addr);
+    if (user.lockedUntil && user.lockedUntil > now) {
+      // As slow as a real check: a fast refusal would tell a stranger that the user exists.
+      await burnPasswordCheck(c.password);
+      return this.refuse(c.user, 'user is locked', c.addr);
+    }
     if (!user.passwordHash) {
       await burnPasswordCheck(c.password);
       return this.fail(c.user, 'signup not completed', c.addr, user);
@@ -221,6 +225,9 @@ export class LoginService {
     if (!s || s.expiresAt <= now) throw accessDenied('your session has expired', 'log in again with tsh login');
     const user = await this.o.store.getUser(s.user);
     if (!user) throw accessDenied('your session has expired', 'log in again with tsh login');
+    // A user lock (tctl lock --user) holds for the web API too: recordings, live views, terminals.
+    const lock = (await this.o.store.listLocks(now)).find((l) => l.kind === 'user' && l.target === user.name);
+    if (lock) throw accessDenied(`locked by an administrator${lock.message ? `: ${lock.message}` : ''}`, 'ask an administrator to remove the lock (tctl locks rm)');
     return user;
   }
 

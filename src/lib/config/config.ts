@@ -10,7 +10,7 @@ export type StorageConfig = { type: 'sqlite'; dir?: string } | { type: 'postgres
 
 /**
  * The key-encryption key that seals the CA keys in the store: a file (teleport.keys_file, default
- * DATA_DIR/keys/kek, created at first start) or the key itself from TOLLGATE_KEK (base64, 32 bytes).
+ * DATA_DIR-keys/kek beside the data dir, created at first start) or the key itself from TOLLGATE_KEK (base64, 32 bytes).
  */
 export type KeysConfig = { readonly kind: 'file'; readonly file: string } | { readonly kind: 'env'; readonly keyBase64: string };
 

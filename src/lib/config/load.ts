@@ -149,7 +149,7 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     if (key.length !== 32 || !/^[A-Za-z0-9+/]+=*$/.test(kekText.trim())) fail('TOLLGATE_KEK: must be 32 bytes in base64', 'make one with: head -c 32 /dev/urandom | base64');
     keys = { kind: 'env', keyBase64: key.toString('base64') };
   } else {
-    keys = { kind: 'file', file: f.teleport?.keys_file ? path.resolve(path.dirname(file ?? '.'), f.teleport.keys_file) : path.join(dataDir, 'keys', 'kek') };
+    keys = { kind: 'file', file: f.teleport?.keys_file ? path.resolve(path.dirname(file ?? '.'), f.teleport.keys_file) : defaultKeysFile(dataDir) };
   }
 
   const a = f.auth_service ?? {};
@@ -255,4 +255,13 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/**
+ * The key-encryption key's default home: its own directory beside the data dir, not inside it, so
+ * a copy of the data dir (or of the store in it) alone unseals nothing: `/var/lib/teleport` keeps
+ * its key in `/var/lib/teleport-keys/kek`.
+ */
+export function defaultKeysFile(dataDir: string): string {
+  return path.join(path.dirname(dataDir), `${path.basename(dataDir)}-keys`, 'kek');
 }

@@ -11,6 +11,8 @@ export interface SystemdUnitOptions {
   drainTimeoutMs: number;
   /** A log file (teleport.log.output), whose directory must stay writable. */
   logFile?: string;
+  /** The key-encryption key file (teleport.keys_file), made at first start in its own directory. */
+  keysFile?: string;
   /** --diag-addr for the unit's command line (when not in the config file). */
   diagAddr?: string;
 }
@@ -44,8 +46,14 @@ export function systemdUnit(o: SystemdUnitOptions): string {
   const dataDir = checkPath(o.dataDir, 'the data dir');
   const writable = [dataDir];
   if (o.logFile) writable.push(path.dirname(checkPath(o.logFile, 'the log file')));
+  const keysDir = o.keysFile ? path.dirname(checkPath(o.keysFile, 'the keys file')) : undefined;
   if (o.diagAddr !== undefined && !/^[A-Za-z0-9.:[\]-]+$/.test(o.diagAddr)) throw badParameter(`--diag-addr ${JSON.stringify(o.diagAddr)} is not HOST:PORT`, 'e.g. 127.0.0.1:3000');
-  const stateDir = /^\/var\/lib\/([A-Za-z0-9._-]+)$/.exec(dataDir)?.[1];
+  const stateName = (dir: string) => /^\/var\/lib\/([A-Za-z0-9._-]+)$/.exec(dir)?.[1];
+  // systemd creates state directories (0700) before the daemon starts; another key directory must
+  // be writable so the daemon can make the key at first start.
+  const stateDirs = [stateName(dataDir), keysDir ? stateName(keysDir) : undefined].filter((d): d is string => d !== undefined);
+  if (keysDir && !stateName(keysDir)) writable.push(keysDir);
+  const stateDir = stateDirs.length ? stateDirs.join(' ') : undefined;
   const stopS = Math.ceil(o.drainTimeoutMs / 1000) + STOP_MARGIN_S;
   return [
     '# tollgate (teleport) daemon, written by `teleport install systemd`.',

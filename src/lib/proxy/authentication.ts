@@ -60,17 +60,25 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticate {
       return fail(`certificate does not allow "${ctx.username}"`);
     }
     if (mode.kind === 'inner' && cert.keyId !== mode.outerUser) return fail(`inner certificate is for ${cert.keyId}, the connection for ${mode.outerUser}`);
-    void o.lookupUser(cert.keyId).then(
-      (user) => {
+    void o
+      .lookupUser(cert.keyId)
+      .then((user) => {
         // A web lockout (lockedUntil: bad passwords) is not checked: it must never block a valid
-        // certificate, or strangers could lock a user out of SSH. Locks and revocation are
-        // checked for every session and forward (session/authorize.ts).
+        // certificate, or strangers could lock a user out of SSH. Locks and revocation are checked
+        // for every session, forward and join (session/authorize.ts), where the client can be
+        // told why in a line ("run tsh login"); a connection alone reaches nothing.
         if (!user) return fail(`user ${cert.keyId} does not exist`);
         if (r.needsSignature) return ctx.accept();
         onIdentity({ user: cert.keyId, cert, clientAddr: addr }, ctx.username);
         ctx.accept();
-      },
-      (err: Error) => fail(`store error: ${err.message}`),
-    );
+      })
+      // A store error, or ssh2 throwing on a connection that closed meanwhile: never unhandled.
+      .catch((err: Error) => {
+        try {
+          fail(`authentication error: ${err.message}`);
+        } catch {
+          // the connection is gone; nothing is left to refuse
+        }
+      });
   };
 }

@@ -13,7 +13,7 @@ import type { Store } from '../store/index.js';
 import { AuthFailureAudit, EventTally, MAX_STARTUPS, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
 import { createAuthenticator, type AuthGuard } from './authentication.js';
-import { handleSession, type ConnectionContext, type Identity, type PipelineDeps, type Relay, type SessionLimits, type SessionPlan, type SessionRecorder, type TapConsumer } from './session/index.js';
+import { authorizationFacts, handleSession, identityRefusal, type ConnectionContext, type Identity, type PipelineDeps, type Relay, type SessionLimits, type SessionPlan, type SessionRecorder, type TapConsumer } from './session/index.js';
 import { refuseForwardRequests, servePortForwarding, type PortForwardingDeps } from './port-forwarding.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
@@ -122,19 +122,27 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       };
     },
   };
+  /** Revoked (reset, re-created), expired or user-locked: the same rule for connections and joins. */
+  const checkIdentity = async (who: Identity): Promise<string | undefined> => identityRefusal(who, await authorizationFacts(deps, who, o.clock.now()))?.reason;
   function liveHooks(live: LiveSessions): PipelineDeps['live'] {
     return {
       begin: (meta) => live.begin(meta),
       remove: (id) => live.remove(id),
       join: (channel, who, req) => {
         const dir = o.liveDirectory;
-        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: o.store } } : {}) });
+        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, checkIdentity, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: o.store } } : {}) });
       },
     };
   }
   // A flood of failed authentications is a bounded number of audit events per source and window.
   const authFailures = new AuthFailureAudit((user, fields) => auditor.emit(AuditEvents.auth, user, fields));
-  const authenticate = createAuthenticator({ userCaBlob: () => o.auth.ca('user').publicBlob, lookupUser, clock: o.clock, auditor, reportFailure: (f) => authFailures.note(f) });
+  const authenticate = createAuthenticator({
+    userCaBlob: () => o.auth.ca('user').publicBlob,
+    lookupUser,
+    clock: o.clock,
+    auditor,
+    reportFailure: (f) => authFailures.note(f),
+  });
   const conns = new Set<Ssh2.Connection>();
   const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE, start: MAX_STARTUPS.start, rate: MAX_STARTUPS.rate });
   /** Sockets not yet authenticated, by `ip|port`, so the ssh2 connection handler can find its own. */

@@ -48,8 +48,14 @@ export default class RecordingsVerify extends AdminCommand {
     }
     this.out(flags.format === 'json' ? JSON.stringify(result, null, 2) : result.summary);
     process.exitCode = VERDICT_EXIT_CODES[result.verdict];
+    // Asked to check against the audit log and nothing there: not a pass. Whoever could rewrite
+    // the recording could also have deleted its anchors (exit 7, distinct from a verdict).
+    if ((flags.audit || flags['audit-file']) && result.audit?.verdict === 'none' && result.verdict === 'verified') process.exitCode = NO_ANCHORS_EXIT_CODE;
   }
 }
+
+/** `--audit` found no checkpoint anchors for the recording. */
+export const NO_ANCHORS_EXIT_CODE = 7;
 
 /** Events exported by `tctl events ls --format=json` (an array), flattened as that output is. */
 function eventsFromFile(file: string): Array<Record<string, unknown>> {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand, configFlags } from '../../../cli/base-command.js';
-import { DEFAULTS, loadConfig } from '../../../lib/config/index.js';
+import { DEFAULTS, defaultKeysFile, loadConfig } from '../../../lib/config/index.js';
 import { alreadyExists, isTollgateError } from '../../../lib/errors.js';
 import { writeFileAtomic } from '../../../lib/fs/index.js';
 import { systemdUnit } from '../../../lib/install/index.js';
@@ -32,11 +32,13 @@ export default class InstallSystemd extends BaseCommand {
     let dataDir = flags['data-dir'] ? path.resolve(flags['data-dir']) : DEFAULTS.systemDataDir;
     let drainTimeoutMs: number = DEFAULTS.drainTimeoutMs;
     let logFile: string | undefined;
+    let keysFile: string | undefined = defaultKeysFile(dataDir);
     if (fs.existsSync(configFile)) {
       const config = loadConfig({ configFile, dataDir: flags['data-dir'], systemDataDir: DEFAULTS.systemDataDir, env: {} });
       if (config.dataDirSource === 'flag' || config.dataDirSource === 'config') dataDir = config.dataDir;
       drainTimeoutMs = config.drainTimeoutMs;
       logFile = config.logFile;
+      keysFile = config.keys.kind === 'file' ? config.keys.file : undefined;
     } else {
       process.stderr.write(`WARNING: ${configFile} does not exist yet; write it before starting the unit (teleport start -c refuses a missing file)\n`);
     }
@@ -47,6 +49,7 @@ export default class InstallSystemd extends BaseCommand {
       dataDir,
       drainTimeoutMs,
       ...(logFile ? { logFile } : {}),
+      ...(keysFile ? { keysFile } : {}),
       ...(flags['diag-addr'] ? { diagAddr: flags['diag-addr'] } : {}),
     });
     if (!flags.output) return void process.stdout.write(unit);

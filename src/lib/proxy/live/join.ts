@@ -19,6 +19,8 @@ export interface JoinDeps {
   auditor: Auditor;
   log: Logger;
   lookupUser(name: string): Promise<UserRecord | undefined>;
+  /** Revoked, expired or user-locked certificates join nothing (session/authorize.ts identityRefusal). */
+  checkIdentity?(who: Identity): Promise<string | undefined>;
   /** Sessions other daemons relay (shared PostgreSQL): found in the session index, followed through their shipped recording. */
   remote?: { find(id: string): Promise<SessionRecord | undefined>; store: Pick<Store, 'readRecordingChunks' | 'getSession'> };
 }
@@ -44,6 +46,13 @@ export function joinRefusal(user: UserRecord | undefined, owner: string, mode: J
  */
 export async function serveJoin(channel: Ssh2.ServerChannel, who: Identity, req: JoinRequest, deps: JoinDeps): Promise<void> {
   const log = deps.log.child({ component: 'live', user: who.user, sid: req.id });
+  // A connection can outlive its certificate, a reset or a lock: checked for every join.
+  const revoked = await deps.checkIdentity?.(who);
+  if (revoked) {
+    await deps.auditor.record(AuditEvents.sessionAccessDenied, who.user, { what: `join session ${req.id} as ${req.mode}`, sid: req.id, addr: who.clientAddr, reason: revoked });
+    refuseChannel(channel, `tollgate: access denied: ${revoked}`);
+    return;
+  }
   const session = deps.live.get(req.id);
   if (!session) {
     const remote = await deps.remote?.find(req.id);

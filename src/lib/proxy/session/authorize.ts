@@ -100,12 +100,24 @@ function authorizeLogin(who: Identity, t: Target, facts: AuthorizationFacts): Au
 }
 
 /**
+ * Whether the certificate still speaks for its user, before any target is known (a connection, a
+ * `tsh join`): not revoked by a reset or re-creation, not expired, and the user not locked.
+ */
+export function identityRefusal(who: Identity, facts: Pick<AuthorizationFacts, 'user' | 'now' | 'certIssuedAt' | 'locks'>): { reason: string; line: string } | undefined {
+  const stale = staleness(who, facts);
+  if (stale) return { reason: stale, line: `tollgate: ${stale}` };
+  const lock = (facts.locks ?? []).find((l) => l.kind === 'user' && l.target === who.user && (l.expiresAt === null || l.expiresAt > facts.now.getTime()));
+  if (lock) return { reason: `locked: ${lockedReason(lock)}`, line: lockedLine(lock) };
+  return undefined;
+}
+
+/**
  * Why the certificate no longer speaks for its user, if it does not: the user is gone, the
  * certificate predates the user (deleted and re-created under the same name) or their last
  * credentials reset, or it has expired. A web lockout (too many bad passwords) is deliberately
  * not here: it never blocks a valid certificate, so strangers cannot lock a user out of SSH.
  */
-function staleness(who: Identity, facts: AuthorizationFacts): string | undefined {
+function staleness(who: Identity, facts: Pick<AuthorizationFacts, 'user' | 'now' | 'certIssuedAt'>): string | undefined {
   const now = facts.now.getTime();
   const u = facts.user;
   if (!u) return `user ${who.user} no longer exists`;

@@ -12,9 +12,15 @@ export interface LockSubject {
 
 /** Whether `--node=N` names this node: a registered node by name, a legacy one by host or host:port. */
 function nodeMatches(target: string, node: string): boolean {
-  if (target === node) return true;
+  // DNS names are case-insensitive and may end in a dot; IPv6 may come in brackets: a lock on
+  // `db.example.com` also holds for `DB.example.com.` and `[db.example.com]:22`.
+  const norm = (h: string) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const t = norm(target);
+  if (t === norm(node)) return true;
   const colon = node.lastIndexOf(':');
-  return colon > 0 && node.slice(0, colon) === target;
+  if (colon <= 0) return false;
+  const host = norm(node.slice(0, colon));
+  return host === t || `${host}:${node.slice(colon + 1)}` === t;
 }
 
 /** The first lock in force that names this session, if any (locks as listed at `now` by the store). */

@@ -26,6 +26,8 @@ export type SessionMeta = Pick<SessionRecord, 'user' | 'login' | 'node' | 'clien
   id?: string;
   /** How the proxy logs in to the node, for session.start: a certificate it minted, or the user's forwarded agent. */
   upstreamAuth?: 'session-cert' | 'forwarded-agent';
+  /** The kind of client when it is not an SSH client (`web`: the browser's terminal), for the audit log. */
+  client?: 'web';
 };
 
 export interface RecordingServiceOptions {
@@ -362,6 +364,7 @@ export class RecordingService {
         kind: meta.kind,
         pty: meta.pty,
         ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
+        ...(meta.client ? { client: meta.client } : {}),
       });
       if (meta.command !== null) await this.o.auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
     } catch (err) {

@@ -25,6 +25,7 @@ export class UnrecordedSessions implements SessionRecorder {
       pty: meta.pty,
       recorded: false,
       ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
+      ...(meta.client ? { client: meta.client } : {}),
     });
     if (meta.command !== null) await auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
     const out = { bytes: 0, hash: crypto.createHash('sha256') };

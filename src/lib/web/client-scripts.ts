@@ -26,7 +26,8 @@ function create(speed) {
   const at = startAt() > 0 ? startAt() + 0.005 : 0;
   // Commands, file transfers and resizes as markers on the seek bar ([seconds, label]).
   const markers = JSON.parse(el.dataset.markers || '[]');
-  player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined, markers, ...(at > 0 ? { startAt: at, preload: true, poster: 'npt:' + at } : {}) });
+  // preload: the markers are drawn on the seek bar (they need the duration) before play is pressed.
+  player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined, markers, preload: true, ...(at > 0 ? { startAt: at, poster: 'npt:' + at } : {}) });
   // For tests and the curious: the player of this page.
   window.tollgatePlayer = player;
 }

@@ -45,6 +45,11 @@ async function resizeMarkers(castFile: string): Promise<Marker[]> {
   return out;
 }
 
+/** A marker in the lists below the player: a #t= link that opens the player there. */
+function markerItem(m: Marker) {
+  return html`<li class="marker-${m.kind}"><a href="#t=${formatOffset(m.ms)}">${formatOffset(m.ms)}</a> <span class="badge">${m.kind}</span> <code>${m.label}</code></li>`;
+}
+
 function fileLabel(e: AuditEvent): string {
   const f = e.fields;
   const op = typeof f.op === 'string' ? f.op : typeof f.action === 'string' ? f.action : 'file';
@@ -131,9 +136,8 @@ ${s.command ? html`<details class="cmd"><summary>Command: <code>${s.command.slic
 <form class="bar" aria-label="Playback"><div><label for="speed">Speed</label><select id="speed"><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="2">2×</option><option value="4">4×</option><option value="8">8×</option></select></div>
 <a class="button" id="download" href="/webapi/sessions/${s.id}/stream" download="${s.id}.cast">Download .cast</a> <a class="button" id="download-html" href="/webapi/sessions/${s.id}/export.html" download="tollgate-${s.id}.html">Download HTML</a></form>
 <div id="player" data-src="/webapi/sessions/${s.id}/stream" data-cols="80" data-rows="24" data-markers="${markerJson}"></div>
-${markers.length
-  ? html`<h2>Markers</h2><ol id="markers" class="events">${markers.map((m) => html`<li class="marker-${m.kind}"><a href="#t=${formatOffset(m.ms)}">${formatOffset(m.ms)}</a> <span class="badge">${m.kind}</span> <code>${m.label}</code></li>`)}</ol>`
-  : ''}
+${commands.length ? html`<h2>Commands</h2><ol id="commands" class="events">${commands.map(markerItem)}</ol>` : ''}
+${files.length + resizes.length ? html`<h2>File transfers and resizes</h2><ol id="other-markers" class="events">${[...files, ...resizes].sort((a, b) => a.ms - b.ms).map(markerItem)}</ol>` : ''}
 <h2>Audit events</h2>
 <ol id="session-events" class="events">${events.map((e) => html`<li><time>${new Date(e.time).toISOString()}</time> <strong>${e.event}</strong> <span class="muted">${JSON.stringify(e.fields)}</span></li>`)}</ol>
 <script src="/web/assets/asciinema-player.min.js"></script>

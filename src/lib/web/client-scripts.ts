@@ -27,7 +27,8 @@ function create(speed) {
   // Commands, file transfers and resizes as markers on the seek bar ([seconds, label]).
   const markers = JSON.parse(el.dataset.markers || '[]');
   // preload: the markers are drawn on the seek bar (they need the duration) before play is pressed.
-  player = AsciinemaPlayer.create(el.dataset.src, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), speed, controls: true, fit: 'width', idleTimeLimit: undefined, markers, preload: true, ...(at > 0 ? { startAt: at, poster: 'npt:' + at } : {}) });
+  // The terminal size comes from the recording's header.
+  player = AsciinemaPlayer.create(el.dataset.src, el, { speed, controls: true, fit: 'width', idleTimeLimit: undefined, markers, preload: true, ...(at > 0 ? { startAt: at, poster: 'npt:' + at } : {}) });
   // For tests and the curious: the player of this page.
   window.tollgatePlayer = player;
 }

@@ -35,7 +35,8 @@ button, .button { display: inline-block; margin-top: 1.5rem; padding: .5rem 1rem
 .bar { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin: .5rem 0; }
 .bar label { margin: 0; font-weight: 600; font-size: .8rem; }
 .bar input, .bar select { width: auto; max-width: 11rem; padding: .3rem .4rem; font-size: .9rem; }
-.bar input[type=search] { max-width: 20rem; width: 20rem; }
+.bar input[type=search] { max-width: 18rem; width: 18rem; }
+caption { text-align: left; padding: .25rem 0; }
 .bar button, .bar .button { margin: 0; padding: .35rem .8rem; font-size: .9rem; }
 .table-wrap { width: 100%; overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; font-size: .9rem; }

@@ -65,17 +65,14 @@ ${shown.map(row)}
       layout(
         'Sessions',
         html`<h1>Sessions</h1>
-<form method="get" action="/web/sessions" class="bar" id="search" role="search">
-<div><label for="f-q">Search what sessions showed</label><input id="f-q" name="q" type="search" value="${f.q ?? ''}" placeholder="text on screen"></div>
-<button type="submit">Search</button>
-</form>
-<form method="get" action="/web/sessions" class="bar" id="filters" aria-label="Filters">
+<form method="get" action="/web/sessions" class="bar" id="filters" role="search" aria-label="Search and filters">
+<div><label for="f-q">Search screen text</label><input id="f-q" name="q" type="search" value="${f.q ?? ''}" placeholder="e.g. a command or its output"></div>
 ${auditor ? html`<div><label for="f-user">User</label><input id="f-user" name="user" value="${f.user ?? ''}" size="10"></div>` : ''}
 <div><label for="f-node">Node</label><input id="f-node" name="node" value="${f.node ?? ''}" size="12"></div>
 <div><label for="f-kind">Kind</label><select id="f-kind" name="kind"><option value="">any</option>${KINDS.map((k) => html`<option ${f.kind === k ? raw('selected') : ''}>${k}</option>`)}</select></div>
 <div><label for="f-from">From</label><input id="f-from" name="from" type="date" value="${f.from ?? ''}"></div>
 <div><label for="f-to">To</label><input id="f-to" name="to" type="date" value="${f.to ?? ''}"></div>
-<button type="submit">Filter</button> <a href="/web/sessions" class="muted">clear</a>
+<button type="submit" id="apply">Apply</button> <a href="/web/sessions" class="muted">clear</a>
 </form>
 ${body}
 <nav class="pager" aria-label="Pages">${page > 1 ? html`<a href="${link(page - 1)}" id="prev" rel="prev">← Newer</a>` : ''}<span>Page ${page}</span>${more ? html`<a href="${link(page + 1)}" id="next" rel="next">Older →</a>` : ''}</nav>`,

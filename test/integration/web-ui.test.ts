@@ -174,6 +174,8 @@ describe('web UI: sessions, player, nodes and terminal, audit, accessibility', (
       await page.locator('.ap-marker-container').nth(2).click();
       const now = async () => page.evaluate(() => (window as unknown as { tollgatePlayer: { getCurrentTime(): Promise<number> } }).tollgatePlayer.getCurrentTime());
       await expect.poll(now, { timeout: 10_000 }).toBeGreaterThanOrEqual(Number.isNaN(third) ? 0.1 : third - 0.05);
+      // The screen shows that moment: the second command's output is there.
+      await page.waitForFunction(() => document.querySelector('#player')?.textContent?.includes('word-bravo'), undefined, { timeout: 10_000 });
       await shot(page, 'player-markers');
     } finally {
       await ctx.close();

@@ -58,7 +58,7 @@ export function mountAuditPage(app: Hono<Env>, o: UiContext): void {
 ${shown.map((e) => {
   const details = JSON.stringify(e.fields);
   const sid = typeof e.fields.sid === 'string' ? e.fields.sid : undefined;
-  return html`<tr data-event="${e.event}" ${sid ? html`data-sid="${sid}"` : ''}><td class="c-time">${new Date(e.time).toISOString().replace('T', ' ').slice(0, 23)}</td><td class="c-type">${e.event}</td><td class="c-user" title="${e.user ?? ''}">${e.user ?? ''}</td><td title="${details}">${sid ? html`<a href="/web/sessions/${sid}">session</a> ` : ''}<code>${details}</code></td></tr>`;
+  return html`<tr data-event="${e.event}" ${sid ? html`data-sid="${sid}"` : ''}><td class="c-time" title="${new Date(e.time).toISOString()}">${new Date(e.time).toISOString().replace('T', ' ').slice(0, 19)}</td><td class="c-type">${e.event}</td><td class="c-user" title="${e.user ?? ''}">${e.user ?? ''}</td><td title="${details}">${sid ? html`<a href="/web/sessions/${sid}">session</a> ` : ''}<code>${details}</code></td></tr>`;
 })}
 </tbody></table></div>${shown.length === 0 ? html`<p class="muted" id="empty">No events match.</p>` : ''}
 <nav class="pager" aria-label="Pages">${page > 1 ? html`<a href="${link(page - 1)}" id="prev" rel="prev">← Newer</a>` : ''}<span>Page ${page}</span>${more ? html`<a href="${link(page + 1)}" id="next" rel="next">Older →</a>` : ''}</nav>`,

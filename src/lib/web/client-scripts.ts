@@ -28,13 +28,13 @@ function create(speed) {
   const markers = JSON.parse(el.dataset.markers || '[]');
   // preload: the markers are drawn on the seek bar (they need the duration) before play is pressed.
   // The terminal size comes from the recording's header.
-  player = AsciinemaPlayer.create(el.dataset.src, el, { speed, controls: true, fit: 'width', idleTimeLimit: undefined, markers, preload: true, ...(at > 0 ? { startAt: at, poster: 'npt:' + at } : {}) });
+  player = AsciinemaPlayer.create(el.dataset.src, el, { speed, controls: true, fit: 'both', idleTimeLimit: undefined, markers, ...(markers.length > 0 || at > 0 ? { preload: true } : {}), ...(at > 0 ? { startAt: at, poster: 'npt:' + at } : {}) });
   // For tests and the curious: the player of this page.
   window.tollgatePlayer = player;
 }
 if (el.dataset.live) {
   // A running session: the player's eventsource driver paints the current screen, then follows.
-  player = AsciinemaPlayer.create({ driver: 'eventsource', url: el.dataset.live }, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), autoPlay: true, fit: 'width' });
+  player = AsciinemaPlayer.create({ driver: 'eventsource', url: el.dataset.live }, el, { cols: Number(el.dataset.cols), rows: Number(el.dataset.rows), autoPlay: true, fit: 'both' });
   window.tollgatePlayer = player;
 } else {
   create(1);

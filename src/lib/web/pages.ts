@@ -59,7 +59,8 @@ dl.meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 
 dl.meta div { min-width: 0; } dl.meta dt { font-size: .8rem; color: var(--muted); } dl.meta dd { margin: 0; overflow-wrap: anywhere; }
 details.cmd summary { cursor: pointer; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 ol.events { padding-left: 1.25rem; font-size: .9rem; } ol.events li { overflow-wrap: anywhere; }
-#player { width: 100%; }
+/* The whole player, seek bar included, stays on screen below the title at any window size. */
+#player { width: 100%; height: 60vh; min-height: 14rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .connect { margin: 0; flex-wrap: nowrap; } .connect select { max-width: 7rem; }
 #terminal { width: 100%; height: 70vh; min-height: 12rem; background: #000; padding: 4px; }

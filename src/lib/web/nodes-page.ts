@@ -21,7 +21,7 @@ export function mountNodesPage(app: Hono<Env>, o: UiContext): void {
 <div class="table-wrap"><table id="nodes"><thead><tr><th class="c-node" scope="col">Name</th><th class="c-node" scope="col">Address</th><th scope="col">Labels</th><th class="c-type" scope="col">Protection</th><th scope="col">Connect</th></tr></thead><tbody>
 ${nodes.map((n) => {
   const labels = Object.entries(n.labels).map(([k, v]) => `${k}=${v}`);
-  return html`<tr data-node="${n.name}"><td class="c-node" title="${n.name}">${n.name}</td><td class="c-node" title="${n.addr}">${n.addr}</td><td title="${labels.join(', ')}">${labels.map((l) => html`<span class="badge">${l}</span>`)}</td><td class="c-type">agentless${n.host_key_fingerprint ? ' (joined)' : ''}</td>
+  return html`<tr data-node="${n.name}"><td class="c-node" title="${n.name}">${n.name}</td><td class="c-node" title="${n.addr}">${n.addr}</td><td title="${labels.join(', ')}">${labels.map((l) => html`<span class="badge">${l}</span>`)}</td><td class="c-type">agentless <span class="muted">(${n.added_by.startsWith('join') ? 'joined' : 'added by tctl'})</span></td>
 <td><form method="get" action="/web/nodes/${n.name}/terminal" class="bar connect"><label for="login-${n.name}" class="visually-hidden">Login on ${n.name}</label><select id="login-${n.name}" name="login">${user.logins.map((l) => html`<option>${l}</option>`)}</select><button type="submit" class="connect-button">Connect</button></form></td></tr>`;
 })}
 </tbody></table></div>${nodes.length === 0 ? html`<p class="muted" id="empty">No registered node matches your node labels.</p>` : ''}`,

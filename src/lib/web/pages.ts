@@ -8,7 +8,7 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 /*
- * One hand-written stylesheet (no framework: about 120 lines the CSP serves from 'self', with
+ * One hand-written stylesheet (no framework: about 50 lines the CSP serves from 'self', with
  * nothing to update or audit). Colours are variables switched by prefers-color-scheme, so light
  * and dark follow the OS. Tables never wrap a cell: long text is cut with an ellipsis and shown
  * whole in its title (hover) and on the session's page.

@@ -128,14 +128,14 @@ ${o.access.isAuditor(user)
         html`<h1>${s.user} as ${s.login}@${s.node}</h1>
 <p><span class="verdict verdict-${verdict}" id="verdict">${verdict}</span> <span class="muted" id="verdict-summary">${verification?.summary ?? 'the recording is missing from storage'}</span></p>
 <div id="player" data-src="/webapi/sessions/${s.id}/stream" data-markers="${markerJson}"></div>
+<form class="bar" aria-label="Playback"><div><label for="speed">Speed</label><select id="speed"><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="2">2×</option><option value="4">4×</option><option value="8">8×</option></select></div>
+<a class="button" id="download" href="/webapi/sessions/${s.id}/stream" download="${s.id}.cast">Download .cast</a> <a class="button" id="download-html" href="/webapi/sessions/${s.id}/export.html" download="tollgate-${s.id}.html">Download HTML</a></form>
 <dl class="meta">
 ${meta('User', s.user, 'm-user')}${meta('Login', s.login, 'm-login')}${meta('Node', s.node, 'm-node')}${meta('Client address', s.clientAddr, 'm-addr')}
 ${meta('Started', new Date(s.startedAt).toISOString(), 'm-start')}${meta('Duration', s.endedAt ? formatDuration(s.endedAt - s.startedAt) : 'running', 'm-duration')}
 ${meta('Exit', exit, 'm-exit')}${meta('Bytes in / out', `${s.bytesIn} / ${s.bytesOut}`, 'm-bytes')}${meta('Kind', s.kind, 'm-kind')}
 </dl>
 ${s.command ? html`<details class="cmd"><summary>Command: <code>${s.command.slice(0, 120)}</code></summary><pre><code id="m-command">${s.command}</code></pre></details>` : ''}
-<form class="bar" aria-label="Playback"><div><label for="speed">Speed</label><select id="speed"><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="2">2×</option><option value="4">4×</option><option value="8">8×</option></select></div>
-<a class="button" id="download" href="/webapi/sessions/${s.id}/stream" download="${s.id}.cast">Download .cast</a> <a class="button" id="download-html" href="/webapi/sessions/${s.id}/export.html" download="tollgate-${s.id}.html">Download HTML</a></form>
 ${commands.length ? html`<h2>Commands</h2><ol id="commands" class="events">${commands.map(markerItem)}</ol>` : ''}
 ${files.length + resizes.length ? html`<h2>File transfers and resizes</h2><ol id="other-markers" class="events">${[...files, ...resizes].sort((a, b) => a.ms - b.ms).map(markerItem)}</ol>` : ''}
 <h2>Audit events</h2>

@@ -107,7 +107,9 @@ export function createTerminalUpgrade(o: { login: LoginService; auth: AuthServic
               : undefined;
         if (why || !user) {
           o.log.info('refused a web terminal', { component: 'web', addr, reason: why });
-          await o.auth.audit(AuditEvents.sessionRejected, user?.name ?? null, { reason: `web terminal: ${why}`, addr, client: 'web' }).catch(() => undefined);
+          // A known user's cookie with a wrong token or Origin is someone else's page trying it:
+          // audited. Anonymous attempts are only logged (they would let anyone fill the audit log).
+          if (user) await o.auth.audit(AuditEvents.sessionRejected, user.name, { reason: `web terminal: ${why}`, addr, client: 'web' }).catch(() => undefined);
           return refuse(socket, why === 'no valid session cookie' ? 401 : 403, 'Forbidden');
         }
         wss.handleUpgrade(req, socket, head, (ws) => {

@@ -191,8 +191,12 @@ describe('web UI: sessions, player, nodes and terminal, audit, accessibility', (
       await expect(row.locator('td').nth(3).textContent()).resolves.toMatch(/agentless/);
       await shot(page, 'nodes');
       await row.locator('select').selectOption('root');
-      await row.locator('button').click();
+      const [termResponse] = await Promise.all([page.waitForResponse(/\/web\/nodes\/node1\/terminal/), row.locator('button').click()]);
       await page.waitForURL(/\/web\/nodes\/node1\/terminal/);
+      // Only the terminal page lets xterm.js add its <style> elements; no page allows inline script.
+      const csp = termResponse.headers()['content-security-policy']!;
+      expect(csp).toContain("style-src 'self' 'unsafe-inline'");
+      expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval'(;|$)/);
       const screen = () => page.evaluate(() => {
         const b = (window as unknown as { tollgateTerminal: { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } }).tollgateTerminal.buffer.active;
         const out: string[] = [];
@@ -249,6 +253,13 @@ describe('web UI: sessions, player, nodes and terminal, audit, accessibility', (
         ws.on('error', (e) => resolve(e.message));
       });
       expect(status).toBe(403);
+
+      // Closing the tab ends the session, as closing ssh would; the recording is finished.
+      const second = await ctx.newPage();
+      await second.goto(`${base}/web/nodes/node1/terminal?login=root`);
+      await expect.poll(async () => (await sessions(c.daemon)).filter((s) => s.node === 'node1').length, { timeout: 20_000 }).toBe(2);
+      await second.close();
+      await expect.poll(async () => (await sessions(c.daemon)).filter((s) => s.node === 'node1').every((s) => s.endedAt !== null), { timeout: 10_000 }).toBe(true);
     } finally {
       await ctx.close();
     }

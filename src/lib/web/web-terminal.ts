@@ -2,9 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { Duplex as DuplexStream, Writable as WritableStream } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { LoginService } from '../auth/index.js';
 import { AuditEvents } from '../audit/index.js';
-import type { AuthService } from '../auth/index.js';
+import type { AuthService, LoginService } from '../auth/index.js';
 import type { Logger } from '../log.js';
 import { CSRF_COOKIE, csrfMatches, SESSION_COOKIE } from './web-session.js';
 
@@ -54,17 +53,19 @@ function cookies(header: string | undefined): Record<string, string> {
  * slow browser pushes back on the node), exit status as a JSON text frame.
  */
 class SocketChannel extends DuplexStream implements TerminalChannel {
+  /** The terminal shows stderr as it shows stdout (a PTY session has only one stream anyway). */
   readonly stderr: Writable;
   constructor(private readonly ws: WebSocket) {
     super({ allowHalfOpen: false });
-    const send = (chunk: Buffer, cb: (err?: Error | null) => void) => (ws.readyState === ws.OPEN ? ws.send(chunk, { binary: true }, (err) => cb(err ?? null)) : cb());
-    this.stderr = new WritableStream({ write: (chunk: Buffer, _enc, cb) => send(chunk, cb) });
-    this.sendChunk = send;
+    this.stderr = new WritableStream({ write: (chunk: Buffer, _enc, cb) => this.send(chunk, cb) });
   }
-  private readonly sendChunk: (chunk: Buffer, cb: (err?: Error | null) => void) => void;
+  private send(chunk: Buffer, cb: (err?: Error | null) => void): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(chunk, { binary: true }, (err) => cb(err ?? null));
+    else cb();
+  }
   override _read(): void {}
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.sendChunk(chunk, cb);
+    this.send(chunk, cb);
   }
   override _final(cb: (err?: Error | null) => void): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000, 'session ended');

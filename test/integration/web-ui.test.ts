@@ -125,6 +125,14 @@ describe('web UI: sessions, player, nodes and terminal, audit, accessibility', (
       const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
       expect(widths.scroll).toBeLessThanOrEqual(widths.inner);
       await shot(page, 'sessions-390');
+      // The other pages fit a phone's width too.
+      for (const [name, p] of Object.entries({ 'player-390': `/web/sessions/${longId}`, 'nodes-390': '/web/nodes', 'terminal-390': '/web/nodes/node1/terminal?login=root' })) {
+        await page.goto(`${base}${p}`);
+        if (name === 'player-390') await page.locator('details.cmd summary').click();
+        const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+        expect(w.scroll, name).toBeLessThanOrEqual(w.inner);
+        await shot(page, name);
+      }
       // Filters and paging: kind=exec keeps the exec session only.
       await page.goto(`${base}/web/sessions?kind=exec`);
       expect(await page.locator('#sessions tbody tr').count()).toBe(1);

@@ -55,12 +55,13 @@ code { font-size: .95rem; word-break: break-all; }
 .badge { border: 1px solid var(--line); border-radius: 3px; padding: 0 .35em; font-size: .8rem; margin-right: .25rem; }
 .verdict { font-weight: 700; padding: .1rem .5rem; border-radius: 3px; border: 2px solid; }
 .verdict-verified { color: var(--good); } .verdict-altered { color: var(--bad); } .verdict-incomplete { color: var(--warn); }
-dl.meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .25rem 1rem; margin: .5rem 0; }
+dl.meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .25rem 1rem; margin: .5rem 0; }
 dl.meta div { min-width: 0; } dl.meta dt { font-size: .8rem; color: var(--muted); } dl.meta dd { margin: 0; overflow-wrap: anywhere; }
 details.cmd summary { cursor: pointer; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+details.cmd pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--panel); padding: .5rem; }
 ol.events { padding-left: 1.25rem; font-size: .9rem; } ol.events li { overflow-wrap: anywhere; }
 /* The whole player, seek bar included, stays on screen below the title at any window size. */
-#player { width: 100%; height: 60vh; min-height: 14rem; }
+#player { width: 100%; height: min(60vh, 56vw); min-height: 12rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .connect { margin: 0; flex-wrap: nowrap; } .connect select { max-width: 7rem; }
 #terminal { width: 100%; height: 70vh; min-height: 12rem; background: #000; padding: 4px; }

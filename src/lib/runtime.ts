@@ -262,6 +262,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         publicWebAddr: formatHostPort(config.proxy.publicWebAddr),
         sessions: { store, recordings, ...(directory ? { live: directory } : {}) },
         inventory,
+        // The web server starts before the SSH proxy: a browser terminal opened in between is refused.
+        terminals: {
+          open: (req, channel) => {
+            if (!ssh) throw unavailable('the SSH proxy is still starting', 'try again in a moment');
+            return ssh.openClientSession(req, channel);
+          },
+        },
       });
       const w = web;
       closers.unshift(() => w.close());

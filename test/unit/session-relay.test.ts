@@ -53,6 +53,17 @@ function setup(exit: ExitInfo | undefined = { code: 0, signal: null }) {
 }
 
 describe('relaySession', () => {
+  it('ends at once when the client went away while the node was being dialled (its close event is gone)', async () => {
+    const client = new FakeClient();
+    client.destroy();
+    await tick();
+    const node = new FakeNode();
+    const tap = new MemoryTap();
+    const relay = relaySession({ client, node, taps: new SessionTaps(tap, [], nullLogger), exit: () => undefined, log: nullLogger, finish: (end) => tap.close(end) });
+    await expect(relay.done).resolves.toMatchObject({ reason: 'client disconnected' });
+    expect(node.closedByRelay).toBe(true);
+  });
+
   it('relays both ways and gives every byte to the taps, stdout and stderr alike', async () => {
     const { client, node, tap } = setup();
     client.send('ls\n');

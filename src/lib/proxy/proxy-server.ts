@@ -13,11 +13,12 @@ import type { Store } from '../store/index.js';
 import { AuthFailureAudit, EventTally, MAX_STARTUPS, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
 import { createAuthenticator, type AuthGuard } from './authentication.js';
-import { authorizationFacts, handleSession, identityRefusal, type ConnectionContext, type Identity, type PipelineDeps, type Relay, type SessionLimits, type SessionPlan, type SessionRecorder, type TapConsumer } from './session/index.js';
+import { authorizationFacts, handleSession, identityRefusal, startClientSession, type ClientChannel, type ConnectionContext, type Identity, type PipelineDeps, type Relay, type SessionLimits, type SessionPlan, type SessionRecorder, type TapConsumer } from './session/index.js';
 import { refuseForwardRequests, servePortForwarding, type PortForwardingDeps } from './port-forwarding.js';
 import type { TargetPolicy } from './targets.js';
 import type { UpstreamConnector } from './upstream.js';
 import { serveJoin, type LiveDirectory, type LiveSessions } from './live/index.js';
+import { clientSessionPlan, type ClientSessionRequest } from './client-session.js';
 
 /**
  * Unauthenticated connections are closed this long after the TCP accept (OpenSSH's LoginGraceTime
@@ -71,6 +72,11 @@ export interface SshProxy {
    * finished and sealed before this resolves). Returns how many had to be ended.
    */
   drain(timeoutMs: number, line: string): Promise<{ waited: number; ended: number }>;
+  /**
+   * A terminal session for a client without SSH or an agent (the web UI's terminal) on `channel`:
+   * the same pipeline, recording and audit as any session. Returns where window changes go.
+   */
+  openClientSession(req: ClientSessionRequest, channel: ClientChannel): { resize(cols: number, rows: number): void };
   close(): Promise<void>;
 }
 
@@ -297,6 +303,18 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     address: { host: a.address, port: a.port },
     listening: () => listener.listening,
     activeSessions: () => relays.size,
+    openClientSession(req, channel) {
+      const plan = clientSessionPlan(req);
+      const started = startClientSession(plan, channel, deps);
+      return {
+        resize(cols, rows) {
+          const live = started.live();
+          // Before the relay runs, the size the session opens with changes instead.
+          if (live) live.resize({ cols, rows, width: 0, height: 0 });
+          else if (plan.pty) Object.assign(plan.pty, { cols, rows });
+        },
+      };
+    },
     async drain(timeoutMs, line) {
       draining = true;
       // listener.close() stops accepting at once; its callback waits for open connections, so it is not awaited here.

@@ -32,6 +32,7 @@ export async function auditSessionStart(auditor: Auditor, id: string, meta: Sess
     pty: meta.pty,
     ...(recorded ? {} : { recorded: false }),
     ...(meta.upstreamAuth ? { upstream_auth: meta.upstreamAuth } : {}),
+    ...(meta.client ? { client: meta.client } : {}),
   });
   if (meta.command !== null) await auditor.record(AuditEvents.exec, meta.user, { sid: id, login: meta.login, node: meta.node, command: meta.command });
 }
@@ -45,6 +46,8 @@ export type SessionMeta = Pick<SessionRecord, 'user' | 'login' | 'node' | 'clien
   id?: string;
   /** How the proxy logs in to the node, for session.start: a certificate it minted, or the user's forwarded agent. */
   upstreamAuth?: 'session-cert' | 'forwarded-agent';
+  /** The kind of client when it is not an SSH client (`web`: the browser's terminal), for the audit log. */
+  client?: 'web';
 };
 
 export interface RecordingServiceOptions {

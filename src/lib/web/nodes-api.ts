@@ -5,7 +5,7 @@ import { accessDenied } from '../errors.js';
 import { mountRoutes, type Handlers } from '../http/index.js';
 import { nodeRoutes, type NodeRoutes } from '../api/index.js';
 import type { UserRecord } from '../store/index.js';
-import { cookieToken } from './ui.js';
+import { cookieToken } from './web-session.js';
 
 type Env = { Bindings: Partial<HttpBindings> };
 

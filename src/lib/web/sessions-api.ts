@@ -10,7 +10,7 @@ import type { RecordingService } from '../recording/index.js';
 import type { Store, UserRecord } from '../store/index.js';
 import { sessionRoutes, type SessionRoutes } from '../api/index.js';
 import type { SessionAccess } from './session-access.js';
-import { cookieToken } from './ui.js';
+import { cookieToken } from './web-session.js';
 import { liveEventStream, type LiveView } from './live-view.js';
 import { AuditEvents } from '../audit/index.js';
 import { formatOffset } from '../duration.js';

@@ -13,6 +13,8 @@ import { createSessionAccess } from './session-access.js';
 import { mountNodesApi } from './nodes-api.js';
 import { mountSessionsApi, type SessionsApiOptions } from './sessions-api.js';
 import { mountUi } from './ui.js';
+import { TERMINAL_PAGE } from './nodes-page.js';
+import type { WebTerminals } from './web-terminal.js';
 import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
 
 export interface WebAppOptions {
@@ -29,6 +31,8 @@ export interface WebAppOptions {
   sessions?: Omit<SessionsApiOptions, 'auth' | 'login' | 'access'>;
   /** The node inventory: tsh ls and node joins (absent in tests of the login API alone). */
   inventory?: NodeInventory;
+  /** Browser terminals through the proxy's pipeline (absent without a proxy). */
+  terminals?: WebTerminals;
 }
 
 /** Requests larger than this are refused (413) before they are read into memory. */
@@ -55,6 +59,16 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
   const { auth, login } = o;
   const app = new Hono<Env>();
 
+  // Outermost, so it runs after secureHeaders has set the policy: xterm.js sizes its character
+  // grid with <style> elements it creates, which style-src 'self' blocks. Only the terminal page
+  // allows inline styles (never inline scripts).
+  app.use('*', async (c, next) => {
+    await next();
+    if (TERMINAL_PAGE.test(c.req.path)) {
+      const csp = c.res.headers.get('content-security-policy');
+      if (csp) c.res.headers.set('content-security-policy', csp.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"));
+    }
+  });
   app.use(
     '*',
     secureHeaders({
@@ -182,7 +196,16 @@ export function createWebApp(o: WebAppOptions): Hono<Env> {
   if (o.sessions) {
     const access = createSessionAccess({ auth, store: o.sessions.store });
     mountSessionsApi(app, { auth, login, access, ...o.sessions });
-    mountUi(app, { login, access, store: o.sessions.store, clusterName: auth.clusterName, ...(o.sessions.live ? { live: o.sessions.live } : {}) });
+    mountUi(app, {
+      auth,
+      login,
+      access,
+      store: o.sessions.store,
+      recordings: o.sessions.recordings,
+      clusterName: auth.clusterName,
+      ...(o.sessions.live ? { live: o.sessions.live } : {}),
+      ...(o.inventory ? { inventory: o.inventory } : {}),
+    });
   }
 
   if (o.inventory) mountNodesApi(app, { inventory: o.inventory, login });

@@ -6,6 +6,7 @@ import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TlsMaterial } from './tls.js';
 import { createWebApp, type WebAppOptions } from './web-app.js';
+import { createTerminalUpgrade } from './web-terminal.js';
 
 export interface WebServer {
   /** The bound address (the real port when the config said 0). */
@@ -68,6 +69,11 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     getRequestListener(app.fetch),
   );
   server.maxConnections = MAX_WEB_CONNECTIONS;
+  // The browser terminal's WebSocket (web-terminal.ts checks cookie, CSRF token and Origin).
+  const terminal = o.terminals ? createTerminalUpgrade({ login: o.login, auth: o.auth, terminals: o.terminals, log: o.log }) : undefined;
+  server.on('upgrade', (req, socket, head) => {
+    if (!terminal?.handle(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
   server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
   // The first refusal is logged at once, then one count per 10 s while they go on, however many.
   let dropped = 0;
@@ -134,6 +140,7 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     close: async () => {
       clearTimeout(dropWindow);
       clearTimeout(perSourceWindow);
+      terminal?.close();
       const closed = stop();
       server.closeAllConnections();
       await closed;

@@ -10,7 +10,7 @@ import { authorizeSession, type AuthorizationFacts } from './authorize.js';
 import { nodeName, type SessionPlan } from './plan.js';
 import { NO_LIMITS, watchLimits, type SessionLimits } from './limits.js';
 import { recorderTap, type SessionRecorder, type SessionRecording } from './recorder-tap.js';
-import { relaySession, refuseChannel, type Relay } from './relay.js';
+import { relaySession, refuseChannel, type ClientChannel, type Relay } from './relay.js';
 import { collectSessionRequests, type ConnectionContext, type LiveControls } from './requests.js';
 import { createOptionalTap, SessionTaps, type SessionTap, type TapConsumer } from './taps.js';
 import type { Identity } from './plan.js';
@@ -129,7 +129,6 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
     forwardAgentToNodes: deps.forwardAgentToNodes,
     onRefusedTunnel: (request) => deps.auditor.emit(AuditEvents.port, conn.identity.user, { request, allowed: false, addr: conn.identity.clientAddr }),
     onStart(plan, channel) {
-      let live: LiveControls | undefined;
       if (plan.join) {
         const join = plan.join;
         if (!deps.live) {
@@ -143,20 +142,36 @@ export function handleSession(session: Ssh2.Session, conn: ConnectionContext, de
         // A joined viewer's window changes do not resize the session (its owner's terminal does).
         return { live: () => undefined };
       }
-      // A graceful shutdown waits for sessions being set up too, not only those already relayed.
-      const settled = deps.settingUp?.();
-      void runSession(plan, channel, conn, deps, log, (controls) => (live = controls))
-        .catch((err: Error) => {
-          log.error('session failed', { component: 'proxy', error: err.message });
-          refuseChannel(channel, `tollgate: ${err.message}`);
-        })
-        .finally(() => settled?.());
-      return { live: () => live };
+      return startSession(plan, channel, conn, deps, log);
     },
   });
 }
 
-async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: ConnectionContext, deps: PipelineDeps, log: Logger, attach: (live: LiveControls) => void): Promise<void> {
+/**
+ * A session whose client is not an SSH channel (the browser's terminal: `channel` is the
+ * WebSocket's adapter), through the same pipeline as any other: authorization, a per-session
+ * certificate for the registered node (there is no agent to borrow), recording, audit, live view.
+ * Window changes go to `live()` once the session is relayed.
+ */
+export function startClientSession(plan: SessionPlan, channel: ClientChannel, deps: PipelineDeps): { live(): LiveControls | undefined } {
+  const noAgent = { openAgent: () => Promise.reject(new Error('this client has no agent')) };
+  return startSession(plan, channel, noAgent, deps, deps.log.child({ user: plan.identity.user }));
+}
+
+function startSession(plan: SessionPlan, channel: ClientChannel, conn: Pick<ConnectionContext, 'openAgent'>, deps: PipelineDeps, log: Logger): { live(): LiveControls | undefined } {
+  let live: LiveControls | undefined;
+  // A graceful shutdown waits for sessions being set up too, not only those already relayed.
+  const settled = deps.settingUp?.();
+  void runSession(plan, channel, conn, deps, log, (controls) => (live = controls))
+    .catch((err: Error) => {
+      log.error('session failed', { component: 'proxy', error: err.message });
+      refuseChannel(channel, `tollgate: ${err.message}`);
+    })
+    .finally(() => settled?.());
+  return { live: () => live };
+}
+
+async function runSession(plan: SessionPlan, channel: ClientChannel, conn: Pick<ConnectionContext, 'openAgent'>, deps: PipelineDeps, log: Logger, attach: (live: LiveControls) => void): Promise<void> {
   const who = plan.identity;
   const reject = async (reason: string, line: string, status = 1): Promise<void> => {
     refuseChannel(channel, line, status);
@@ -208,6 +223,7 @@ async function runSession(plan: SessionPlan, channel: Ssh2.ServerChannel, conn: 
     rec = await deps.recordings.start({
       id: sessionId,
       upstreamAuth: decision.node ? 'session-cert' : 'forwarded-agent',
+      ...(plan.client ? { client: plan.client } : {}),
       user: who.user,
       login: t.login,
       node,

@@ -44,6 +44,8 @@ export interface SessionPlan {
   agentRequested: boolean;
   /** tsh join: the channel attaches to a running session instead of dialling a node. */
   join?: { id: string; mode: 'observer' | 'peer' };
+  /** A client that is not an SSH client (`web`: the browser's terminal), named in the audit log. */
+  client?: 'web';
 }
 
 /** `host:port`, as logs and the session index name a node. */

@@ -135,10 +135,13 @@ export function relaySession(o: RelayOptions): Relay {
     if (client.destroyed || client.writableEnded) return report();
     client.stderr.write(Buffer.alloc(0), () => client.write(Buffer.alloc(0), report));
   });
-  client.on('close', () => {
+  const clientGone = () => {
     node.close();
     void finish({ exitStatus: null, exitSignal: null, reason: 'client disconnected' });
-  });
+  };
+  client.on('close', clientGone);
+  // A client that went away while the node was being dialled has already closed: no event comes.
+  if (client.destroyed) clientGone();
 
   return {
     done,

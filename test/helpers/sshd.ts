@@ -41,6 +41,21 @@ export function baseSshdConfig(o: { port: number; home: string }): string[] {
 }
 
 /**
+ * A node's own sshd config in `dir`, for a test that enrols the node (teleport join openssh) and
+ * then starts it: a fresh host key, a free port, the base lines and `extra`. Nothing is started.
+ */
+export async function writeNodeSshdConfig(dir: string, extra: readonly string[] = []): Promise<{ port: number; config: string; hostKey: string }> {
+  fs.mkdirSync(path.join(dir, 'home'), { recursive: true });
+  const port = await freePort();
+  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+  const r = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+  const config = path.join(dir, 'sshd_config');
+  fs.writeFileSync(config, `${[...baseSshdConfig({ port, home: path.join(dir, 'home') }), `HostKey ${hostKey}`, ...extra].join('\n')}\n`);
+  return { port, config, hostKey };
+}
+
+/**
  * A real OpenSSH sshd on 127.0.0.1 at a free high port with its own config: no passwords, no
  * authorized_keys, only certificates from the trusted user CA. Needs root (it logs users in).
  */

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestAgent } from '../helpers/agent.js';
 import { castEvents, PASSWORD, sessions, startCluster, tshLogin, type Cluster } from '../helpers/cluster.js';
 import { postJson } from '../helpers/https.js';
-import { cli, freePort, run, spawnBackground, tmpDir, type Background } from '../helpers/proc.js';
-import { baseSshdConfig, sshBaseArgs } from '../helpers/sshd.js';
+import { cli, run, spawnBackground, tmpDir, type Background } from '../helpers/proc.js';
+import { sshBaseArgs, writeNodeSshdConfig } from '../helpers/sshd.js';
 
 /*
  * Agentless nodes (issue 15): a real sshd whose config the test owns is enrolled with
@@ -38,24 +38,8 @@ describe('agentless nodes: teleport join openssh, per-session certificates, labe
     c = await startCluster();
     work = tmpDir('tollgate-agentless-');
     const dir = path.join(work, 'node');
-    fs.mkdirSync(path.join(dir, 'home'), { recursive: true });
-    const port = await freePort();
-    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-    expect((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])).code).toBe(0);
-    const config = path.join(dir, 'sshd_config');
     // The node trusts no user CA before the join: after it, only the OpenSSH CA.
-    fs.writeFileSync(
-      config,
-      [
-        ...baseSshdConfig({ port, home: path.join(dir, 'home') }),
-        `HostKey ${hostKey}`,
-        'ExposeAuthInfo yes',
-        'Subsystem sftp internal-sftp',
-        'Match User nobody',
-        '  PermitTTY no',
-        '',
-      ].join('\n'),
-    );
+    const { port, config } = await writeNodeSshdConfig(dir, ['ExposeAuthInfo yes', 'Subsystem sftp internal-sftp', 'Match User nobody', '  PermitTTY no']);
     node = { port, config, dataDir: path.join(dir, 'tollgate') };
     token = JSON.parse((await c.daemon.tctl(['tokens', 'add', '--type=node', '--format=json'])).stdout) as typeof token;
 

@@ -19,7 +19,8 @@ describe('teleport install systemd', () => {
     expect(r.stdout).toContain(` start -c ${config} --data-dir ${dataDir}`);
     expect(r.stdout).toMatch(/^NoNewPrivileges=yes$/m);
     expect(r.stdout).toMatch(/^ProtectSystem=strict$/m);
-    expect(r.stdout).toMatch(new RegExp(`^ReadWritePaths=${dataDir}$`, 'm'));
+    // The key file's own directory beside the data dir must be writable too (made at first start).
+    expect(r.stdout).toMatch(new RegExp(`^ReadWritePaths=${dataDir} ${dataDir}-keys$`, 'm'));
     expect(r.stdout).toMatch(/^PrivateTmp=yes$/m);
     expect(r.stdout).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     expect(r.stdout).toMatch(/^TimeoutStopSec=150$/m); // drain_timeout 2m + 30 s to close
@@ -39,7 +40,7 @@ describe('teleport install systemd', () => {
   it('the default data dir /var/lib/teleport is created by systemd (StateDirectory); bad paths are one-line errors', async () => {
     const r = await cli('teleport', ['install', 'systemd', '-c', path.join(dir, 'missing.yaml')]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^StateDirectory=teleport$/m);
+    expect(r.stdout).toMatch(/^StateDirectory=teleport teleport-keys$/m);
     expect(r.stdout).toContain('--data-dir /var/lib/teleport');
     expect(r.stderr).toMatch(/^WARNING: .*missing\.yaml does not exist yet/);
     const bad = await cli('teleport', ['install', 'systemd', '-c', path.join(dir, 'missing.yaml'), '--data-dir', path.join(dir, 'a b')]);

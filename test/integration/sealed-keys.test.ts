@@ -36,9 +36,12 @@ describe('keys sealed at rest: SQLite', () => {
     const kek = defaultKeysFile(daemon.dataDir);
     expect(fs.statSync(kek).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.dirname(kek)).mode & 0o777).toBe(0o700);
+    const dataDir = daemon.dataDir;
     await daemon.stop();
     daemon = undefined;
-    const db = path.join(path.dirname(kek), '..', 'tollgate.db');
+    // Not in the data dir: a copy of the data dir alone takes no key with it.
+    expect(kek.startsWith(`${dataDir}/`)).toBe(false);
+    const db = path.join(dataDir, 'tollgate.db');
     const text = await stringsOf(db);
     expect(text).toMatch(/tollgate-sealed:v1:/);
     expect(text).not.toMatch(KEY_MATERIAL);

@@ -7,7 +7,8 @@ import NodeWebSocket from 'ws';
 import { launchBrowser } from '../helpers/browser.js';
 import { castEvents, PASSWORD, sessions, startCluster, type Cluster } from '../helpers/cluster.js';
 import { postJson } from '../helpers/https.js';
-import { cli, freePort, ROOT, run, spawnBackground, tmpDir, type Background } from '../helpers/proc.js';
+import { cli, ROOT, spawnBackground, tmpDir, type Background } from '../helpers/proc.js';
+import { writeNodeSshdConfig } from '../helpers/sshd.js';
 import { shq, TmuxSession } from '../helpers/tmux.js';
 
 /*
@@ -58,15 +59,7 @@ describe('web UI: sessions, player, nodes and terminal, audit, accessibility', (
 
     // A registered node: a real sshd enrolled with `teleport join openssh` (as agentless-nodes.test.ts).
     const dir = path.join(work, 'node');
-    fs.mkdirSync(path.join(dir, 'home'), { recursive: true });
-    const port = await freePort();
-    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-    expect((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])).code).toBe(0);
-    const config = path.join(dir, 'sshd_config');
-    fs.writeFileSync(
-      config,
-      [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, 'AuthorizedKeysFile none', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'PermitRootLogin prohibit-password', 'StrictModes no', 'PidFile none', `SetEnv HOME=${path.join(dir, 'home')}`, ''].join('\n'),
-    );
+    const { port, config } = await writeNodeSshdConfig(dir);
     node = { port };
     const token = JSON.parse((await c.daemon.tctl(['tokens', 'add', '--type=node', '--format=json'])).stdout) as { token: string; ca_pin: string; proxy: string };
     const join = await cli('teleport', ['join', 'openssh', `--proxy-server=${token.proxy}`, `--token=${token.token}`, `--ca-pin=${token.ca_pin}`, `--address=127.0.0.1:${port}`, '--labels=env=staging', '--node-name=node1', `--openssh-config=${config}`, `--data-dir=${path.join(dir, 'tollgate')}`, '--restart-sshd=no']);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthFailureAudit, EventTally, MAX_STARTUPS, sourceKey, UnauthenticatedLimiter, type TallyReport } from '../../src/lib/proxy/connection-limits.js';
+import { AUTH_FAILURES_DETAILED_TOTAL, AuthFailureAudit, EventTally, MAX_STARTUPS, sourceKey, UnauthenticatedLimiter, type TallyReport } from '../../src/lib/proxy/connection-limits.js';
 import { AUDIT_USER_MAX, boundAuditEvent, TRUNCATED_MARK } from '../../src/lib/audit/auditor.js';
 
 describe('unauthenticated connection limits', () => {
@@ -120,6 +120,25 @@ describe('bounded audit under attack', () => {
     expect(written[11]![1]).toMatchObject({ aggregated: true, count: 190, source: '10.0.0.9', reasons: ['bad certificate'] });
     expect((written[11]![1].users as string[]).every((u) => u.length === 64)).toBe(true);
     a.close();
+  });
+
+  it('a flood from many sources keeps to one budget of detailed events per window; the rest are counted', () => {
+    vi.useFakeTimers();
+    try {
+      const written: [string | null, Record<string, unknown>][] = [];
+      const a = new AuthFailureAudit((user, fields) => written.push([user, fields]), 10_000);
+      for (let src = 0; src < 300; src++) {
+        for (let i = 0; i < 3; i++) a.note({ user: 'u'.repeat(30_000), reason: `certificate does not allow "${'u'.repeat(30_000)}"`, method: 'publickey', addr: `2001:db8:${src.toString(16)}::1`, hop: 'outer' });
+      }
+      expect(written).toHaveLength(AUTH_FAILURES_DETAILED_TOTAL);
+      expect(written.every(([u, f]) => (u ?? '').length <= 64 && String(f.reason).length <= 200)).toBe(true);
+      vi.advanceTimersByTime(10_000);
+      const summaries = written.slice(AUTH_FAILURES_DETAILED_TOTAL);
+      expect(summaries.reduce((n, [, f]) => n + (f.count as number), 0)).toBe(900 - AUTH_FAILURES_DETAILED_TOTAL);
+      a.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('the audit writer truncates user names and every client string, and says so', () => {

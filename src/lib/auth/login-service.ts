@@ -1,3 +1,4 @@
+import { sourceKey } from '../address.js';
 import crypto from 'node:crypto';
 import { certificateLine, parsePublicKeyLine } from '../ca/index.js';
 import type { Clock } from '../clock.js';
@@ -107,7 +108,8 @@ export class LoginService {
   private async fail(user: string, reason: string, addr: string, known: UserRecord | undefined): Promise<never> {
     await this.o.auth.audit(AuditEvents.userLogin, user, { success: false, reason, addr, method: 'password' });
     const now = this.o.clock.now().getTime();
-    this.addresses.fail(addr, now);
+    // By source (an IPv6 /64 is one source), or one host would have endless addresses to try from.
+    this.addresses.fail(sourceKey(addr), now);
     if (known) {
       const failures = await this.o.store.recordLoginFailure(user, now, reason, now - LOGIN_FAILURE_WINDOW_MS);
       const lockMs = userLockMs(failures);
@@ -147,14 +149,14 @@ export class LoginService {
 
   private async loginNow(c: Credentials): Promise<UserRecord> {
     const now = this.o.clock.now().getTime();
-    if (!this.addresses.begin(c.addr, now)) {
-      const until = this.addresses.blockedUntil(c.addr, now);
+    if (!this.addresses.begin(sourceKey(c.addr), now)) {
+      const until = this.addresses.blockedUntil(sourceKey(c.addr), now);
       return this.refuse(c.user, `too many failed logins from this address${until ? ` (until ${new Date(until).toISOString()})` : ''}`, c.addr);
     }
     try {
       return await this.checkCredentials(c, now);
     } finally {
-      this.addresses.end(c.addr);
+      this.addresses.end(sourceKey(c.addr));
     }
   }
 

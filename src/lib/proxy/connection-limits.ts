@@ -217,8 +217,18 @@ interface SourceWindow {
  * (a client's one connection, MAX_AUTH_TRIES, is fully audited), the rest become one `auth` event
  * per source at the end of the window with their `count` and a sample of user names and reasons.
  */
+/**
+ * Detailed failure events per window from all sources together: the audit log's budget under a
+ * flood from many addresses (an IPv6 range has endless ones); past it, failures are only counted
+ * in their source's summary event.
+ */
+export const AUTH_FAILURES_DETAILED_TOTAL = 100;
+/** A client-chosen string in a failure event (the user name is in the reason too) is cut to this. */
+const REASON_CHARS = 200;
+
 export class AuthFailureAudit {
   private sources = new Map<string, SourceWindow>();
+  private detailedTotal = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -238,14 +248,15 @@ export class AuthFailureAudit {
       this.timer = setTimeout(() => this.flush(), this.windowMs);
       this.timer.unref();
     }
-    if (w.detailed < AUTH_FAILURES_DETAILED_PER_WINDOW) {
+    if (w.detailed < AUTH_FAILURES_DETAILED_PER_WINDOW && this.detailedTotal < AUTH_FAILURES_DETAILED_TOTAL) {
       w.detailed++;
-      this.write(f.user, { reason: f.reason, method: f.method, addr: f.addr, hop: f.hop });
+      this.detailedTotal++;
+      this.write(f.user.slice(0, SAMPLE_CHARS), { reason: f.reason.slice(0, REASON_CHARS), method: f.method, addr: f.addr, hop: f.hop });
       return;
     }
     w.count++;
     if (w.users.size < AUTH_FAILURE_SAMPLES) w.users.add(f.user.slice(0, SAMPLE_CHARS));
-    if (w.reasons.size < AUTH_FAILURE_SAMPLES) w.reasons.add(f.reason.slice(0, 200));
+    if (w.reasons.size < AUTH_FAILURE_SAMPLES) w.reasons.add(f.reason.slice(0, REASON_CHARS));
   }
 
   /** Reports what is pending now and stops the timer. */
@@ -256,6 +267,7 @@ export class AuthFailureAudit {
 
   private flush(): void {
     this.timer = undefined;
+    this.detailedTotal = 0;
     const sources = this.sources;
     this.sources = new Map();
     for (const [source, w] of sources) {

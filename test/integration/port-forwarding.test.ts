@@ -167,6 +167,30 @@ suite('tunnels with allow_port_forwarding: yes', '  allow_port_forwarding: yes',
     await ssh.stop();
     await waitFor(async () => !(await listening(rport)), 'the node to close the -R listener', 10_000);
   });
+
+  it('tctl lock --user=joe ends an open -L tunnel within 2 s, audited; tctl locks rm lets a new one work', async () => {
+    const { c, http: web } = ctx();
+    const lport = await freePort();
+    const ssh = ctx().ssh(['-L', `${lport}:127.0.0.1:${web.port}`]);
+    await waitFor(() => {
+      if (!ssh.running) throw new Error(`ssh exited (${ssh.exitCode}): ${ssh.output}`);
+      return listening(lport);
+    }, 'the -L listener', 30_000);
+    expect(await get(lport)).toEqual({ status: 200, body: BODY });
+    const lock = JSON.parse((await c.daemon.tctl(['lock', '--user=joe', '--message=incident', '--format=json'])).stdout) as { id: string };
+    const t0 = Date.now();
+    try {
+      await waitFor(() => !ssh.running, 'the tunnel connection to be ended', 5_000);
+      expect(Date.now() - t0).toBeLessThan(2_500);
+      await waitFor(async () => (await ctx().portEvents()).some((e) => e.fields.ended === true && String(e.fields.reason).startsWith('locked: ')), 'the audited end', 5_000);
+    } finally {
+      expect((await c.daemon.tctl(['locks', 'rm', lock.id])).code).toBe(0);
+    }
+    const again = ctx().ssh(['-L', `${lport}:127.0.0.1:${web.port}`]);
+    await waitFor(() => listening(lport), 'the -L listener after the lock is gone', 30_000);
+    expect(await get(lport)).toEqual({ status: 200, body: BODY });
+    await again.stop();
+  });
 });
 
 suite('tunnels allowed, without agent forwarding', '  allow_port_forwarding: yes', (ctx) => {

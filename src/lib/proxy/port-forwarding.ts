@@ -12,6 +12,10 @@ export interface PortForwardingDeps extends ProxyServices {
   upstream: Pick<UpstreamConnector, 'connectTunnels'>;
 }
 
+/** How often open tunnels re-check that they are still allowed (locks end sessions within 2 s). */
+export const TUNNEL_RECHECK_MS = 1000;
+const LOOKUP_FAILED = 'inventory lookup failed';
+
 /**
  * `-L` and `-D` arrive as the same `direct-tcpip` channel (RFC 4254 §7.2; a SOCKS request is
  * answered by the client itself), so the proxy cannot tell them apart: both are `local`.
@@ -61,6 +65,9 @@ class InnerTunnels {
   private closed = false;
   /** Listeners on the node for `-R`, by `host:port` as the client asked for them. */
   private readonly remote = new Set<string>();
+  /** While tunnels are up: the authorization checked again, so a lock, a reset or a deletion ends them too. */
+  private recheck: NodeJS.Timeout | undefined;
+  private checking = false;
 
   constructor(
     private readonly conn: Ssh2.Connection,
@@ -81,8 +88,34 @@ class InnerTunnels {
     });
     this.conn.on('close', () => {
       this.closed = true;
+      clearInterval(this.recheck);
       void this.upstream?.then((up) => up.close(), () => undefined);
     });
+  }
+
+  /**
+   * Sessions are ended by the live registry when a lock, a reset or a deletion names them; open
+   * tunnels are not sessions, so their connection re-checks itself on the same one-second rhythm
+   * and ends (with an audited `port` event) once it is no longer allowed. A store error is not a
+   * refusal: the tunnels stay, and the next tick checks again.
+   */
+  private watchAuthorization(): void {
+    if (this.recheck) return;
+    this.recheck = setInterval(() => {
+      if (this.checking || this.closed) return;
+      this.checking = true;
+      void this.authorize()
+        .then((d) => {
+          if (d.allowed || this.closed) return;
+          if (d.reason.startsWith(LOOKUP_FAILED)) return this.log.warn('cannot re-check the tunnels\' authorization', { error: d.reason });
+          this.log.info('ending tunnels that are no longer allowed', { reason: d.reason });
+          this.audit({ allowed: false, ended: true, reason: d.reason });
+          clearInterval(this.recheck);
+          this.conn.end();
+        })
+        .finally(() => (this.checking = false));
+    }, TUNNEL_RECHECK_MS);
+    this.recheck.unref();
   }
 
   /** `-L`/`-D`: a `direct-tcpip` channel from the client, carried to the same destination on the node. */
@@ -161,7 +194,7 @@ class InnerTunnels {
       const node = this.deps.findNode ? await this.deps.findNode(this.target.host, this.target.port) : undefined;
       return authorizeTunnel(who, this.target, { ...(await authorizationFacts(this.deps, who, this.deps.clock.now())), node, refuseUnregistered: this.deps.refuseUnregistered });
     } catch (err) {
-      return { allowed: false, reason: `inventory lookup failed: ${(err as Error).message}`, line: '' };
+      return { allowed: false, reason: `${LOOKUP_FAILED}: ${(err as Error).message}`, line: '' };
     }
   }
 
@@ -209,6 +242,7 @@ class InnerTunnels {
       .then(
         (up) => {
           if (this.closed) up.close();
+          else this.watchAuthorization();
           up.onForwarded((info, accept, reject) => void this.forwarded(info, accept, reject));
           up.onLost((message) => {
             this.log.warn('node connection for tunnels lost', { error: message });

@@ -140,4 +140,24 @@ describe('bounded audit and connection admission under attack', () => {
     expect(stillOpen).toBeLessThanOrEqual(64);
     for (const s of idle) s.destroy();
   }, 60_000);
+
+  it('eight hosts holding every HTTPS slot do not keep a ninth out: it takes the oldest slot of the busiest', async () => {
+    const open = (host: string) =>
+      new Promise<net.Socket>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port: c.daemon.webPort, localAddress: host });
+        s.on('error', () => {});
+        s.once('connect', () => resolve(s));
+        s.once('close', () => resolve(s));
+        sockets.push(s);
+      });
+    // 8 sources x 64 = MAX_WEB_CONNECTIONS (512): every slot taken, no source past its own cap.
+    const held: net.Socket[] = [];
+    for (let h = 0; h < 8; h++) held.push(...(await Promise.all(Array.from({ length: 64 }, () => open(`127.0.5.${h + 1}`)))));
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    const ping = await httpsRequest(c.daemon.webPort, 'GET', '/webapi/ping', undefined, { connection: 'close' }, '127.0.5.99');
+    expect(ping.status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    for (const s of held) s.destroy();
+  }, 60_000);
 });

@@ -68,7 +68,6 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     },
     getRequestListener(app.fetch),
   );
-  server.maxConnections = MAX_WEB_CONNECTIONS;
   // The browser terminal's WebSocket (web-terminal.ts checks cookie, CSRF token and Origin).
   const terminal = o.terminals ? createTerminalUpgrade({ login: o.login, auth: o.auth, terminals: o.terminals, log: o.log }) : undefined;
   server.on('upgrade', (req, socket, head) => {
@@ -85,12 +84,9 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     dropped = 0;
     dropWindow = setTimeout(reportDrops, 10_000).unref();
   };
-  server.on('drop', () => {
-    dropped++;
-    if (!dropWindow) reportDrops();
-  });
-  // Per source: counted from the TCP accept (before TLS) to the close.
-  const bySource = new Map<string, number>();
+  // Per source: counted from the TCP accept (before TLS) to the close, oldest first.
+  const bySource = new Map<string, Socket[]>();
+  let open = 0;
   let droppedPerSource = 0;
   let perSourceWindow: NodeJS.Timeout | undefined;
   const reportPerSource = () => {
@@ -100,20 +96,42 @@ export async function startWebServer(listen: HostPort, tls: TlsMaterial, o: WebA
     droppedPerSource = 0;
     perSourceWindow = setTimeout(reportPerSource, 10_000).unref();
   };
+  /**
+   * When every slot is taken, a newcomer from a source holding fewer connections takes the oldest
+   * slot of the source holding the most (as the SSH listener's admission does): a few hosts
+   * holding everything cannot keep everyone else out. Otherwise the newcomer is refused.
+   */
+  const evictFor = (key: string): boolean => {
+    let busiest: Socket[] | undefined;
+    for (const list of bySource.values()) if (!busiest || list.length > busiest.length) busiest = list;
+    const mine = bySource.get(key)?.length ?? 0;
+    if (!busiest || busiest.length <= mine + 1) return false;
+    busiest[0]!.destroy();
+    return true;
+  };
   server.on('connection', (socket: Socket) => {
     const key = socket.remoteAddress ? sourceKey(socket.remoteAddress) : 'unknown';
-    const n = bySource.get(key) ?? 0;
-    if (n >= MAX_WEB_CONNECTIONS_PER_SOURCE) {
+    const list = bySource.get(key) ?? [];
+    if (list.length >= MAX_WEB_CONNECTIONS_PER_SOURCE) {
       droppedPerSource++;
       if (!perSourceWindow) reportPerSource();
       socket.destroy();
       return;
     }
-    bySource.set(key, n + 1);
+    if (open >= MAX_WEB_CONNECTIONS && !evictFor(key)) {
+      dropped++;
+      if (!dropWindow) reportDrops();
+      socket.destroy();
+      return;
+    }
+    open++;
+    list.push(socket);
+    bySource.set(key, list);
     socket.once('close', () => {
-      const left = (bySource.get(key) ?? 1) - 1;
-      if (left > 0) bySource.set(key, left);
-      else bySource.delete(key);
+      open--;
+      const at = list.indexOf(socket);
+      if (at >= 0) list.splice(at, 1);
+      if (list.length === 0 && bySource.get(key) === list) bySource.delete(key);
     });
   });
   server.on('tlsClientError', (err) => o.log.debug('TLS handshake failed', { component: 'web', error: err.message }));

@@ -53,6 +53,16 @@ const listening = (port: number) =>
 
 type PortEvent = { user: string; fields: Record<string, unknown> };
 
+/** `ssh -A -J ... -L LPORT:127.0.0.1:DEST -N`, once its listener answers (or ssh has said why not). */
+async function localTunnel(ctx: Ctx, lport: number, dest: number): Promise<Background> {
+  const ssh = ctx.ssh(['-L', `${lport}:127.0.0.1:${dest}`]);
+  await waitFor(() => {
+    if (!ssh.running) throw new Error(`ssh exited (${ssh.exitCode}): ${ssh.output}`);
+    return listening(lport);
+  }, 'the -L listener', 30_000);
+  return ssh;
+}
+
 function suite(name: string, proxyYaml: string | undefined, body: (ctx: () => Ctx) => void): void {
   describe(name, () => {
     const ctx = {} as Ctx;
@@ -100,11 +110,7 @@ suite('tunnels with allow_port_forwarding: yes', '  allow_port_forwarding: yes',
     const { c, http: web } = ctx();
     const before = (await sessions(c.daemon)).length;
     const lport = await freePort();
-    const ssh = ctx().ssh(['-L', `${lport}:127.0.0.1:${web.port}`]);
-    await waitFor(() => {
-      if (!ssh.running) throw new Error(`ssh exited (${ssh.exitCode}): ${ssh.output}`);
-      return listening(lport);
-    }, 'the -L listener', 30_000);
+    const ssh = await localTunnel(ctx(), lport, web.port);
     const r = await get(lport);
     expect(r).toEqual({ status: 200, body: BODY });
     let ev: PortEvent | undefined;
@@ -171,11 +177,7 @@ suite('tunnels with allow_port_forwarding: yes', '  allow_port_forwarding: yes',
   it('tctl lock --user=joe ends an open -L tunnel within 2 s, audited; tctl locks rm lets a new one work', async () => {
     const { c, http: web } = ctx();
     const lport = await freePort();
-    const ssh = ctx().ssh(['-L', `${lport}:127.0.0.1:${web.port}`]);
-    await waitFor(() => {
-      if (!ssh.running) throw new Error(`ssh exited (${ssh.exitCode}): ${ssh.output}`);
-      return listening(lport);
-    }, 'the -L listener', 30_000);
+    const ssh = await localTunnel(ctx(), lport, web.port);
     expect(await get(lport)).toEqual({ status: 200, body: BODY });
     const lock = JSON.parse((await c.daemon.tctl(['lock', '--user=joe', '--message=incident', '--format=json'])).stdout) as { id: string };
     const t0 = Date.now();

@@ -116,26 +116,18 @@ async function stream(via: Path, remote: string, bytes: number): Promise<StreamF
   return { seconds, cpuPerGiB: (cpuSeconds(pid) - cpu0) / (total / (1024 * MiB)), storedPerByte: (recordingBytes() - disk0) / total };
 }
 
-/**
- * A fresh daemon on the same data dir, config and ports; with `NODE_OPTIONS` given (the CPU
- * profile) it applies to the daemon only, not to the tsh and tctl processes started later.
- */
-async function restartDaemon(nodeOptions?: string): Promise<void> {
+/** A fresh daemon on the same data dir, config and ports, under `nodeArgs` (the CPU profile). */
+async function restartDaemon(nodeArgs: string[]): Promise<void> {
   await c.daemon.stop();
-  const saved = process.env.NODE_OPTIONS;
-  if (nodeOptions) process.env.NODE_OPTIONS = nodeOptions;
   let spawned: Background | undefined;
   try {
-    const d = await startDaemon({ proxy: true, dataDir: c.daemon.dataDir, yaml: fs.readFileSync(c.daemon.configFile, 'utf8'), onSpawn: (p) => (spawned = p) });
+    const d = await startDaemon({ proxy: true, nodeArgs, dataDir: c.daemon.dataDir, yaml: fs.readFileSync(c.daemon.configFile, 'utf8'), onSpawn: (p) => (spawned = p) });
     await d.process.waitForOutput('ssh proxy listening');
     c.daemon = d;
     restarted.push(d.process);
   } catch (err) {
     await spawned?.stop();
     throw err;
-  } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = saved;
   }
 }
 
@@ -157,7 +149,7 @@ beforeAll(async () => {
   if (PROFILE) {
     profileDir = path.join(ROOT, 'bench/results', `cpu-prof-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     fs.mkdirSync(profileDir, { recursive: true });
-    await restartDaemon(`--cpu-prof --cpu-prof-dir=${profileDir}`);
+    await restartDaemon(['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
   }
 }, 180_000);
 

@@ -37,6 +37,8 @@ export async function startDaemon(
     dataDir?: string;
     extraArgs?: string[];
     proxy?: boolean;
+    /** Node options before the script (the bench's `--cpu-prof`, which NODE_OPTIONS does not allow). */
+    nodeArgs?: string[];
     /** Called with the process as soon as it is spawned, so a caller can stop it even if start-up fails or times out. */
     onSpawn?: (proc: Background) => void;
   } = {},
@@ -45,7 +47,7 @@ export async function startDaemon(
   const configFile = path.join(path.dirname(dataDir), 'teleport.yaml');
   fs.writeFileSync(configFile, opts.yaml ?? 'auth_service:\n  cluster_name: example.test\n');
   const roles = opts.proxy ? 'auth,proxy' : 'auth';
-  const proc = spawnBackground(process.execPath, [path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(opts.extraArgs ?? [])], { cwd: ROOT });
+  const proc = spawnBackground(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(opts.extraArgs ?? [])], { cwd: ROOT });
   opts.onSpawn?.(proc);
   await proc.waitForOutput('auth service started');
   let webPort = 0;

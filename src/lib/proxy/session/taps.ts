@@ -30,8 +30,11 @@ export type { SessionEnd };
 
 export interface SessionTap {
   readonly name: string;
-  /** False when this tap is behind: the source pauses until onceDrained() (mandatory taps only). */
-  write(event: TapEvent): boolean;
+  /**
+   * False when this tap is behind: the source pauses until onceDrained() (mandatory taps only).
+   * `at`: the epoch ms (recorder's clock) the event passed, stamped once for every tap.
+   */
+  write(event: TapEvent, at?: number): boolean;
   onceDrained(cb: () => void): void;
   /** The session is over: deliver what is buffered and finish. */
   close(end: SessionEnd): Promise<void>;
@@ -128,10 +131,10 @@ export function createOptionalTap(consumer: TapConsumer, o: OptionalTapOptions):
   };
   return {
     name: consumer.name,
-    write(event) {
+    write(event, at) {
       if (dropped) return true;
       queue.push(event);
-      times.push(now());
+      times.push(at ?? now());
       queued += sizeOf(event);
       if (queued > o.maxBufferedBytes) drop(`fell behind by more than ${o.maxBufferedBytes} bytes`);
       else schedule();
@@ -172,8 +175,12 @@ export class SessionTaps {
   }
 
   write(event: TapEvent): boolean {
+    // Stamped once, before the recorder's turn: an optional tap's time for an event is then never
+    // later than the `.cast`'s (the recorder reads the clock after this, and its encoding work no
+    // longer delays the others' stamps), so playing from a search hit's offset shows the hit.
+    const at = performance.timeOrigin + performance.now();
     let ok = true;
-    for (const tap of this.all) if (!tap.write(event)) ok = false;
+    for (const tap of this.all) if (!tap.write(event, at)) ok = false;
     return ok;
   }
 

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -115,3 +116,23 @@ export function castEvents(daemon: TestDaemon, id: string): { header: Record<str
 }
 
 export { run };
+
+/** `tsh ssh ARGS` running in the background with its output collected: for tests that act while a session runs. */
+export function spawnTshSsh(c: Cluster, args: readonly string[]): { out(): string; err(): string; exited: Promise<number | null>; child: ChildProcess } {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/tsh'), 'ssh', ...args], { cwd: ROOT, env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { out: () => out, err: () => err, exited, child };
+}
+
+/** The recording of the session whose command contains `needle` has ended and verifies as `verified` with `tctl recordings verify FILE`. */
+export async function expectRecordingVerified(daemon: TestDaemon, needle: string, allowedSigners: string): Promise<void> {
+  const rec = (await sessions(daemon)).find((s) => s.command?.includes(needle));
+  expect(rec?.endedAt).not.toBeNull();
+  const v = await cli('tctl', ['recordings', 'verify', path.join(daemon.dataDir, 'recordings', `${rec!.id}.cast`), `--allowed-signers=${allowedSigners}`]);
+  expect(v.code, v.stdout + v.stderr).toBe(0);
+  expect(v.stdout).toMatch(/verified/);
+}

@@ -1,11 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessions, startCluster, type Cluster } from '../helpers/cluster.js';
-import { cli, ROOT, spawnBackground, tmpDir, waitFor } from '../helpers/proc.js';
+import { expectRecordingVerified, spawnTshSsh, startCluster, type Cluster } from '../helpers/cluster.js';
+import { ROOT, spawnBackground, tmpDir, waitFor } from '../helpers/proc.js';
 
 /** A self-signed certificate for 127.0.0.1 with `cn`, written to `dir`/cert.pem and key.pem. */
 function makeCert(dir: string, cn: string): void {
@@ -97,28 +97,19 @@ describe('graceful restart: SIGHUP reload and the drain deadline', () => {
   it('SIGTERM ends a session still running at drain_timeout with a message, seals its recording, and exits 0', async () => {
     const signers = path.join(work, 'allowed_signers');
     fs.writeFileSync(signers, (await c.daemon.tctl(['auth', 'export', '--type=recording'])).stdout);
-    const tsh = spawn(process.execPath, [path.join(ROOT, 'bin/tsh'), 'ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo long-running; sleep 30'], { cwd: ROOT, env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    tsh.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    tsh.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => tsh.on('close', (code) => resolve(code)));
+    const tsh = spawnTshSsh(c, [`--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo long-running; sleep 30']);
     try {
-      await waitFor(() => out.includes('long-running'), 'the session to start', 15_000);
+      await waitFor(() => tsh.out().includes('long-running'), 'the session to start', 15_000);
       const t0 = Date.now();
       c.daemon.process.child.kill('SIGTERM');
-      expect(await exited).toBe(255);
+      expect(await tsh.exited).toBe(255);
       expect(Date.now() - t0).toBeLessThan(2_000 + 3_000);
-      expect(err).toMatch(/tollgate: the proxy is shutting down and the session could not finish within 2s \(teleport\.drain_timeout\); the recording is saved/);
+      expect(tsh.err()).toMatch(/tollgate: the proxy is shutting down and the session could not finish within 2s \(teleport\.drain_timeout\); the recording is saved/);
     } finally {
-      tsh.kill('SIGKILL');
+      tsh.child.kill('SIGKILL');
     }
     expect(await c.daemon.process.waitForExit(15_000)).toBe(0);
     expect(c.daemon.process.output).toMatch(/drained .*ended_by_shutdown=1/);
-    const rec = (await sessions(c.daemon)).find((s) => s.command?.includes('long-running'));
-    expect(rec?.endedAt).not.toBeNull();
-    const v = await cli('tctl', ['recordings', 'verify', path.join(c.daemon.dataDir, 'recordings', `${rec!.id}.cast`), `--allowed-signers=${signers}`]);
-    expect(v.code, v.stdout + v.stderr).toBe(0);
-    expect(v.stdout).toMatch(/verified/);
+    await expectRecordingVerified(c.daemon, 'long-running', signers);
   }, 40_000);
 });

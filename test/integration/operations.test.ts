@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessions, startCluster, type Cluster } from '../helpers/cluster.js';
-import { cli, freePort, ROOT, tmpDir, waitFor } from '../helpers/proc.js';
+import { expectRecordingVerified, sessions, spawnTshSsh, startCluster, type Cluster } from '../helpers/cluster.js';
+import { freePort, tmpDir, waitFor } from '../helpers/proc.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 
 /**
@@ -98,14 +97,9 @@ describe('operations: metrics, readiness, JSON logs, graceful shutdown', () => {
   it('SIGTERM during a session that prints for 3 more seconds: it completes, its recording verifies, new connections are refused, the daemon exits 0', async () => {
     const signers = path.join(work, 'allowed_signers');
     fs.writeFileSync(signers, (await c.daemon.tctl(['auth', 'export', '--type=recording'])).stdout);
-    const tsh = spawn(process.execPath, [path.join(ROOT, 'bin/tsh'), 'ssh', `--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo tick 0; for i in 1 2 3; do sleep 1; echo tick $i; done'], { cwd: ROOT, env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    tsh.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    tsh.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => tsh.on('close', (code) => resolve(code)));
+    const tsh = spawnTshSsh(c, [`--port=${c.sshd.port}`, 'root@127.0.0.1', 'echo tick 0; for i in 1 2 3; do sleep 1; echo tick $i; done']);
     try {
-      await waitFor(() => out.includes('tick 0'), 'the session to start', 15_000);
+      await waitFor(() => tsh.out().includes('tick 0'), 'the session to start', 15_000);
       c.daemon.process.child.kill('SIGTERM');
       await c.daemon.process.waitForOutput('"msg":"draining', 5_000);
       // New connections are refused while the session finishes, on both listeners.
@@ -118,17 +112,13 @@ describe('operations: metrics, readiness, JSON logs, graceful shutdown', () => {
       expect(await refused(c.sshPort)).toBe('ECONNREFUSED');
       expect(await refused(c.daemon.webPort)).toBe('ECONNREFUSED');
       expect(c.daemon.process.running).toBe(true);
-      expect(await exited, err).toBe(0);
-      expect(out).toBe('tick 0\ntick 1\ntick 2\ntick 3\n');
+      expect(await tsh.exited, tsh.err()).toBe(0);
+      expect(tsh.out()).toBe('tick 0\ntick 1\ntick 2\ntick 3\n');
     } finally {
-      tsh.kill('SIGKILL');
+      tsh.child.kill('SIGKILL');
     }
     expect(await c.daemon.process.waitForExit(15_000)).toBe(0);
     expect(c.daemon.process.output).toMatch(/"msg":"drained".*"ended_by_shutdown":0/);
-    const rec = (await sessions(c.daemon)).find((s) => s.command?.includes('tick'));
-    expect(rec?.endedAt).not.toBeNull();
-    const v = await cli('tctl', ['recordings', 'verify', path.join(c.daemon.dataDir, 'recordings', `${rec!.id}.cast`), `--allowed-signers=${signers}`]);
-    expect(v.code, v.stdout + v.stderr).toBe(0);
-    expect(v.stdout).toMatch(/verified/);
+    await expectRecordingVerified(c.daemon, 'tick', signers);
   }, 60_000);
 });

@@ -3,17 +3,8 @@ import path from 'node:path';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigText } from '../../src/lib/config/index.js';
-import { TollgateError } from '../../src/lib/errors.js';
+import { errorOf } from '../helpers/errors.js';
 
-function errorOf(fn: () => unknown): TollgateError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TollgateError);
-    return e as TollgateError;
-  }
-  throw new Error('expected an error');
-}
 
 const load = (yaml: string, extra: Parameters<typeof loadConfig>[0] = {}) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-cfg-'));

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config/index.js';
-import { TollgateError } from '../../src/lib/errors.js';
+import { errorOf } from '../helpers/errors.js';
 import { planReload, describeReload } from '../../src/lib/reload.js';
 
 const load = (yaml: string, extra: Parameters<typeof loadConfig>[0] = {}) => {
@@ -13,15 +13,6 @@ const load = (yaml: string, extra: Parameters<typeof loadConfig>[0] = {}) => {
   return loadConfig({ configFile: file, hostname: 'box', systemConfigFile: '/nonexistent', dataDir: dir, ...extra });
 };
 
-function errorOf(fn: () => unknown): TollgateError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TollgateError);
-    return e as TollgateError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('operations config keys', () => {
   it('defaults: no diag_addr, text logs on stderr, 30s drain', () => {

@@ -12,6 +12,7 @@ import { RECORDING_INTERRUPTED_NAMESPACE, RECORDING_NAMESPACE, type RecordingSig
 import type { AuditEvent, EventQuery, SignupTokenRecord, Store, UserRecord, UserRole } from '../store/index.js';
 import { parseHostNames, parseLogins, parseRoles, validateUserName } from './validate.js';
 import { fixedKeySource, isSealed, KEK_BYTES, kekId, type KeySource, sealPrivateKey, unsealPrivateKey } from './sealed-keys.js';
+import { hashToken } from './tokens.js';
 
 export interface AuthServiceOptions {
   store: Store;
@@ -83,7 +84,6 @@ export interface PublicUser {
 
 export type ExportFormat = 'openssh' | 'authorized-keys' | 'known-hosts';
 
-const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 
 /**
  * The auth service: users, signup tokens, the two certificate authorities, certificate issuing and

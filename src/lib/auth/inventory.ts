@@ -11,6 +11,7 @@ import type { NodeRecord, Store, UserRecord } from '../store/index.js';
 import type { AuthService } from './auth-service.js';
 import type { NodeJoinGrant, NodeJoinRequest } from '../join-protocol.js';
 import { parseHostNames } from './validate.js';
+import { hashToken } from './tokens.js';
 
 export const JOIN_TOKEN_TTL_DEFAULT_MS = 30 * 60_000;
 export const JOIN_TOKEN_TTL_MAX_MS = 24 * 3_600_000;
@@ -35,7 +36,6 @@ function parseNodeAddr(text: string): { host: string; port: number } {
   return a;
 }
 
-const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 
 export interface JoinTokenGrant {
   token: string;

@@ -12,6 +12,7 @@ import { burnPasswordCheck, checkPasswordPolicy, hashPassword, verifyPassword } 
 import { AuditEvents } from '../audit/index.js';
 
 import { AddressThrottle, LOGIN_FAILURE_WINDOW_MS, userLockMs } from './login-throttle.js';
+import { hashToken } from './tokens.js';
 
 /** What every refused login is told, whatever the reason (the audit log has the real one). */
 const invalidCredentials = () => accessDenied('invalid credentials', 'check the user name, password and authenticator code');
@@ -51,7 +52,6 @@ export interface LoginCert {
   tokenExpiresAt: Date;
 }
 
-const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 /**
  * Signup (password and second factor from a signup link), password login with throttling, login
@@ -199,7 +199,7 @@ export class LoginService {
     const cert = await this.o.auth.signUserCert({ user: user.name, publicKey: c.publicKey, ttlMs }, `web:${c.addr}`);
     const validBefore = new Date(Number(cert.fields.validBefore) * 1000);
     const token = crypto.randomBytes(32).toString('hex');
-    await this.o.store.createWebSession({ tokenHash: sha256(token), user: user.name, createdAt: this.o.clock.now().getTime(), expiresAt: validBefore.getTime() });
+    await this.o.store.createWebSession({ tokenHash: hashToken(token), user: user.name, createdAt: this.o.clock.now().getTime(), expiresAt: validBefore.getTime() });
     return {
       user: user.name,
       logins: user.logins,
@@ -216,13 +216,13 @@ export class LoginService {
     const token = crypto.randomBytes(32).toString('hex');
     const now = this.o.clock.now().getTime();
     const expiresAt = now + Math.min(ttlMs, this.o.maxSessionTtlMs);
-    await this.o.store.createWebSession({ tokenHash: sha256(token), user, createdAt: now, expiresAt });
+    await this.o.store.createWebSession({ tokenHash: hashToken(token), user, createdAt: now, expiresAt });
     return { token, expiresAt: new Date(expiresAt) };
   }
 
   /** The user a bearer token belongs to, if it is valid now and the user still exists. */
   async userForToken(token: string): Promise<UserRecord> {
-    const s = await this.o.store.getWebSession(sha256(token));
+    const s = await this.o.store.getWebSession(hashToken(token));
     const now = this.o.clock.now().getTime();
     if (!s || s.expiresAt <= now) throw accessDenied('your session has expired', 'log in again with tsh login');
     const user = await this.o.store.getUser(s.user);
@@ -234,6 +234,6 @@ export class LoginService {
   }
 
   async endWebSession(token: string): Promise<void> {
-    await this.o.store.deleteWebSession(sha256(token));
+    await this.o.store.deleteWebSession(hashToken(token));
   }
 }

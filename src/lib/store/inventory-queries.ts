@@ -2,9 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from './schema.js';
 import type { JoinTokenRecord, NodeRecord } from './types.js';
-
-const num = (v: unknown): number => (typeof v === 'string' ? Number(v) : (v as number));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+import { num, numOrNull } from './rows.js';
 
 function toNode(r: Selectable<Database['nodes']>): NodeRecord {
   return {

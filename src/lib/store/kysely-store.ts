@@ -5,6 +5,7 @@ import * as inventory from './inventory-queries.js';
 import * as locks from './lock-queries.js';
 import type { Database } from './schema.js';
 import { fts5Query, parseSearchQuery, tokenize, tsQuery } from './search-query.js';
+import { num, numOrNull } from './rows.js';
 import type {
   AuditEvent,
   CertAuthorityRecord,
@@ -26,10 +27,6 @@ import type {
   UserRecord,
   WebSessionRecord,
 } from './types.js';
-
-/** Rows come back as numbers on SQLite and as strings for bigint on PostgreSQL: normalise once here. */
-const num = (v: unknown): number => (typeof v === 'string' ? Number(v) : (v as number));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 
 function toUser(r: Selectable<Database['users']>): UserRecord {
   return {

@@ -2,9 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from './schema.js';
 import type { IssuedCertRecord, LockRecord } from './types.js';
-
-const num = (v: unknown): number => (typeof v === 'string' ? Number(v) : (v as number));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+import { num, numOrNull } from './rows.js';
 
 function toLock(r: Selectable<Database['locks']>): LockRecord {
   return { id: r.id, kind: r.kind as LockRecord['kind'], target: r.target, message: r.message, expiresAt: numOrNull(r.expires_at), createdBy: r.created_by, createdAt: num(r.created_at) };

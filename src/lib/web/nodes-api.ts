@@ -1,21 +1,11 @@
-import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import type { LoginService, NodeInventory } from '../auth/index.js';
 import { accessDenied } from '../errors.js';
 import { mountRoutes, type Handlers } from '../http/index.js';
 import { nodeRoutes, type NodeRoutes } from '../api/index.js';
 import type { UserRecord } from '../store/index.js';
-import { cookieToken } from './web-session.js';
+import { clientAddr, requestToken, type Env } from './web-session.js';
 
-type Env = { Bindings: Partial<HttpBindings> };
-
-function bearer(c: Context<Env>): string {
-  const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? cookieToken(c);
-  if (!token) throw accessDenied('log in first', 'tsh login --proxy=HOST');
-  return token;
-}
-
-const clientAddr = (c: Context<Env>) => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
 
 /**
  * The inventory over the web API: `tsh ls` lists the nodes the user's labels reach; a node joins
@@ -32,5 +22,5 @@ export function mountNodesApi(app: Hono<Env>, o: { inventory: NodeInventory; log
       return { cluster_name: grant.clusterName, openssh_ca: grant.openSshCa, host_certificate: grant.hostCertificate };
     },
   };
-  mountRoutes(app, nodeRoutes, handlers, { authenticate: (c) => o.login.userForToken(bearer(c)) });
+  mountRoutes(app, nodeRoutes, handlers, { authenticate: (c) => o.login.userForToken(requestToken(c)) });
 }

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
-import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import type { AuthService, LoginService } from '../auth/index.js';
 import { accessDenied, notFound } from '../errors.js';
@@ -10,12 +9,11 @@ import type { RecordingService } from '../recording/index.js';
 import type { Store, UserRecord } from '../store/index.js';
 import { sessionRoutes, type SessionRoutes } from '../api/index.js';
 import type { SessionAccess } from './session-access.js';
-import { cookieToken } from './web-session.js';
+import { clientAddr, requestToken, type Env } from './web-session.js';
 import { liveEventStream, type LiveView } from './live-view.js';
 import { AuditEvents } from '../audit/index.js';
 import { formatOffset } from '../duration.js';
 
-type Env = { Bindings: Partial<HttpBindings> };
 
 export interface SessionsApiOptions {
   auth: AuthService;
@@ -27,21 +25,12 @@ export interface SessionsApiOptions {
   live?: LiveView;
 }
 
-/** tsh sends a bearer token; the browser its HttpOnly session cookie (SameSite=Strict, GET only here). */
-function bearer(c: Context<Env>): string {
-  const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? cookieToken(c);
-  if (!token) throw accessDenied('log in first', 'tsh login --proxy=HOST');
-  return token;
-}
-
-const clientAddr = (c: Context<Env>) => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-
 /**
  * Recorded sessions over the web API (api-routes.ts), for the user of the bearer token. Who sees
  * what, and the audit of refusals, is session-access.ts.
  */
 export function mountSessionsApi(app: Hono<Env>, o: SessionsApiOptions): void {
-  mountRoutes(app, sessionRoutes, sessionHandlers(o), { authenticate: (c) => o.login.userForToken(bearer(c)) });
+  mountRoutes(app, sessionRoutes, sessionHandlers(o), { authenticate: (c) => o.login.userForToken(requestToken(c)) });
 }
 
 function sessionHandlers(o: SessionsApiOptions): Handlers<SessionRoutes, Env, UserRecord> {

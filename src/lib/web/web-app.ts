@@ -1,4 +1,3 @@
-import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
@@ -13,6 +12,7 @@ import { createSessionAccess } from './session-access.js';
 import { mountNodesApi } from './nodes-api.js';
 import { mountSessionsApi, type SessionsApiOptions } from './sessions-api.js';
 import { mountUi } from './ui.js';
+import { clientAddr, type Env } from './web-session.js';
 import { TERMINAL_PAGE } from './nodes-page.js';
 import type { WebTerminals } from './web-terminal.js';
 import { invalidLinkPage, notFoundPage, signupDonePage, signupPage, STYLESHEET } from './pages.js';
@@ -38,16 +38,11 @@ export interface WebAppOptions {
 /** Requests larger than this are refused (413) before they are read into memory. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-type Env = { Bindings: Partial<HttpBindings> };
 
 const signupBody = z.strictObject({
   password: z.string().max(1024),
   otp_code: z.string().max(16).optional(),
 });
-
-function clientAddr(c: Context<Env>): string {
-  return c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-}
 
 async function qrDataUrl(uri: string): Promise<string> {
   const { default: QRCode } = await import('qrcode');

@@ -34,6 +34,13 @@ export interface UiContext {
 }
 
 /** The browser's session token: the HttpOnly cookie, never readable by scripts. */
+/** tsh sends a bearer token; the browser its HttpOnly session cookie. Access denied without either. */
+export function requestToken(c: Context<Env>): string {
+  const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? cookieToken(c);
+  if (!token) throw accessDenied('log in first', 'tsh login --proxy=HOST');
+  return token;
+}
+
 export function cookieToken(c: Context<Env>): string | undefined {
   return getCookie(c, SESSION_COOKIE);
 }

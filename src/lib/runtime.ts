@@ -19,7 +19,7 @@ import { VERSION } from './version.js';
 import { loadOrCreateTls, startWebServer, type WebServer } from './web/index.js';
 import { HostCertificates, LiveDirectory, LiveSessions, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
 import { describeReload, planReload, type ReloadReport } from './reload.js';
-import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
+import { createWriterPool, RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
 import { createScreenWorker, createSearchIndexer } from './search/index.js';
 import { isUuid } from './ids.js';
@@ -232,6 +232,9 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     });
     if (config.proxy.enabled) {
       const login = new LoginService({ auth, store, clock, log, secondFactor: config.auth.secondFactor, maxSessionTtlMs: config.auth.maxSessionTtlMs });
+      // Started with the daemon, so a worker that cannot start shows at start-up.
+      const writers = createWriterPool(log);
+      closers.unshift(() => writers.close());
       const recordings = new RecordingService({
         store,
         storage,
@@ -241,6 +244,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         maxExecRecordingSize: config.auth.maxExecRecordingSize,
         recordInput: config.auth.recordInput,
         signer: auth.recordingSigner,
+        writers,
         log,
         ...(m ? { onWritten: (bytes: number, lagMs: number) => m.observeRecordingWrite(bytes, lagMs) } : {}),
       });

@@ -178,6 +178,7 @@ export class AuthService {
         publicBlob: ca.publicBlob,
         identity: `tollgate-recording@${this.o.clusterName}`,
         namespace: RECORDING_NAMESPACE,
+        key,
         sign: (message) => crypto.sign(null, message, key),
         signSshsig: (sha256, namespace = RECORDING_NAMESPACE) => signSshsig(key, ca.publicBlob, namespace, sha256, 'sha256'),
       };

@@ -53,6 +53,11 @@ export interface WriterOptions {
   onLimit?: (limit: number) => void;
   recordInput?: boolean;
   now?: () => number;
+  /**
+   * Time 0 of the events (epoch ms, sub-millisecond; default now()): the recorder's worker thread
+   * is given the relay's, so the times the relay stamps events with mean the same in both threads.
+   */
+  startTime?: number;
   /** Called once, on the first failed write (disk full...): recording is mandatory, so the caller ends the session. */
   onError?: (err: Error) => void;
   /** Keeps the hash chain and signed checkpoints in `FILE.chain` (see integrity.ts). */
@@ -113,7 +118,7 @@ export class AsciicastWriter {
   private queuedBytes = 0;
   private drainWaiters: Array<() => void> = [];
   private closing: Promise<WriterTotals> | undefined;
-  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'onLimit' | 'integrity' | 'onWritten'>> & {
+  private readonly o: Required<Omit<WriterOptions, 'now' | 'onError' | 'onLimit' | 'integrity' | 'onWritten' | 'startTime'>> & {
     now: () => number;
     onError?: (err: Error) => void;
     onLimit?: (limit: number) => void;
@@ -132,7 +137,7 @@ export class AsciicastWriter {
       onLimit: options.onLimit,
       onWritten: options.onWritten,
     };
-    this.start = this.o.now();
+    this.start = options.startTime ?? this.o.now();
     this.fd = fs.openSync(file, 'wx', 0o600);
     this.chainFd = -1;
     const head: Record<string, unknown> = { version: 2, width: header.width, height: header.height, timestamp: header.timestamp };
@@ -168,8 +173,9 @@ export class AsciicastWriter {
     return this.start;
   }
 
-  private elapsed(): number {
-    return Math.round(this.o.now() - this.start) / 1000;
+  /** Seconds since time 0 of the event stamped `at` (epoch ms; default now), to the millisecond. */
+  private elapsed(at?: number): number {
+    return Math.round((at ?? this.o.now()) - this.start) / 1000;
   }
 
   private push(code: string, data: string, time?: number): void {
@@ -187,20 +193,21 @@ export class AsciicastWriter {
    * Bytes the remote side wrote to the terminal (counted, hashed and recorded, all of them).
    * Past `maxOutputBytes` it calls `onLimit` once, after recording the chunk that crossed it.
    * Returns false when the disk is behind: pause the source until onceDrained().
+   * `at`: when the relay passed the bytes (epoch ms; default now).
    */
-  output(data: Buffer): boolean {
-    this.record('o', data);
+  output(data: Buffer, at?: number): boolean {
+    this.record('o', data, at);
     if (this.o.maxOutputBytes && !this.limitReached && this.bytesOut > this.o.maxOutputBytes) {
       this.limitReached = true;
-      this.push('m', `recording limit reached: ${this.bytesOut} bytes of output, over auth_service.max_exec_recording_size (${this.o.maxOutputBytes}); the session is ended`);
+      this.push('m', `recording limit reached: ${this.bytesOut} bytes of output, over auth_service.max_exec_recording_size (${this.o.maxOutputBytes}); the session is ended`, this.elapsed(at));
       this.o.onLimit?.(this.o.maxOutputBytes);
     }
     return this.queuedBytes < this.o.highWaterBytes;
   }
 
   /** Bytes the client sent (keystrokes, or a non-PTY command's stdin); recorded with `recordInput`, always counted and hashed. */
-  input(data: Buffer): boolean {
-    if (this.o.recordInput) this.record('i', data);
+  input(data: Buffer, at?: number): boolean {
+    if (this.o.recordInput) this.record('i', data, at);
     else {
       this.hashIn.update(data);
       this.bytesIn += data.length;
@@ -213,7 +220,7 @@ export class AsciicastWriter {
    * marker carries the stream's hash up to the block's end, so the block is closed before the
    * hash moves past it.
    */
-  private record(stream: StreamCode, data: Buffer): void {
+  private record(stream: StreamCode, data: Buffer, at?: number): void {
     if (this.closed) return;
     const piece = (stream === 'o' ? this.out : this.inp).write(data);
     if (this.bin && (this.bin.stream !== stream || typeof piece !== 'object' || this.bin.bytes + piece.length > BIN_BLOCK_MAX)) this.closeBin();
@@ -224,14 +231,14 @@ export class AsciicastWriter {
       this.hashIn.update(data);
       this.bytesIn += data.length;
     }
-    if (typeof piece === 'string') this.push(stream, piece);
-    else if (piece) this.addBin(stream, piece);
+    if (typeof piece === 'string') this.push(stream, piece, this.elapsed(at));
+    else if (piece) this.addBin(stream, piece, at);
   }
 
-  private addBin(stream: StreamCode, data: Buffer): void {
+  private addBin(stream: StreamCode, data: Buffer, at?: number): void {
     // record() has closed a block this read does not belong in (before hashing it); the tails at close differ in stream.
     if (this.bin && this.bin.stream !== stream) this.closeBin();
-    this.bin ??= { stream, parts: [], bytes: 0, time: this.elapsed() };
+    this.bin ??= { stream, parts: [], bytes: 0, time: this.elapsed(at) };
     this.bin.parts.push(data);
     this.bin.bytes += data.length;
     // Held in memory until the flush: counted against the same high-water mark as queued writes.
@@ -258,12 +265,12 @@ export class AsciicastWriter {
     else this.drainWaiters.push(cb);
   }
 
-  resize(cols: number, rows: number): void {
-    this.push('r', `${cols}x${rows}`);
+  resize(cols: number, rows: number, at?: number): void {
+    this.push('r', `${cols}x${rows}`, this.elapsed(at));
   }
 
-  marker(label: string): void {
-    this.push('m', label);
+  marker(label: string, at?: number): void {
+    this.push('m', label, this.elapsed(at));
   }
 
   /**

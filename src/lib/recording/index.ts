@@ -11,3 +11,4 @@ export { ActiveRecording, auditSessionStart, RecordingStopped, RECORDINGS_DIR, R
 export { LocalDirStorage, type RecordingStorage, SharedStoreStorage } from './storage.js';
 export { blobFromAllowedSigners, VERDICT_EXIT_CODES, type VerifyJson, verifyRecording, type VerifyResult, verifyResultToJson, withAnchorCheck } from './verify.js';
 export { type AnchorCheck, anchorFromFields, checkAnchors, type RecordingAnchor } from './anchors.js';
+export { type CastWriter, createWriterPool, inThreadWriters, type WriterPool } from './writer-pool.js';

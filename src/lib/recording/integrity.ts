@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import crypto, { type KeyObject } from 'node:crypto';
 import zlib from 'node:zlib';
 import { CastLineScanner } from './cast-lines.js';
 
@@ -48,6 +48,11 @@ export interface RecordingSigner {
   readonly namespace: string;
   /** Raw ed25519 signature (checkpoints). */
   sign(message: Buffer): Buffer;
+  /**
+   * The private key, for the recorder's worker threads in this process (writer-pool.ts): they
+   * sign checkpoints where they write. Absent: recordings are written in the calling thread.
+   */
+  readonly key?: KeyObject;
   /** Armored SSHSIG over a message given its SHA-256 (the final `.sig`); namespace defaults to RECORDING_NAMESPACE. */
   signSshsig(sha256: Buffer, namespace?: string): string;
 }

@@ -7,7 +7,8 @@ import { writeFileAtomic } from '../fs/index.js';
 import type { SessionRecord, Store } from '../store/index.js';
 import { fingerprint } from '../ca/index.js';
 import type { Logger } from '../log.js';
-import { AsciicastWriter } from './asciicast-writer.js';
+import type { WriterTotals } from './asciicast-writer.js';
+import { type CastWriter, inThreadWriters, type WriterPool } from './writer-pool.js';
 import { type Checkpoint, sigPath, type RecordingSigner } from './integrity.js';
 import { anchorFields } from './anchors.js';
 import { closeInterruptedRecording } from './recover.js';
@@ -67,6 +68,8 @@ export interface RecordingServiceOptions {
   onWritten?: (bytes: number, lagMs: number) => void;
   /** How often a running recording gets a signed checkpoint (at most 5 s: a crash loses at most that much evidence). */
   checkpointIntervalMs?: number;
+  /** Where the per-byte work of recording runs (the daemon's worker threads); default this thread. */
+  writers?: WriterPool;
   log?: Logger;
 }
 
@@ -106,32 +109,33 @@ export class ActiveRecording {
   constructor(
     readonly id: string,
     readonly meta: SessionMeta,
-    private readonly writer: AsciicastWriter,
+    private readonly writer: CastWriter,
     private readonly o: RecordingServiceOptions,
     private readonly service: RecordingService,
   ) {}
 
   /** False when the recording's disk writes are behind: pause the source until onceDrained(). */
-  output(data: Buffer): boolean {
-    return this.writer.output(data);
+  /** `at`: when the relay passed the bytes (epoch ms), so every view of the session has one time for them. */
+  output(data: Buffer, at?: number): boolean {
+    return this.writer.output(data, at);
   }
 
-  input(data: Buffer): boolean {
-    return this.writer.input(data);
+  input(data: Buffer, at?: number): boolean {
+    return this.writer.input(data, at);
   }
 
   onceDrained(cb: () => void): void {
     this.writer.onceDrained(cb);
   }
 
-  resize(cols: number, rows: number): void {
-    this.writer.resize(cols, rows);
+  resize(cols: number, rows: number, at?: number): void {
+    this.writer.resize(cols, rows, at);
     this.o.auditor.emit(AuditEvents.resize, this.meta.user, { sid: this.id, size: `${cols}:${rows}` });
   }
 
   /** A marker event in the recording (asciicast "m"): a label at this point of the session. */
-  marker(label: string): void {
-    this.writer.marker(label);
+  marker(label: string, at?: number): void {
+    this.writer.marker(label, at);
   }
 
   /**
@@ -179,7 +183,16 @@ export class ActiveRecording {
   async end(e: SessionEnd): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    const totals = await this.writer.close();
+    let totals: WriterTotals;
+    try {
+      totals = await this.writer.close();
+    } catch (err) {
+      // The writer is gone (its worker died): the session still ends in the index, with what is
+      // known and without a seal; the verifier reads the file as far as its last checkpoint.
+      this.o.log?.error('cannot complete the recording; the session ends unsealed', { component: 'recording', sid: this.id, error: (err as Error).message });
+      totals = { out: { bytes: 0, sha256: '' }, in: { bytes: 0, sha256: '' }, file: { bytes: 0, sha256: undefined }, sealed: undefined };
+      this.failure ??= err as Error;
+    }
     const endedAt = this.o.clock.now().getTime();
     if (this.o.signer && totals.file.sha256 && totals.sealed && !this.failure && !this.writer.error) {
       // Beside the .cast, never inside it: the recording stays plain asciicast v2.
@@ -202,8 +215,8 @@ export class ActiveRecording {
       exitSignal: e.exitSignal,
       bytesIn: totals.in.bytes,
       bytesOut: totals.out.bytes,
-      sha256In: totals.in.sha256,
-      sha256Out: totals.out.sha256,
+      sha256In: totals.in.sha256 || null,
+      sha256Out: totals.out.sha256 || null,
       endReason: e.reason,
       recordingBytes: totals.sealed?.bytes ?? null,
       recordingChain: totals.sealed?.chain ?? null,
@@ -315,12 +328,12 @@ export class RecordingService {
   async start(meta: SessionMeta): Promise<ActiveRecording> {
     const id = meta.id ?? crypto.randomUUID();
     const now = this.o.clock.now();
-    let writer: AsciicastWriter;
+    let writer: CastWriter;
     let active: ActiveRecording | undefined;
     let early: Error | undefined;
     try {
       fs.mkdirSync(this.o.storage.dir, { recursive: true, mode: 0o700 });
-      writer = new AsciicastWriter(
+      writer = await (this.o.writers ?? inThreadWriters).open(
         this.pathFor(id),
         {
           width: meta.cols || 80,

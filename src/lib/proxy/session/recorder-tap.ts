@@ -11,12 +11,13 @@ export interface SessionRecording {
   /** Time 0 of the recording's events (epoch ms, performance clock); absent when nothing is recorded. */
   readonly startedAtMs?: number;
   /** False when the recording's writes are behind: pause the source until onceDrained(). */
-  output(data: Buffer): boolean;
-  input(data: Buffer): boolean;
+  /** `at`: when the relay passed the bytes (epoch ms, the taps' one stamp for the event). */
+  output(data: Buffer, at?: number): boolean;
+  input(data: Buffer, at?: number): boolean;
   onceDrained(cb: () => void): void;
-  resize(cols: number, rows: number): void;
+  resize(cols: number, rows: number, at?: number): void;
   /** A labelled moment in the recording (an sftp file operation). */
-  marker(label: string): void;
+  marker(label: string, at?: number): void;
   /** Called (once) when the recording can no longer be written: the session must end. */
   onFailure(cb: (err: Error) => void): void;
   end(e: SessionEnd): Promise<void>;
@@ -46,23 +47,23 @@ export function recorderTap(recording: SessionRecording, sftp?: SftpRecording): 
   const parser = sftp ? sftpParser(recording, sftp) : undefined;
   return {
     name: 'recorder',
-    write(e) {
+    write(e, at) {
       switch (e.type) {
         case 'output': {
-          const ok = recording.output(e.data);
+          const ok = recording.output(e.data, at);
           parser?.fromServer(e.data);
           return ok;
         }
         case 'input': {
           // A peer's keystrokes (tsh join --mode=peer): a marker names who typed them, before the
           // input event itself (kept as record_input says, like the session's own keystrokes).
-          if (e.participant) recording.marker(`input from ${e.participant} (peer): ${e.data.length} bytes`);
-          const ok = recording.input(e.data);
+          if (e.participant) recording.marker(`input from ${e.participant} (peer): ${e.data.length} bytes`, at);
+          const ok = recording.input(e.data, at);
           parser?.fromClient(e.data);
           return ok;
         }
         case 'resize':
-          recording.resize(e.cols, e.rows);
+          recording.resize(e.cols, e.rows, at);
           return true;
         default:
           // Exit reaches the recording through its end record (exit status, totals).

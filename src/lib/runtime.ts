@@ -10,7 +10,7 @@ import { formatHostPort } from './address.js';
 import type { Config, DataDirSource } from './config/index.js';
 import { badParameter, unavailable } from './errors.js';
 import type { LogControl, Logger } from './log.js';
-import { createSqliteStore } from './store/index.js';
+import { createSqliteStore, startLineIndexWriter } from './store/index.js';
 import type { QueryObserver, Store } from './store/index.js';
 import { tlsPublicKeyPin } from './tls-pin.js';
 import { DaemonMetrics, startDiagServer, writableDirCheck, type ReadinessCheck } from './diag/index.js';
@@ -293,6 +293,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       // Terminal emulation for the search indexer, in a worker thread beside the relay's.
       const emulation = createScreenWorker(log);
       closers.unshift(() => emulation.close());
+      // SQLite: the search index is written by a worker thread's own connection (PostgreSQL does that work in its server).
+      const lineIndex = config.storage.type === 'sqlite' ? await startLineIndexWriter(path.join(config.storage.dir ?? config.dataDir, STORE_FILE), log) : undefined;
+      if (lineIndex) closers.unshift(() => lineIndex.close());
+      const indexStore = lineIndex ? { getSession: (id: string) => store.getSession(id), indexSessionLines: lineIndex.indexSessionLines } : store;
       ssh = await startSshProxy({
         listen: config.proxy.listenAddr,
         principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
@@ -318,7 +322,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         optionalTaps: (sessionId, plan, recordingStart) => [
           ...(m ? [m.sessionTap(plan.kind)] : []),
           ...(config.auth.sessionRecording !== 'off' && (plan.kind === 'shell' || plan.kind === 'exec')
-            ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store, auditor: auth.auditor, log })]
+            ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store: indexStore, auditor: auth.auditor, log })]
             : []),
         ],
         ...(live ? { live } : {}),

@@ -71,4 +71,21 @@ describe('the search indexer as an optional tap', () => {
     expect(Math.max(...f.writes.map((w) => w.length))).toBeLessThanOrEqual(16 * 1024);
     expect(f.drops).toEqual([]);
   });
+
+  it('binary output of a non-PTY exec is not split into lines of noise; the text around it is indexed, split characters too', async () => {
+    const f = fixture('exec', false);
+    f.at(10);
+    f.tap.write({ type: 'output', data: Buffer.from('before the archive\n') });
+    // Random bytes hold 0x0a about every 256 bytes: 16 "lines" of noise each if read as text.
+    const noise = Buffer.alloc(4096);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919 + 13) % 251 === 10 ? 10 : 0x80 | ((i * 31) & 0x3f);
+    f.tap.write({ type: 'output', data: noise });
+    f.tap.write({ type: 'output', data: Buffer.from([0x61, 0x00, 0x0a, 0x62, 0x0a]) });
+    f.at(20);
+    const e = Buffer.from('caf\u00e9 after\n');
+    f.tap.write({ type: 'output', data: e.subarray(0, 4) });
+    f.tap.write({ type: 'output', data: e.subarray(4) });
+    await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
+    expect(f.writes.flat().map((l) => l.text)).toEqual(['before the archive', 'caf\u00e9 after']);
+  });
 });

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import type { ScreenLine } from './screen-lines.js';
 
@@ -16,6 +17,14 @@ export class TextLines {
   constructor(private readonly onLine: (line: ScreenLine) => void) {}
 
   write(data: Buffer, offsetMs: number): void {
+    // Binary (random bytes, an archive through exec) is no searchable text, and splitting it at
+    // its 0x0a bytes would index thousands of lines of noise; the recording keeps it exactly.
+    if (looksBinary(data)) {
+      this.decoder.end();
+      this.take(this.partial);
+      this.partial = '';
+      return;
+    }
     this.push(this.decoder.write(data), offsetMs);
   }
 
@@ -46,4 +55,22 @@ export class TextLines {
     const line = raw.replace(/\r+$/, '').split('\r').pop()!.replace(ESCAPES, '').trimEnd();
     if (line.trim()) this.onLine({ offsetMs: this.partialTime, text: line });
   }
+}
+
+/**
+ * A read that is not text: it holds a NUL byte or is not UTF-8, leaving aside a character split
+ * across reads (up to 3 bytes at either end). The recorder's rule for its byte-exact sidecar.
+ */
+export function looksBinary(b: Buffer): boolean {
+  if (b.indexOf(0) !== -1) return true;
+  let start = 0;
+  while (start < 3 && start < b.length && (b[start]! & 0xc0) === 0x80) start++;
+  let end = b.length;
+  for (let i = b.length - 1; i >= start && i >= b.length - 3; i--) {
+    const c = b[i]!;
+    if ((c & 0xc0) === 0x80) continue;
+    if (c >= 0xc0 && b.length - i < (c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2)) end = i;
+    break;
+  }
+  return !isUtf8(b.subarray(start, end));
 }

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import type { SessionLine, Store } from './types.js';
+
+/*
+ * The search index's writes for the embedded store, in a worker thread with its own connection to
+ * the SQLite file. Indexing a busy session is thousands of FTS5 inserts a second, the largest
+ * cost left on the relay's thread once recording moved off it; SQLite's WAL lets this second
+ * connection write beside the daemon's (one writer at a time, each waiting up to busy_timeout).
+ * PostgreSQL does that work in its own server process, so it keeps the daemon's pool.
+ */
+
+export type ToLineIndex = { op: 'index'; seq: number; sessionId: string; lines: readonly SessionLine[] };
+export type FromLineIndex = { op: 'ready'; error?: string } | { op: 'done'; seq: number; error?: string };
+
+export interface LineIndexWriter {
+  indexSessionLines: Store['indexSessionLines'];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the worker for the SQLite file `file` (already created and migrated by the daemon).
+ * Undefined where the worker script is not built (sources run by unit tests): the caller then
+ * writes through its own store.
+ */
+export async function startLineIndexWriter(file: string, log: Logger): Promise<LineIndexWriter | undefined> {
+  const script = new URL('./line-index-worker.js', import.meta.url);
+  if (!fs.existsSync(fileURLToPath(script))) return undefined;
+  const worker = new Worker(script, { workerData: { file } });
+  let seqs = 0;
+  let dead: Error | undefined;
+  let stopping = false;
+  const inFlight = new Set<Promise<void>>();
+  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  let ready!: { resolve: () => void; reject: (e: Error) => void };
+  const started = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
+  const died = (err: Error) => {
+    if (dead) return;
+    dead = err;
+    if (!stopping) log.error('the search index writer failed; running sessions are no longer indexed', { component: 'search', error: err.message });
+    ready.reject(err);
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  worker.on('message', (m: FromLineIndex) => {
+    if (m.op === 'ready') return m.error ? died(new Error(m.error)) : ready.resolve();
+    const w = waiting.get(m.seq);
+    waiting.delete(m.seq);
+    if (m.error) w?.reject(new Error(m.error));
+    else w?.resolve();
+  });
+  worker.on('error', (err) => died(err));
+  worker.on('exit', (code) => died(new Error(`the search index writer exited (${code})`)));
+  // A store the worker cannot open shows at start-up, not at the first session.
+  await started;
+  return {
+    indexSessionLines(sessionId, lines) {
+      // A failed write fails the session's indexer, which is dropped and audited as a tap.
+      if (dead) return Promise.reject(dead);
+      if (lines.length === 0) return Promise.resolve();
+      const seq = ++seqs;
+      const p = new Promise<void>((resolve, reject) => {
+        waiting.set(seq, { resolve, reject });
+        worker.postMessage({ op: 'index', seq, sessionId, lines } satisfies ToLineIndex);
+      });
+      inFlight.add(p);
+      const settle = () => void inFlight.delete(p);
+      p.then(settle, settle);
+      return p;
+    },
+    async close() {
+      stopping = true;
+      // What was handed over is written before the connection closes (the sessions' indexers closed first).
+      await Promise.allSettled([...inFlight]);
+      await worker.terminate();
+    },
+  };
+}

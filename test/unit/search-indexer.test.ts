@@ -88,4 +88,42 @@ describe('the search indexer as an optional tap', () => {
     await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
     expect(f.writes.flat().map((l) => l.text)).toEqual(['before the archive', 'caf\u00e9 after']);
   });
+
+  it('a store slower than the stream: lines are skipped while it is behind, the indexer is not dropped, and it indexes again once the store caught up', async () => {
+    const row = sessionRow('joe', 1_000_000, { kind: 'exec', pty: false, login: 'root', node: 'node1:22' });
+    const written: SessionLine[] = [];
+    const held: Array<() => void> = [];
+    let slow = true;
+    const store = {
+      getSession: async () => row,
+      indexSessionLines: (_: string, lines: readonly SessionLine[]) =>
+        new Promise<void>((resolve) => {
+          const done = () => (written.push(...lines), resolve());
+          if (slow) held.push(done);
+          else done();
+        }),
+    };
+    const indexer = createSearchIndexer({ sessionId: row.id, pty: null, store, log: nullLogger, recordingStart: 0 });
+    const drops: string[] = [];
+    const tap = createOptionalTap(indexer, { maxBufferedBytes: 1 << 20, onDrop: (r) => drops.push(r), now: () => 1 });
+    const burst = (from: number) => Buffer.from(Array.from({ length: 1_000 }, (_, i) => `line ${from + i}\n`).join(''));
+    for (let b = 0; b < 20; b++) {
+      tap.write({ type: 'output', data: burst(b * 1_000) });
+      await new Promise((r) => setImmediate(r));
+    }
+    // 20,000 lines arrived while nothing was written: reading went on, a bounded number is waiting.
+    expect(drops).toEqual([]);
+    expect(held.length).toBeGreaterThan(0);
+    slow = false;
+    for (const release of held.splice(0)) release();
+    await new Promise((r) => setImmediate(r));
+    tap.write({ type: 'output', data: Buffer.from('after the store caught up\n') });
+    await tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
+    expect(drops).toEqual([]);
+    const texts = written.map((l) => l.text);
+    expect(texts.length).toBeLessThan(20_001);
+    expect(texts[0]).toBe('line 0');
+    expect(texts.at(-1)).toBe('after the store caught up');
+    expect(written.map((l) => l.seq)).toEqual(written.map((_, i) => i));
+  });
 });

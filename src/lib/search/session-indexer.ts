@@ -47,6 +47,15 @@ export const MAX_INDEXED_LINES = 100_000;
 /** Bytes of a non-PTY session read for text at most (binary or line-less output never reaches the line cap). */
 export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Lines handed to the store and not yet written past which new lines are skipped. The store
+ * writes about 150,000 lines a second (SQLite FTS5 here); a bulk stream makes them ten times
+ * faster than that. Waiting for the store would let the tap's buffer overflow and drop the indexer
+ * for the rest of the session (its command log too); skipping keeps it reading, and it indexes
+ * again as soon as the store has caught up.
+ */
+export const MAX_UNWRITTEN_LINES = 4_000;
+
 /** One session's indexer: what the pipeline runs as an optional tap. */
 export interface SearchIndexer {
   readonly name: string;
@@ -76,6 +85,11 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   let closed = false;
   let full = false;
   let textBytes = 0;
+  /** Lines handed to the store, not yet written; and the store's writes in flight. */
+  let unwritten = 0;
+  const writes = new Set<Promise<void>>();
+  let writeError: Error | undefined;
+  let skipped = 0;
   const maxLines = o.maxLines ?? MAX_INDEXED_LINES;
   const log = o.log.child({ component: 'search', sid: o.sessionId });
 
@@ -83,6 +97,10 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     if (seq >= maxLines) {
       if (!full) log.info('indexed the most lines a session gets; the rest is in the recording only', { lines: maxLines });
       full = true;
+      return;
+    }
+    if (unwritten + pending.length >= MAX_UNWRITTEN_LINES) {
+      if (skipped++ === 0) log.info('the search index writer is behind this session; skipping lines until it catches up', { unwritten });
       return;
     }
     pending.push({ seq: seq++, offsetMs: l.offsetMs, text: l.text });
@@ -104,12 +122,28 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     }
   };
 
-  const write = async (force: boolean): Promise<void> => {
+  /**
+   * Hands a batch to the store without waiting for it (the next lines are being read meanwhile);
+   * a failed write fails the next delivery, which drops the indexer (audited as a tap drop).
+   */
+  const write = (force: boolean): void => {
+    if (writeError) throw writeError;
     if (pending.length === 0 || (!force && pending.length < batchLines && now() - lastWrite < flushMs)) return;
     const batch = pending;
     pending = [];
     lastWrite = now();
-    await o.store.indexSessionLines(o.sessionId, batch);
+    unwritten += batch.length;
+    const p = o.store.indexSessionLines(o.sessionId, batch).then(
+      () => void (unwritten -= batch.length),
+      (err: Error) => void ((unwritten -= batch.length), (writeError ??= err)),
+    );
+    writes.add(p);
+    void p.then(() => writes.delete(p));
+  };
+  /** Every batch handed over is written (or the first failure is thrown). */
+  const written = async (): Promise<void> => {
+    await Promise.all([...writes]);
+    if (writeError) throw writeError;
   };
 
   return {
@@ -139,10 +173,10 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
         } else if (e.type === 'resize') screen?.resize(e.cols, e.rows, t);
         // Text lines come at once: write them as they fill a batch, so a large delivery is
         // many small store writes with turns of the event loop between, not one long one.
-        if (pending.length >= batchLines) await write(true);
+        if (pending.length >= batchLines) write(true);
       }
       await screen?.flush();
-      await write(false);
+      write(false);
     },
     async close(end) {
       if (closed) return;
@@ -150,7 +184,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       // Dropped for falling behind: stop at once (what the emulator still holds is not waited for).
       if (end?.reason.startsWith('tap dropped')) {
         screen?.dispose();
-        return write(true);
+        write(true);
+        return written();
       }
       if (session === undefined) await start();
       if (!session) return;
@@ -158,7 +193,9 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       await screen?.end(t);
       out?.end(t);
       inp?.end(t);
-      await write(true);
+      write(true);
+      if (skipped > 0) log.info('lines skipped while the search index writer was behind', { skipped, indexed: seq });
+      await written();
     },
   };
 }

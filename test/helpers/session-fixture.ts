@@ -8,6 +8,7 @@ import type { Identity } from '../../src/lib/proxy/session/index.js';
 import { RecordingService } from '../../src/lib/recording/session-recorder.js';
 import { LocalDirStorage } from '../../src/lib/recording/storage.js';
 import type { Store } from '../../src/lib/store/types.js';
+import type { WriterPool } from '../../src/lib/recording/writer-pool.js';
 
 export interface SessionFixture {
   dir: string;
@@ -24,7 +25,7 @@ export interface SessionFixture {
  * The parts behind a session, in-process: a real SQLite store and recording dir in a temp dir, the
  * auth service with its CAs, the recording service, and a user with a certificate. No daemon.
  */
-export async function sessionFixture(o: { log?: Logger; recordInput?: boolean } = {}): Promise<SessionFixture> {
+export async function sessionFixture(o: { log?: Logger; recordInput?: boolean; writers?: WriterPool } = {}): Promise<SessionFixture> {
   const log = o.log ?? nullLogger;
   const base = await authFixture({ prefix: 'tollgate-session-', log, now: Date.now() });
   const { dir, store, clock, auth } = base;
@@ -40,6 +41,7 @@ export async function sessionFixture(o: { log?: Logger; recordInput?: boolean } 
     maxExecRecordingSize: 1024 * 1024,
     recordInput: o.recordInput ?? false,
     signer: auth.recordingSigner,
+    ...(o.writers ? { writers: o.writers } : {}),
     log,
   });
   return {

@@ -10,6 +10,7 @@ import type { RecordingSigner } from '../../src/lib/recording/integrity.js';
 import { verifyRecording } from '../../src/lib/recording/verify.js';
 import type { CastWriter, WriterPool } from '../../src/lib/recording/writer-pool.js';
 import { nullLogger } from '../../src/lib/log.js';
+import { sessionFixture } from '../helpers/session-fixture.js';
 
 // The worker script exists only in the build (pretest builds dist/), so the pool is the built one.
 const built = path.resolve(import.meta.dirname, '../../dist/lib/recording/writer-pool.js');
@@ -131,5 +132,35 @@ describe('recording in a worker thread (writer-pool)', () => {
     const next = await pool.open(path.join(dir, 'after.cast'), header, {});
     next.output(Buffer.from('still recording\r\n'));
     expect((await next.close()).out.bytes).toBe(17);
+  });
+
+  it('a session whose worker died is closed as interrupted at its last checkpoint, with the bytes the relay counted (not left unsealed for good)', async () => {
+    const pool = createWriterPool(nullLogger, 1);
+    pools.push(pool);
+    const f = await sessionFixture({ writers: pool });
+    try {
+      const rec = await f.recordings.start({ user: 'joe', login: 'root', node: 'node1:22', clientAddr: '127.0.0.1', kind: 'exec', command: 'cat', pty: false, cols: 80, rows: 24 });
+      const failures: Error[] = [];
+      rec.onFailure((e) => failures.push(e));
+      rec.output(Buffer.from('before the crash\n'));
+      // The first checkpoint is signed at the start; let the bytes reach the file.
+      await new Promise((r) => setTimeout(r, 400));
+      const thread = (rec as unknown as { writer: { thread: { worker: import('node:worker_threads').Worker } } }).writer.thread;
+      await thread.worker.terminate();
+      await expect.poll(() => failures.length).toBe(1);
+      await rec.end({ exitStatus: null, exitSignal: null, reason: 'recording failed' });
+      const row = (await f.store.getSession(rec.id))!;
+      expect(row.endedAt).not.toBeNull();
+      expect(row.bytesOut).toBe(17);
+      expect(row.recordingBytes).toBeGreaterThan(0);
+      const verdict = await verifyRecording({ castFile: f.recordings.pathFor(rec.id), session: rec.id, publicBlob: f.auth.recordingSigner.publicBlob, namespace: NS });
+      // As a crash recovery closes it: signed `interrupted` over the prefix its last checkpoint
+      // covers; bytes written after that checkpoint stay unverified (so the verdict is incomplete).
+      expect(verdict.endRecord?.kind).toBe('interrupted');
+      expect(verdict.signature).toBe(true);
+      expect(verdict.verifiedBytes).toBe(row.recordingBytes);
+    } finally {
+      await f.close();
+    }
   });
 });

@@ -259,6 +259,11 @@ export class AsciicastWriter {
     this.push('m', binMarker(b.stream, b.bytes, this.binCount++, hash), b.time);
   }
 
+  /** Bytes given so far (output, input), recorded or not. */
+  given(): { out: number; in: number } {
+    return { out: this.bytesOut, in: this.bytesIn };
+  }
+
   /** Calls back once the write queue is below half the high-water mark (or at once). */
   onceDrained(cb: () => void): void {
     if (this.queuedBytes < this.o.highWaterBytes / 2 || this.writeError || this.closed) cb();

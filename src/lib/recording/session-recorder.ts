@@ -180,6 +180,26 @@ export class ActiveRecording {
     return this.writer.startTime;
   }
 
+  /**
+   * The writer is gone before it could seal (its worker thread died): the recording is closed as
+   * a crash recovery would close it, signed `interrupted` as far as its last checkpoint, so the
+   * session's index row (which recovery never revisits once ended) names a verifiable prefix.
+   */
+  private async closeLost(err: Error): Promise<WriterTotals> {
+    this.failure ??= err;
+    this.o.log?.error('cannot complete the recording; it is closed as interrupted at its last checkpoint', { component: 'recording', sid: this.id, error: err.message });
+    const given = this.writer.given();
+    const lost: WriterTotals = { out: { bytes: given.out, sha256: '' }, in: { bytes: given.in, sha256: '' }, file: { bytes: 0, sha256: undefined }, sealed: undefined };
+    if (!this.o.signer) return lost;
+    try {
+      const r = await closeInterruptedRecording(this.writer.file, this.id, this.o.signer);
+      if (r.endRecord) lost.sealed = { bytes: r.endRecord.bytes, chain: r.endRecord.chain };
+    } catch (e) {
+      this.o.log?.error('cannot close the recording as interrupted; it reads as incomplete', { component: 'recording', sid: this.id, error: (e as Error).message });
+    }
+    return lost;
+  }
+
   async end(e: SessionEnd): Promise<void> {
     if (this.ended) return;
     this.ended = true;
@@ -187,11 +207,7 @@ export class ActiveRecording {
     try {
       totals = await this.writer.close();
     } catch (err) {
-      // The writer is gone (its worker died): the session still ends in the index, with what is
-      // known and without a seal; the verifier reads the file as far as its last checkpoint.
-      this.o.log?.error('cannot complete the recording; the session ends unsealed', { component: 'recording', sid: this.id, error: (err as Error).message });
-      totals = { out: { bytes: 0, sha256: '' }, in: { bytes: 0, sha256: '' }, file: { bytes: 0, sha256: undefined }, sealed: undefined };
-      this.failure ??= err as Error;
+      totals = await this.closeLost(err as Error);
     }
     const endedAt = this.o.clock.now().getTime();
     if (this.o.signer && totals.file.sha256 && totals.sealed && !this.failure && !this.writer.error) {

@@ -34,6 +34,8 @@ export interface CastWriter {
   resize(cols: number, rows: number, at?: number): void;
   marker(label: string, at?: number): void;
   close(): Promise<WriterTotals>;
+  /** Bytes given so far (output, input), as the relay counted them: what is known if close() fails. */
+  given(): { out: number; in: number };
 }
 
 /** Where recordings are written: worker threads, or this thread when there are none. */
@@ -197,6 +199,7 @@ class RemoteWriter implements CastWriter {
   private scheduled = false;
   private waiters: Array<() => void> = [];
   private outBytes = 0;
+  private inBytes = 0;
   private limitReached = false;
   private closing: Promise<WriterTotals> | undefined;
   private closed: { resolve: (t: WriterTotals) => void; reject: (e: Error) => void } | undefined;
@@ -229,6 +232,7 @@ class RemoteWriter implements CastWriter {
       this.parts.push(data);
       this.batchBytes += data.length;
       this.schedule();
+      if (c === 'i') this.inBytes += data.length;
       // Told here, in the relay's turn, not when the worker gets to it: the session must end
       // before it can move on far past the limit (the worker writes its marker in the recording).
       if (c === 'o' && (this.outBytes += data.length) > (this.o.maxOutputBytes || Infinity) && !this.limitReached) {
@@ -237,6 +241,10 @@ class RemoteWriter implements CastWriter {
       }
     }
     return this.error !== undefined || this.inFlight + this.batchBytes < HANDOFF_HIGH_WATER;
+  }
+
+  given(): { out: number; in: number } {
+    return { out: this.outBytes, in: this.inBytes };
   }
 
   resize(cols: number, rows: number, at?: number): void {

@@ -54,7 +54,26 @@ function open(m: Extract<ToWriterWorker, { op: 'open' }>): void {
   }
 }
 
+/** One session's failure stays that session's: it ends with the reason, the others go on. */
+function failed(id: number, err: unknown): void {
+  const w = writers.get(id);
+  writers.delete(id);
+  const e = err as NodeJS.ErrnoException;
+  const message = `the recording failed: ${e?.message ?? String(err)}`;
+  post({ op: 'error', id, message, ...(e?.code ? { code: e.code } : {}) });
+  // Writes already queued finish first: the daemon then closes the file as interrupted, alone.
+  void (w?.settled() ?? Promise.resolve()).finally(() => post({ op: 'closed', id, error: message }));
+}
+
 port.on('message', (m: ToWriterWorker) => {
+  try {
+    handle(m);
+  } catch (err) {
+    failed(m.id, err);
+  }
+});
+
+function handle(m: ToWriterWorker): void {
   if (m.op === 'open') return open(m);
   const w = writers.get(m.id);
   if (m.op === 'events') {
@@ -80,4 +99,4 @@ port.on('message', (m: ToWriterWorker) => {
     (t) => post({ op: 'closed', id: m.id, totals: { ...t, file: { bytes: t.file.bytes, sha256: t.file.sha256 ? new Uint8Array(t.file.sha256) : undefined } } }),
     (err: Error) => post({ op: 'closed', id: m.id, error: err.message }),
   );
-});
+}

@@ -12,6 +12,8 @@ const INTEGER_PARSE = Flags.integer().parse;
 const ARG_STRING_PARSE = Args.string().parse;
 /** Flag properties the fast parser does not implement: a flag using one is parsed by oclif only. */
 const UNSUPPORTED = ['multiple', 'allowNo', 'env', 'exclusive', 'dependsOn', 'relationships', 'exactlyOne', 'combinable', 'required', 'deprecated', 'aliases', 'charAliases', 'delimiter'];
+/** Properties with an effect when the flag is not given: a command with one always runs through oclif. */
+const ACTS_WHEN_ABSENT = ['env', 'required', 'relationships', 'exactlyOne', 'exclusive', 'dependsOn'];
 
 function fastFlag(f: FlagDef): FastFlag {
   const defaultOk = f.default === undefined || ['string', 'number', 'boolean'].includes(typeof f.default);
@@ -47,9 +49,13 @@ export function fastSpecOf(cls: Command.Class): FastCommandSpec | undefined {
   const args = Object.entries((cls.args ?? {}) as Record<string, ArgDef>).map(([name, a]) => ({ name, a }));
   if (args.some(({ a }) => a.default !== undefined || a.options !== undefined || !same(a.parse, ARG_STRING_PARSE))) return undefined;
   const all = { ...(cls.baseFlags ?? {}), ...(cls.flags ?? {}) } as Record<string, FlagDef>;
+  const flags = Object.fromEntries(Object.entries(all).map(([name, f]) => [name, fastFlag(f)]));
+  // A flag left to oclif must not matter when absent: no default (oclif may compute or parse it),
+  // no value from the environment, no requirement or relation to other flags.
+  if (Object.entries(all).some(([name, f]) => flags[name]!.kind === 'other' && (f.default !== undefined || ACTS_WHEN_ABSENT.some((k) => f[k])))) return undefined;
   return {
     strict: cls.strict !== false,
     args: args.map(({ name, a }) => ({ name, required: Boolean(a.required) })),
-    flags: Object.fromEntries(Object.entries(all).map(([name, f]) => [name, fastFlag(f)])),
+    flags,
   };
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Parser, type Command } from '@oclif/core';
+import { Args, Command, Flags, Parser } from '@oclif/core';
 import { describe, expect, it } from 'vitest';
 import { parseFast, type FastCommandSpec } from '../../src/cli/fast-argv.js';
 import { fastSpecOf } from '../../src/cli/fast-spec.js';
@@ -65,6 +65,28 @@ describe('the fast path parser', () => {
     const spec: FastCommandSpec = { strict: true, args: [], flags: { n: { kind: 'integer', min: 1, max: 9 }, x: { kind: 'other' } } };
     for (const argv of [['--n=0'], ['--n=10'], ['--n=+1'], ['--n=1.0'], ['--x=a'], ['stray'], ['--n', '1', '--n', '2']]) expect(parseFast(spec, argv), argv.join(' ')).toBeUndefined();
     expect(parseFast(spec, ['--n', '9'])).toEqual({ flags: { n: 9 }, args: {} });
+  });
+
+  it('leaves a whole command to oclif when a flag it cannot parse would matter even when absent', () => {
+    const command = (flags: Command.Class['flags'], args: Command.Class['args'] = {}) =>
+      class extends Command {
+        static override flags = flags;
+        static override args = args;
+        async run(): Promise<void> {}
+      };
+    const custom = Flags.custom<number>({ parse: async (s) => Number(s) * 2 });
+    expect(fastSpecOf(command({ n: Flags.string({ required: true }) }))).toBeUndefined();
+    expect(fastSpecOf(command({ n: Flags.string({ env: 'N' }) }))).toBeUndefined();
+    expect(fastSpecOf(command({ n: custom({ default: 2 }) }))).toBeUndefined();
+    expect(fastSpecOf(command({ n: Flags.string({ default: async () => 'computed' }) }))).toBeUndefined();
+    expect(fastSpecOf(command({ a: Flags.string({ exclusive: ['b'] }), b: Flags.string() }))).toBeUndefined();
+    expect(fastSpecOf(command({}, { n: Args.integer() }))).toBeUndefined();
+    // Harmless when absent: parsed by oclif only when given.
+    const spec = fastSpecOf(command({ n: custom(), s: Flags.string({ default: 'd' }), b: Flags.boolean({ allowNo: true }) }))!;
+    expect(spec.flags.n!.kind).toBe('other');
+    expect(parseFast(spec, ['--n=1'])).toBeUndefined();
+    expect(parseFast(spec, ['--no-b'])).toBeUndefined();
+    expect(parseFast(spec, [])).toEqual({ flags: { s: 'd' }, args: {} });
   });
 
   it('splits tsh ssh at HOST as the command always did', () => {

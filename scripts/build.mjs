@@ -61,6 +61,20 @@ for (const bin of Object.keys(summaries)) {
   console.log(`${bin}: ${Object.keys(plugin.manifest.commands).length} commands`);
 }
 
+// The fast path's spec of tsh's hot commands (src/cli/fast-path.ts), taken from the same command
+// classes as the manifest: `tsh ssh` and `tsh play` then start without loading oclif.
+const { FAST_COMMANDS, FAST_SPEC_FILE } = await import('../dist/cli/fast-path.js');
+const { fastSpecOf } = await import('../dist/cli/fast-spec.js');
+for (const [bin, ids] of Object.entries(FAST_COMMANDS)) {
+  const specs = {};
+  for (const id of ids) {
+    const spec = fastSpecOf((await import(`../dist/commands/${bin}/${id}.js`)).default);
+    if (spec) specs[id] = spec;
+    else console.warn(`${bin} ${id}: runs through oclif only (a flag or argument the fast parser does not implement)`);
+  }
+  fs.writeFileSync(path.join(top, 'roots', bin, FAST_SPEC_FILE), `${JSON.stringify(specs, null, 2)}\n`);
+}
+
 // The root help of each binary, rendered once by oclif itself (80 columns, no colour), so
 // `tsh --help` prints it without loading oclif (src/cli/main.ts). Rendered after every root has
 // its manifest; a failure here only means oclif renders the help at run time.

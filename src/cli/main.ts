@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { moveLeadingFlags } from './argv.js';
+import { FAST_COMMANDS, runFastPath } from './fast-path.js';
 import { exitCodeFor, isTollgateError } from '../lib/errors.js';
 
 export type BinName = 'tsh' | 'tctl' | 'teleport';
@@ -68,6 +69,8 @@ export async function main(bin: BinName, argv: readonly string[]): Promise<void>
   const args = moveLeadingFlags(argv, new Set(VALUE_FLAGS[bin]), commandIds(root));
   const debug = args.includes('--debug');
   try {
+    // tsh ssh and tsh play skip loading oclif when their command line is plain (fast-path.ts).
+    if (FAST_COMMANDS[bin] && (await runFastPath(bin, root, args))) return;
     const { run, flush } = await import('@oclif/core');
     await run(args, root);
     await flush();

@@ -1,13 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { AdminClient, downloadRecording, recordingKey, profileWebClient } from '../lib/client/index.js';
 import { profileDirFromEnv, ProfileStore, type Profile } from '../lib/profile/index.js';
-import { ADMIN_SOCKET, adminRoutes, webApiRoutes } from '../lib/api/index.js';
-import { loadConfig } from '../lib/config/index.js';
 import { isTollgateError, notFound } from '../lib/errors.js';
-import { binPath, RECORDING_NAMESPACE, sealedOf, type SessionJson, RECORDINGS_DIR, blobFromAllowedSigners, verifyRecording, type VerifyResult } from '../lib/recording/index.js';
+import type { SessionJson, VerifyResult } from '../lib/recording/index.js';
 import { isUuid } from '../lib/ids.js';
+
+// Loaded when used: replaying a local .cast file (tsh play's common case and its start-up figure)
+// needs none of the HTTP client, the API routes, the config loader or the recording folder's index,
+// which together took about 110 ms to load.
+const client = () => import('../lib/client/index.js');
+const api = () => import('../lib/api/index.js');
+const recording = () => import('../lib/recording/index.js');
 
 export interface RecordingFlags {
   config?: string;
@@ -29,6 +33,7 @@ export interface RecordingTarget {
 
 /** The `.bin` beside a local `.cast`, if there is one. */
 async function binBeside(castFile: string): Promise<Readable | null> {
+  const { binPath } = await recording();
   return fs.existsSync(binPath(castFile)) ? fs.createReadStream(binPath(castFile)) : null;
 }
 
@@ -43,7 +48,7 @@ export async function openRecording(target: string, flags: RecordingFlags, o: { 
   if (target.endsWith('.cast') || target.includes('/')) {
     if (!fs.existsSync(target)) throw notFound(`no recording file ${target}`);
     const profile = new ProfileStore(profileDirFromEnv(process.env)).load();
-    return { source: target, session: undefined, bin: () => binBeside(target), verify: () => verifyFile(target, recordingKey(flags['allowed-signers'], profile)), cleanup: none };
+    return { source: target, session: undefined, bin: () => binBeside(target), verify: async () => verifyFile(target, (await client()).recordingKey(flags['allowed-signers'], profile)), cleanup: none };
   }
   if (!isUuid(target)) throw notFound(`no recording with id ${target} (see tsh recordings ls)`);
   const profile = flags['data-dir'] || flags.config ? undefined : new ProfileStore(profileDirFromEnv(process.env)).load();
@@ -55,12 +60,19 @@ export async function openRecording(target: string, flags: RecordingFlags, o: { 
  * With a session id the recording came from the daemon's storage, where every recording has its
  * sidecar; the index row, when known, says where it was sealed.
  */
-function verifyFile(castFile: string, publicBlob: Buffer, session?: string, row?: SessionJson): Promise<VerifyResult> {
+async function verifyFile(castFile: string, publicBlob: Buffer, session?: string, row?: SessionJson): Promise<VerifyResult> {
+  const { RECORDING_NAMESPACE, sealedOf, verifyRecording } = await recording();
   const sealed = row ? sealedOf({ recordingBytes: row.recording_bytes, recordingChain: row.recording_chain }) : null;
   return verifyRecording({ castFile, publicBlob, namespace: RECORDING_NAMESPACE, ...(session ? { session, expectIntegrity: true, sealed } : {}) });
 }
 
 async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): Promise<RecordingTarget> {
+  const [{ loadConfig }, { AdminClient, recordingKey }, { ADMIN_SOCKET, adminRoutes }, { blobFromAllowedSigners, RECORDINGS_DIR }] = await Promise.all([
+    import('../lib/config/index.js'),
+    client(),
+    api(),
+    recording(),
+  ]);
   const config = loadConfig({ configFile: flags.config, dataDir: flags['data-dir'] });
   const file = path.join(config.dataDir, RECORDINGS_DIR, `${id}.cast`);
   if (!fs.existsSync(file)) {
@@ -82,6 +94,7 @@ async function openLocal(id: string, flags: RecordingFlags, explicit: boolean): 
 }
 
 async function openProxied(id: string, profile: Profile, flags: RecordingFlags, local: boolean): Promise<RecordingTarget> {
+  const [{ downloadRecording, profileWebClient, recordingKey }, { webApiRoutes }] = await Promise.all([client(), api()]);
   const web = profileWebClient(profile);
   try {
     if (!local) {

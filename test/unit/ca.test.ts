@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CertAuthority,
@@ -94,5 +98,31 @@ describe('private key files', () => {
     expect(rawEd25519Public(back).equals(rawEd25519Public(k.privateKey))).toBe(true);
     const sig = crypto.sign(null, Buffer.from('x'), back);
     expect(crypto.verify(null, Buffer.from('x'), crypto.createPublicKey(k.privateKey), sig)).toBe(true);
+  });
+
+  it('reads unencrypted ed25519 OpenSSH files itself (tsh login\'s and ssh-keygen\'s), as sshpk does; anything else goes to sshpk', async () => {
+    const { privateKeyToOpenSSH, parseOpenSshEd25519, parsePrivateKeyText } = await import('../../src/lib/ca/keys.js');
+    const { default: sshpk } = await import('sshpk');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-keys-'));
+    try {
+      const keygen = (name: string, args: string[]) => {
+        execFileSync('ssh-keygen', ['-q', '-f', path.join(dir, name), '-C', 'c', ...args]);
+        return fs.readFileSync(path.join(dir, name), 'utf8');
+      };
+      const jwk = (k: crypto.KeyObject) => k.export({ format: 'jwk' });
+      for (const text of [await privateKeyToOpenSSH(generateEd25519().privateKey, 'joe'), keygen('plain', ['-t', 'ed25519', '-N', ''])]) {
+        const own = parseOpenSshEd25519(text);
+        expect(own).toBeDefined();
+        const viaSshpk = sshpk.parsePrivateKey(text, 'auto');
+        expect(jwk(own!).x).toBe((viaSshpk as unknown as { part: { A: { data: Buffer } } }).part.A.data.toString('base64url'));
+        expect(jwk(await parsePrivateKeyText(text))).toEqual(jwk(own!));
+      }
+      expect(parseOpenSshEd25519(keygen('locked', ['-t', 'ed25519', '-N', 'secret']))).toBeUndefined();
+      const rsa = keygen('rsa', ['-t', 'rsa', '-b', '1024', '-N', '']);
+      expect(parseOpenSshEd25519(rsa)).toBeUndefined();
+      await expect(parsePrivateKeyText(rsa)).rejects.toThrow(/unsupported private key type rsa/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,20 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { openRecording } from '../../cli/recording-target.js';
-import { parseOffset } from '../../lib/duration.js';
-import { PlaybackControl, playJson, playRaw, playText, playTimed, VERDICT_EXIT_CODES } from '../../lib/recording/index.js';
-
-/** stdout with backpressure: resolves when the data is accepted, so a 1 GiB replay stays small in memory. */
-function writeOut(text: string): void | Promise<void> {
-  if (process.stdout.write(text)) return;
-  return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
-}
-
-/** Bytes to stdout with backpressure (raw playback). */
-function writeBytes(bytes: Buffer): void | Promise<void> {
-  if (process.stdout.write(bytes)) return;
-  return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
-}
+import { tshPlay } from '../../cli/tsh-play.js';
 
 export default class Play extends BaseCommand {
   static override summary = 'Replay a recorded session in the terminal.';
@@ -37,63 +23,6 @@ export default class Play extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Play);
-    const speed = Number(flags.speed);
-    if (!Number.isFinite(speed) || speed < 0.25 || speed > 16) {
-      const { badParameter } = await import('../../lib/errors.js');
-      throw badParameter(`--speed ${flags.speed} is out of range`, 'use a number from 0.25 to 16');
-    }
-    const fromMs = flags.from ? parseOffset(flags.from) : undefined;
-    if (fromMs !== undefined && (flags.format === 'raw' || flags.format === 'json')) {
-      const { badParameter } = await import('../../lib/errors.js');
-      throw badParameter(`--from goes with --format=pty or text, not ${flags.format}`);
-    }
-    const target = await openRecording(args.session, flags, { local: flags.verify });
-    try {
-      if (flags.verify) {
-        const r = await target.verify();
-        process.stderr.write(`${r.verdict === 'verified' ? '' : 'WARNING: '}recording ${r.summary}\n`);
-        process.exitCode = VERDICT_EXIT_CODES[r.verdict];
-      }
-      if (flags.format === 'raw') await playRaw(target.source, await target.bin(), flags.input ? 'i' : 'o', writeBytes, (m) => process.stderr.write(`WARNING: ${m}\n`));
-      else if (flags.input) {
-        const { badParameter } = await import('../../lib/errors.js');
-        throw badParameter('--input goes with --format=raw');
-      } else await this.play(target.source, flags, speed, fromMs);
-    } finally {
-      target.cleanup();
-    }
-  }
-
-  private async play(file: string | import('node:stream').Readable, flags: { format: string; 'skip-idle-time': boolean; 'raw-escapes': boolean }, speed: number, fromMs?: number): Promise<void> {
-    const warn = (m: string) => process.stderr.write(`\r\nWARNING: ${m}\n`);
-    if (flags.format === 'text') return playText(file, writeOut, warn, { rawEscapes: flags['raw-escapes'], fromMs });
-    if (flags.format === 'json') return playJson(file, writeOut, warn);
-
-    const tty = process.stdin.isTTY && process.stdout.isTTY;
-    const control = new PlaybackControl();
-    const restore = () => {
-      if (tty) process.stdin.setRawMode(false);
-      process.stdin.pause();
-    };
-    const onSignal = () => control.stop();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    if (tty) {
-      process.stdin.setRawMode(true);
-      process.stdin.resume();
-      process.stdin.on('data', (key: Buffer) => {
-        const k = key.toString();
-        if (k === 'q' || k === '\u0003') control.stop();
-        else if (k === ' ') control.togglePause();
-        else if (k === '\u001b[C') control.skip(5000);
-      });
-    }
-    try {
-      await playTimed(file, { speed, maxIdleSeconds: flags['skip-idle-time'] ? 1 : undefined, write: writeOut, control, onWarning: warn, rawEscapes: flags['raw-escapes'], fromMs });
-    } finally {
-      restore();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    await tshPlay(args.session, flags);
   }
 }

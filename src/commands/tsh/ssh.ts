@@ -1,9 +1,6 @@
-import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { profileDirFromEnv, ProfileStore, parseProxyAddress } from '../../lib/profile/index.js';
-import { proxyHostKeyOptions, runSsh } from '../../lib/ssh-client/index.js';
-import { badParameter } from '../../lib/errors.js';
+import { splitSshArgv, tshSsh } from '../../cli/tsh-ssh.js';
 import { assertSsh2Patched } from '../../lib/ssh/index.js';
 
 export default class Ssh extends BaseCommand {
@@ -26,46 +23,8 @@ export default class Ssh extends BaseCommand {
   async run(): Promise<void> {
     // Logging in to the proxy with a certificate and checking its host certificate need patches/ssh2+1.17.0.patch.
     assertSsh2Patched();
-    // Flags come before HOST; everything after HOST belongs to the remote command (`tsh ssh node ls -la`).
-    const argv = this.argv;
-    const valueFlags = new Set(['--port', '-p', '--login', '-l', '--proxy', '--user']);
-    let i = 0;
-    while (i < argv.length && argv[i]!.startsWith('-')) {
-      if (argv[i] === '--') {
-        i++;
-        break;
-      }
-      if (valueFlags.has(argv[i]!)) i++;
-      i++;
-    }
-    const { flags } = await this.parse(Ssh, argv.slice(0, i).filter((a) => a !== '--'));
-    const dest = argv[i];
-    if (!dest) throw badParameter('no node given', 'usage: tsh ssh [--port=22] [-l LOGIN] [LOGIN@]HOST [COMMAND...]');
-    const rest = argv.slice(i + 1);
-    const at = dest.lastIndexOf('@');
-    const host = (at >= 0 ? dest.slice(at + 1) : dest).replace(/^\[(.*)\]$/, '$1');
-    const login = flags.login ?? (at >= 0 ? dest.slice(0, at) : os.userInfo().username);
-    if (!host) throw badParameter(`no host in "${dest}"`, 'usage: tsh ssh [LOGIN@]HOST');
-    const command = rest.length ? rest.join(' ') : undefined;
-    const pty = flags['no-tty'] ? false : flags.tty || (command === undefined && Boolean(process.stdin.isTTY));
-    const profiles = new ProfileStore(profileDirFromEnv(process.env));
-    const profile = profiles.current();
-    if (flags.proxy && parseProxyAddress(flags.proxy).host !== profile.name) {
-      throw badParameter(`not logged in to ${flags.proxy} (the active profile is ${profile.web_proxy_addr})`, `run tsh login --proxy=${flags.proxy}`);
-    }
-    if (flags.user && flags.user !== profile.user) throw badParameter(`logged in as ${profile.user}, not ${flags.user}`, `run tsh login --user=${flags.user}`);
-    const code = await runSsh({
-      profile,
-      target: { login, host, port: flags.port },
-      command,
-      pty,
-      forwardUserAgent: flags['forward-agent'],
-      userAgentSocket: process.env.SSH_AUTH_SOCK,
-      stdin: process.stdin,
-      stdout: process.stdout,
-      stderr: process.stderr,
-      hostKey: proxyHostKeyOptions(profiles, profile),
-    });
-    process.exitCode = code;
+    const { flagArgv, dest, rest } = splitSshArgv(this.argv);
+    const { flags } = await this.parse(Ssh, flagArgv);
+    process.exitCode = await tshSsh(flags, dest, rest);
   }
 }

@@ -86,9 +86,42 @@ export async function privateKeyToOpenSSH(key: KeyObject, comment: string): Prom
   return k.toString('openssh');
 }
 
+/*
+ * An unencrypted OpenSSH private key file holding one ed25519 key (what tsh login writes), read
+ * without sshpk, whose loading was about 20 ms of tsh ssh's start-up. PROTOCOL.key:
+ *   "-----BEGIN OPENSSH PRIVATE KEY-----" base64 "-----END OPENSSH PRIVATE KEY-----" of
+ *   byte[] "openssh-key-v1\0" || string ciphername ("none") || string kdfname ("none") ||
+ *   string kdfoptions ("") || uint32 number of keys (1) || string public key blob ||
+ *   string private section: uint32 checkint || uint32 checkint (equal) || string "ssh-ed25519" ||
+ *     string public key (32 bytes) || string private key (seed 32 || public 32) || string comment ||
+ *     padding 1, 2, 3, ...
+ * Anything else (encrypted, several keys, another type) returns undefined: sshpk reads it.
+ */
+const OPENSSH_KEY = /^-----BEGIN OPENSSH PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END OPENSSH PRIVATE KEY-----\s*$/;
+const AUTH_MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
+
+/** The ed25519 key of an unencrypted single-key OpenSSH private key file, else undefined (layout above). */
+export function parseOpenSshEd25519(text: string): KeyObject | undefined {
+  const m = OPENSSH_KEY.exec(text.trim() + '\n');
+  if (!m) return undefined;
+  const bytes = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+  if (!bytes.subarray(0, AUTH_MAGIC.length).equals(AUTH_MAGIC)) return undefined;
+  const r = new WireReader(bytes.subarray(AUTH_MAGIC.length), 'OpenSSH private key');
+  if (r.text() !== 'none' || r.text() !== 'none' || r.string().length !== 0 || r.uint32() !== 1) return undefined;
+  const publicBlob = r.string();
+  const p = new WireReader(r.string(), 'OpenSSH private key');
+  if (p.uint32() !== p.uint32() || p.text() !== ED25519) return undefined;
+  const pub = p.string();
+  const priv = p.string();
+  if (pub.length !== 32 || priv.length !== 64 || !priv.subarray(32).equals(pub) || !publicBlob.equals(ed25519Blob(pub))) return undefined;
+  return crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: priv.subarray(0, 32).toString('base64url'), x: pub.toString('base64url') }, format: 'jwk' });
+}
+
 /** Reads an OpenSSH or PKCS#8 private key file's text into a KeyObject. */
 export async function parsePrivateKeyText(text: string): Promise<KeyObject> {
   if (text.includes('BEGIN PRIVATE KEY')) return crypto.createPrivateKey(text);
+  const own = parseOpenSshEd25519(text);
+  if (own) return own;
   const { default: sshpk } = await import('sshpk');
   const k = sshpk.parsePrivateKey(text, 'auto');
   if (k.type !== 'ed25519') throw badParameter(`unsupported private key type ${k.type}`, 'tollgate uses ed25519 keys');

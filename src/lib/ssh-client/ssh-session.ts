@@ -137,6 +137,9 @@ export async function runSsh(req: SshRequest): Promise<number> {
         keepaliveInterval: 30_000,
         ...req.hostKey.options(proxy.host),
       });
+      // Without TCP_NODELAY the handshake's back-to-back small packets wait on the proxy's delayed
+      // ACK (40 ms each time on Linux): `tsh ssh NODE true` took 0.46 s with Nagle, 0.38 s without.
+      client.setNoDelay(true);
     });
     return await new Promise<number>((resolve, reject) => {
       const env: Record<string, string> = req.join

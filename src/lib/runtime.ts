@@ -77,7 +77,7 @@ export function ensureDataDir(dir: string, log: Logger): void {
 }
 
 /** Opens the store the config names (embedded SQLite unless told otherwise) and migrates it. */
-export async function openStore(config: Config, log?: Logger, onQuery?: QueryObserver): Promise<Store> {
+export async function openStore(config: Config, log?: Logger, onQuery?: QueryObserver, writeGate?: SharedArrayBuffer): Promise<Store> {
   if (config.storage.type === 'postgres') {
     const { createPostgresStore } = await import('./store/postgres.js');
     const store = await createPostgresStore(config.storage.connString, { logger: log, ...(onQuery ? { onQuery } : {}) });
@@ -95,7 +95,7 @@ export async function openStore(config: Config, log?: Logger, onQuery?: QueryObs
   } catch (err) {
     throw unavailable(`cannot create the store directory ${dir} (teleport.storage.path): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'pick a writable location', err);
   }
-  const store = await createSqliteStore(path.join(dir, STORE_FILE), onQuery ? { onQuery } : {});
+  const store = await createSqliteStore(path.join(dir, STORE_FILE), { ...(onQuery ? { onQuery } : {}), ...(writeGate ? { writeGate } : {}) });
   await store.migrate();
   return store;
 }
@@ -159,7 +159,9 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     });
   }
   const m = metrics;
-  const store = await openStore(config, log, m ? (q) => m.observeQuery(q) : undefined);
+  // Shared with the search index writer's thread (SQLite), which yields to this thread's statements.
+  const writeGate = new SharedArrayBuffer(4);
+  const store = await openStore(config, log, m ? (q) => m.observeQuery(q) : undefined, writeGate);
   const closers: Array<() => Promise<void>> = [() => store.close()];
   const storage = openRecordingStorage(config, store, log);
   storageRef = storage;
@@ -294,7 +296,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       const emulation = createScreenWorker(log);
       closers.unshift(() => emulation.close());
       // SQLite: the search index is written by a worker thread's own connection (PostgreSQL does that work in its server).
-      const lineIndex = config.storage.type === 'sqlite' ? await startLineIndexWriter(path.join(config.storage.dir ?? config.dataDir, STORE_FILE), log) : undefined;
+      const lineIndex = config.storage.type === 'sqlite' ? await startLineIndexWriter(path.join(config.storage.dir ?? config.dataDir, STORE_FILE), log, writeGate) : undefined;
       if (lineIndex) closers.unshift(() => lineIndex.close());
       const indexStore = lineIndex ? { getSession: (id: string) => store.getSession(id), indexSessionLines: lineIndex.indexSessionLines } : store;
       ssh = await startSshProxy({

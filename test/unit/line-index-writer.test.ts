@@ -46,6 +46,6 @@ describe('the search index writer thread (SQLite)', () => {
     await store.close();
     const writer = (await startLineIndexWriter(file, nullLogger))!;
     await writer.close();
-    await expect(writer.indexSessionLines('x', [{ seq: 0, offsetMs: 0, text: 'a' }])).rejects.toThrow(/exited/);
+    await expect(writer.indexSessionLines('x', [{ seq: 0, offsetMs: 0, text: 'a' }])).rejects.toThrow(/stopping/);
   });
 });

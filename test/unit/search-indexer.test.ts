@@ -81,12 +81,14 @@ describe('the search indexer as an optional tap', () => {
     for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919 + 13) % 251 === 10 ? 10 : 0x80 | ((i * 31) & 0x3f);
     f.tap.write({ type: 'output', data: noise });
     f.tap.write({ type: 'output', data: Buffer.from([0x61, 0x00, 0x0a, 0x62, 0x0a]) });
+    // A NUL next to text does not hide the text (a NUL-separated environment dump, say).
+    f.tap.write({ type: 'output', data: Buffer.from('AWS_SECRET=abcdefghijklmnop\n\0PATH=/usr/local/bin:/usr/bin\0') });
     f.at(20);
     const e = Buffer.from('caf\u00e9 after\n');
     f.tap.write({ type: 'output', data: e.subarray(0, 4) });
     f.tap.write({ type: 'output', data: e.subarray(4) });
     await f.tap.close({ exitStatus: 0, exitSignal: null, reason: 'exit' });
-    expect(f.writes.flat().map((l) => l.text)).toEqual(['before the archive', 'caf\u00e9 after']);
+    expect(f.writes.flat().map((l) => l.text)).toEqual(['before the archive', 'AWS_SECRET=abcdefghijklmnop', 'PATH=/usr/local/bin:/usr/bin', 'caf\u00e9 after']);
   });
 
   it('a store slower than the stream: lines are skipped while it is behind, the indexer is not dropped, and it indexes again once the store caught up', async () => {

@@ -105,7 +105,10 @@ interface Thread {
  */
 export function createWriterPool(log: Logger, size = Math.min(4, os.availableParallelism())): WriterPool {
   const script = new URL('./writer-worker.js', import.meta.url);
-  if (!fs.existsSync(fileURLToPath(script))) return inThreadWriters;
+  if (!fs.existsSync(fileURLToPath(script))) {
+    log.warn('recordings are written on the relay\'s thread: the worker script is not built', { component: 'recording', script: fileURLToPath(script) });
+    return inThreadWriters;
+  }
   let ids = 0;
   let stopping = false;
   const threads: Thread[] = [];

@@ -55,6 +55,10 @@ export const MAX_TEXT_BYTES = 16 * 1024 * 1024;
  * again as soon as the store has caught up.
  */
 export const MAX_UNWRITTEN_LINES = 4_000;
+/** The same bound in bytes of text (lines may be 4 KiB long): a session's index holds at most this much. */
+export const MAX_UNWRITTEN_BYTES = 1024 * 1024;
+/** Store writes in flight per session: one being written, one waiting (a PostgreSQL pool is shared). */
+const MAX_WRITES_IN_FLIGHT = 2;
 
 /** One session's indexer: what the pipeline runs as an optional tap. */
 export interface SearchIndexer {
@@ -87,6 +91,7 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   let textBytes = 0;
   /** Lines handed to the store, not yet written; and the store's writes in flight. */
   let unwritten = 0;
+  let unwrittenBytes = 0;
   const writes = new Set<Promise<void>>();
   let writeError: Error | undefined;
   let skipped = 0;
@@ -99,11 +104,13 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       full = true;
       return;
     }
-    if (unwritten + pending.length >= MAX_UNWRITTEN_LINES) {
+    if (unwritten >= MAX_UNWRITTEN_LINES || unwrittenBytes >= MAX_UNWRITTEN_BYTES) {
       if (skipped++ === 0) log.info('the search index writer is behind this session; skipping lines until it catches up', { unwritten });
       return;
     }
     pending.push({ seq: seq++, offsetMs: l.offsetMs, text: l.text });
+    unwritten++;
+    unwrittenBytes += l.text.length;
   };
   const onCommand = (c: ScreenCommand) => {
     const s = session!;
@@ -128,21 +135,36 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
    */
   const write = (force: boolean): void => {
     if (writeError) throw writeError;
-    if (pending.length === 0 || (!force && pending.length < batchLines && now() - lastWrite < flushMs)) return;
+    if (pending.length === 0 || writes.size >= MAX_WRITES_IN_FLIGHT || (!force && pending.length < batchLines && now() - lastWrite < flushMs)) return;
     const batch = pending;
     pending = [];
     lastWrite = now();
-    unwritten += batch.length;
-    const p = o.store.indexSessionLines(o.sessionId, batch).then(
-      () => void (unwritten -= batch.length),
-      (err: Error) => void ((unwritten -= batch.length), (writeError ??= err)),
+    const bytes = batch.reduce((n, l) => n + l.text.length, 0);
+    const p: Promise<void> = o.store.indexSessionLines(o.sessionId, batch).then(
+      () => {
+        unwritten -= batch.length;
+        unwrittenBytes -= bytes;
+        writes.delete(p);
+        // Lines that waited for this write go next (a full batch; a short one waits for the next delivery or the end).
+        if (!writeError && pending.length >= batchLines) write(true);
+      },
+      (err: Error) => {
+        unwritten -= batch.length;
+        unwrittenBytes -= bytes;
+        writes.delete(p);
+        writeError ??= err;
+      },
     );
     writes.add(p);
-    void p.then(() => writes.delete(p));
   };
   /** Every batch handed over is written (or the first failure is thrown). */
   const written = async (): Promise<void> => {
-    await Promise.all([...writes]);
+    // Bounded: each round writes one batch of what is pending (at most MAX_UNWRITTEN_LINES).
+    for (let round = 0; round <= MAX_UNWRITTEN_LINES && (writes.size > 0 || pending.length > 0); round++) {
+      if (writeError) throw writeError;
+      write(true);
+      await Promise.race([...writes]);
+    }
     if (writeError) throw writeError;
   };
 

@@ -2,6 +2,13 @@ import { isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import type { ScreenLine } from './screen-lines.js';
 
+/**
+ * Runs of at least 12 characters with no control character (tab aside) and no invalid UTF-8 in
+ * a binary read: random bytes make one about every 150 KiB; real text in a binary stream (an
+ * environment dump with NULs, strings in an executable) is longer.
+ */
+const TEXT_RUNS = /[^\x00-\x08\x0a-\x1f\x7f\ufffd]{12,}/g;
+
 /** CSI, OSC and other escape sequences, and control characters other than tab: not text. */
 const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]/g;
 
@@ -17,12 +24,15 @@ export class TextLines {
   constructor(private readonly onLine: (line: ScreenLine) => void) {}
 
   write(data: Buffer, offsetMs: number): void {
-    // Binary (random bytes, an archive through exec) is no searchable text, and splitting it at
-    // its 0x0a bytes would index thousands of lines of noise; the recording keeps it exactly.
+    // Binary (random bytes, an archive through exec): splitting it at its 0x0a bytes would index
+    // thousands of lines of noise, so only its runs of text (as `strings` finds them) are kept.
+    // A NUL byte next to text therefore does not hide the text from search.
     if (looksBinary(data)) {
       this.decoder.end();
       this.take(this.partial);
       this.partial = '';
+      this.partialTime = offsetMs;
+      for (const run of data.toString('utf8').match(TEXT_RUNS) ?? []) this.take(run);
       return;
     }
     this.push(this.decoder.write(data), offsetMs);

@@ -21,60 +21,86 @@ export interface LineIndexWriter {
 }
 
 /**
- * Starts the worker for the SQLite file `file` (already created and migrated by the daemon).
+ * Starts the worker for the SQLite file `file` (already created and migrated by the daemon);
+ * `writeGate`: the daemon connection's (createSqliteStore), which the worker yields to.
  * Undefined where the worker script is not built (sources run by unit tests): the caller then
  * writes through its own store.
  */
-export async function startLineIndexWriter(file: string, log: Logger): Promise<LineIndexWriter | undefined> {
+export async function startLineIndexWriter(file: string, log: Logger, writeGate?: SharedArrayBuffer): Promise<LineIndexWriter | undefined> {
   const script = new URL('./line-index-worker.js', import.meta.url);
-  if (!fs.existsSync(fileURLToPath(script))) return undefined;
-  const worker = new Worker(script, { workerData: { file } });
+  if (!fs.existsSync(fileURLToPath(script))) {
+    log.warn('the search index is written on the relay\'s thread: the worker script is not built', { component: 'search', script: fileURLToPath(script) });
+    return undefined;
+  }
   let seqs = 0;
-  let dead: Error | undefined;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
   const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  let ready!: { resolve: () => void; reject: (e: Error) => void };
-  const started = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
-  const died = (err: Error) => {
-    if (dead) return;
-    dead = err;
-    if (!stopping) log.error('the search index writer failed; running sessions are no longer indexed', { component: 'search', error: err.message });
-    ready.reject(err);
-    for (const w of waiting.values()) w.reject(err);
-    waiting.clear();
+
+  /** A worker, ready: one at a time; a worker that died is replaced at the next write. */
+  const spawn = (): Promise<Worker> => {
+    const mine: Promise<Worker> = new Promise<Worker>((resolve, reject) => {
+      const worker = new Worker(script, { workerData: { file, writeGate } });
+      let ready = false;
+      let dead = false;
+      const died = (err: Error) => {
+        if (dead) return;
+        dead = true;
+        if (current === mine) current = undefined;
+        if (!ready) return reject(err);
+        if (!stopping) log.error('the search index writer failed; it is started again for the next lines', { component: 'search', error: err.message });
+        for (const w of waiting.values()) w.reject(err);
+        waiting.clear();
+      };
+      worker.on('message', (m: FromLineIndex) => {
+        if (m.op === 'ready') {
+          if (m.error) return died(new Error(m.error));
+          ready = true;
+          return resolve(worker);
+        }
+        const w = waiting.get(m.seq);
+        waiting.delete(m.seq);
+        if (m.error) w?.reject(new Error(m.error));
+        else w?.resolve();
+      });
+      worker.on('error', (err) => died(err));
+      worker.on('exit', (code) => died(new Error(`the search index writer exited (${code})`)));
+    });
+    return mine;
   };
-  worker.on('message', (m: FromLineIndex) => {
-    if (m.op === 'ready') return m.error ? died(new Error(m.error)) : ready.resolve();
-    const w = waiting.get(m.seq);
-    waiting.delete(m.seq);
-    if (m.error) w?.reject(new Error(m.error));
-    else w?.resolve();
-  });
-  worker.on('error', (err) => died(err));
-  worker.on('exit', (code) => died(new Error(`the search index writer exited (${code})`)));
+  let current: Promise<Worker> | undefined;
+  const worker = (): Promise<Worker> => {
+    if (stopping) return Promise.reject(new Error('the daemon is stopping'));
+    const p = spawn();
+    current = p;
+    return p;
+  };
   // A store the worker cannot open shows at start-up, not at the first session.
-  await started;
+  await worker();
   return {
     indexSessionLines(sessionId, lines) {
       // A failed write fails the session's indexer, which is dropped and audited as a tap.
-      if (dead) return Promise.reject(dead);
       if (lines.length === 0) return Promise.resolve();
-      const seq = ++seqs;
-      const p = new Promise<void>((resolve, reject) => {
-        waiting.set(seq, { resolve, reject });
-        worker.postMessage({ op: 'index', seq, sessionId, lines } satisfies ToLineIndex);
-      });
+      const p = (current ?? worker()).then(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const seq = ++seqs;
+            waiting.set(seq, { resolve, reject });
+            w.postMessage({ op: 'index', seq, sessionId, lines } satisfies ToLineIndex);
+          }),
+      );
       inFlight.add(p);
       const settle = () => void inFlight.delete(p);
       p.then(settle, settle);
       return p;
     },
     async close() {
-      stopping = true;
       // What was handed over is written before the connection closes (the sessions' indexers closed first).
       await Promise.allSettled([...inFlight]);
-      await worker.terminate();
+      stopping = true;
+      const w = await current?.catch(() => undefined);
+      current = undefined;
+      await w?.terminate();
     },
   };
 }

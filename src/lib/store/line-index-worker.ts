@@ -10,16 +10,35 @@ const port = parentPort;
 if (!port) throw new Error('line-index-worker.js runs as a worker thread');
 const post = (m: FromLineIndex) => port.postMessage(m);
 
+const { file, writeGate } = workerData as { file: string; writeGate?: SharedArrayBuffer };
+const gate = writeGate ? new Int32Array(writeGate) : undefined;
+/** Lines per transaction: about a millisecond of SQLite's time each. */
+const TRANSACTION_LINES = 50;
+
+/** Waits (at most 100 ms) while the daemon's thread runs a statement: it goes first (sqlite.ts). */
+function yieldToDaemon(): void {
+  if (!gate) return;
+  const until = performance.now() + 100;
+  for (let v = Atomics.load(gate, 0); v > 0 && performance.now() < until; v = Atomics.load(gate, 0)) Atomics.wait(gate, 0, v, 5);
+}
+
 try {
-  const store = await createSqliteStore((workerData as { file: string }).file);
+  const store = await createSqliteStore(file);
   let queue = Promise.resolve();
   port.on('message', (m: ToLineIndex) => {
-    queue = queue.then(() =>
-      store.indexSessionLines(m.sessionId, m.lines).then(
-        () => post({ op: 'done', seq: m.seq }),
-        (err: Error) => post({ op: 'done', seq: m.seq, error: err.message }),
-      ),
-    );
+    queue = queue.then(async () => {
+      try {
+        // Short transactions: a daemon statement that finds the lock taken waits one of them out
+        // on its first or second try (the busy handler's 1 and 2 ms), not a whole batch.
+        for (let i = 0; i < m.lines.length; i += TRANSACTION_LINES) {
+          yieldToDaemon();
+          await store.indexSessionLines(m.sessionId, m.lines.slice(i, i + TRANSACTION_LINES));
+        }
+        post({ op: 'done', seq: m.seq });
+      } catch (err) {
+        post({ op: 'done', seq: m.seq, error: (err as Error).message });
+      }
+    });
   });
   post({ op: 'ready' });
 } catch (err) {

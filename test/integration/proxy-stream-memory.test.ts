@@ -27,6 +27,7 @@ async function figures(pid: number): Promise<Record<string, number>> {
   return {
     rss: rssMiB(pid),
     heap: await metric('nodejs_heap_size_used_bytes'),
+    heapTotal: await metric('nodejs_heap_size_total_bytes'),
     external: await metric('nodejs_external_memory_bytes'),
   };
 }

@@ -8,7 +8,7 @@ import { formatHostPort, isValidHost, type HostPort } from '../address.js';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { AuditEvents } from '../audit/index.js';
-import { openForwardedAgent } from '../ssh/index.js';
+import { cipherAlgorithms, openForwardedAgent } from '../ssh/index.js';
 import type { Store } from '../store/index.js';
 import { AuthFailureAudit, EventTally, MAX_STARTUPS, MAX_UNAUTHENTICATED, MAX_UNAUTHENTICATED_PER_SOURCE, sourceKey, UnauthenticatedLimiter } from './connection-limits.js';
 import type { HostCertificates } from './host-certs.js';
@@ -198,7 +198,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   }
 
   const server = new ssh2.Server(
-    { hostKeys: o.hostCerts.forProxy(o.principals), ident: `tollgate_${o.version}` },
+    { hostKeys: o.hostCerts.forProxy(o.principals), ident: `tollgate_${o.version}`, algorithms: cipherAlgorithms() },
     (conn, info) => {
       conns.add(conn);
       const addr = info.ip;
@@ -229,7 +229,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
             .then((node) => o.policy.resolve(node?.host ?? target.host, node?.port ?? target.port))
             .then(
             () => {
-              const inner = new ssh2.Server({ hostKeys: o.hostCerts.forNode(target.host), ident: `tollgate_${o.version}` }, (innerConn) => onInner(innerConn, id, target));
+              const inner = new ssh2.Server({ hostKeys: o.hostCerts.forNode(target.host), ident: `tollgate_${o.version}`, algorithms: cipherAlgorithms() }, (innerConn) => onInner(innerConn, id, target));
               const channel = accept();
               if (!channel) return;
               inner.injectSocket(channel as unknown as net.Socket);

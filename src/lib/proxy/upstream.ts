@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type * as Ssh2 from 'ssh2';
 import type { Logger } from '../log.js';
-import { certifiedKey, createCertAgent } from '../ssh/index.js';
+import { certifiedKey, cipherAlgorithms, createCertAgent } from '../ssh/index.js';
 import type { SessionKind } from '../store/index.js';
 import type { Identity, Target } from './session/plan.js';
 import type { ExitInfo } from './session/relay.js';
@@ -208,6 +208,7 @@ export class UpstreamConnector {
         readyTimeout: this.o.readyTimeoutMs ?? 15_000,
         keepaliveInterval: 30_000,
         ...check.connectOptions,
+        algorithms: { ...cipherAlgorithms(), ...check.connectOptions.algorithms },
       });
     });
     client.on('close', () => {

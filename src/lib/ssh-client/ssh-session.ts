@@ -9,7 +9,7 @@ import { parseCertificate, parsePrivateKeyText, parsePublicKeyLine } from '../ca
 import { parseHostPort } from '../address.js';
 import { accessDenied, badParameter, unavailable } from '../errors.js';
 import { FORWARD_AGENT_ENV, JOIN_ENV, JOIN_MODE_ENV, TARGET_ENV } from '../proxy-protocol.js';
-import { createCertAgent } from '../ssh/index.js';
+import { cipherAlgorithms, createCertAgent } from '../ssh/index.js';
 import type { Profile } from '../profile/index.js';
 
 export interface SshTarget {
@@ -127,6 +127,7 @@ export async function runSsh(req: SshRequest): Promise<number> {
         connected = true;
         resolve();
       });
+      const hostKeyOptions = req.hostKey.options(proxy.host);
       client.connect({
         host: proxy.host,
         port: proxy.port,
@@ -135,7 +136,8 @@ export async function runSsh(req: SshRequest): Promise<number> {
         agentForward: true,
         readyTimeout: 20_000,
         keepaliveInterval: 30_000,
-        ...req.hostKey.options(proxy.host),
+        ...hostKeyOptions,
+        algorithms: { ...cipherAlgorithms(), ...hostKeyOptions.algorithms },
       });
       // Without TCP_NODELAY the handshake's back-to-back small packets wait on the proxy's delayed
       // ACK (40 ms each time on Linux): `tsh ssh NODE true` took 0.46 s with Nagle, 0.38 s without.

@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url);
 /** The only ssh2 release the patch was written against (package.json pins it). */
 export const SUPPORTED_SSH2_VERSION = '1.17.0';
 /** The revision the patch exports as constants.TOLLGATE_SSH2_PATCH (bumped when the patch changes). */
-export const SSH2_PATCH_REVISION = 2;
+export const SSH2_PATCH_REVISION = 3;
 /** Where the patch lives, for error messages. */
 export const SSH2_PATCH_FILE = `patches/ssh2+${SUPPORTED_SSH2_VERSION}.patch`;
 

@@ -128,4 +128,37 @@ describe('the search indexer as an optional tap', () => {
     expect(texts.at(-1)).toBe('after the store caught up');
     expect(written.map((l) => l.seq)).toEqual(written.map((_, i) => i));
   });
+
+  it('a PTY session that is not a shell stops being emulated at the line cap (only a shell still needs its terminal, for the command log)', async () => {
+    const outputs = { exec: 0, shell: 0 };
+    for (const kind of ['exec', 'shell'] as const) {
+      const row = sessionRow('joe', 1_000_000, { kind, pty: true, login: 'root', node: 'node1:22' });
+      const auditor: Auditor = { record: async () => undefined, emit: () => undefined };
+      const indexer = createSearchIndexer({
+        sessionId: row.id,
+        pty: { cols: 80, rows: 24 },
+        store: { getSession: async () => row, indexSessionLines: async () => undefined },
+        auditor,
+        log: nullLogger,
+        recordingStart: 0,
+        maxLines: 10,
+        screens: (o) => ({
+          output: (data: Uint8Array | string, t: number) => {
+            outputs[kind]++;
+            // Every write shows a line, so the cap is reached after 10.
+            o.onLine({ offsetMs: t, text: String(data) });
+          },
+          input: () => undefined,
+          resize: () => undefined,
+          flush: async () => undefined,
+          end: async () => undefined,
+          dispose: () => undefined,
+        }),
+      });
+      for (let i = 0; i < 100; i++) await indexer.deliver([{ type: 'output', data: Buffer.from(`line ${i}`) }], [i]);
+      await indexer.close({ reason: 'exit' });
+    }
+    expect(outputs.exec).toBe(11);
+    expect(outputs.shell).toBe(100);
+  });
 });

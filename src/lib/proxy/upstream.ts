@@ -210,6 +210,9 @@ export class UpstreamConnector {
         ...check.connectOptions,
         algorithms: { ...cipherAlgorithms(), ...check.connectOptions.algorithms },
       });
+      // Set before the socket connects (Node applies it on connect): no delayed-ACK waits in the
+      // handshake with the node or on interactive keystrokes.
+      client.setNoDelay(true);
     });
     client.on('close', () => {
       closeAgents();

@@ -89,6 +89,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   let closed = false;
   let full = false;
   let textBytes = 0;
+  /** A shell's commands are logged past the line cap too, so its terminal is still emulated. */
+  let commandLog = false;
   /** Lines handed to the store, not yet written; and the store's writes in flight. */
   let unwritten = 0;
   let unwrittenBytes = 0;
@@ -122,7 +124,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     session = (await o.store.getSession(o.sessionId)) ?? null;
     if (!session) return log.warn('no session row; not indexing', {});
     if (session.kind === 'sftp' || session.kind === 'subsystem') return;
-    if (o.pty) screen = (o.screens ?? inThreadScreens)({ cols: o.pty.cols, rows: o.pty.rows, onLine, onCommand: session.kind === 'shell' && o.auditor ? onCommand : undefined });
+    commandLog = session.kind === 'shell' && o.auditor !== undefined;
+    if (o.pty) screen = (o.screens ?? inThreadScreens)({ cols: o.pty.cols, rows: o.pty.rows, onLine, onCommand: commandLog ? onCommand : undefined });
     else {
       out = new TextLines(onLine);
       inp = new TextLines(onLine);
@@ -176,7 +179,7 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       if (!session) return;
       const started = o.recordingStart ?? session.startedAt;
       // Past the line cap a text session is no longer read; a shell still is, for its command log.
-      for (let i = 0; i < events.length && !(full && !screen); i++) {
+      for (let i = 0; i < events.length && !(full && !(screen && commandLog)); i++) {
         const e = events[i]!;
         // Floored: a line's offset is never after the `.cast` event that showed it (the recorder
         // stamps the same event a moment earlier and rounds), so playing from it shows the line.
@@ -193,8 +196,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
           screen?.input(e.data, t);
           inp?.write(e.data, t);
         } else if (e.type === 'resize') screen?.resize(e.cols, e.rows, t);
-        // Text lines come at once: write them as they fill a batch, so a large delivery is
-        // many small store writes with turns of the event loop between, not one long one.
+        // Handed to the store as they fill a batch (without waiting), so a large delivery is
+        // many small store writes, not one long one.
         if (pending.length >= batchLines) write(true);
       }
       await screen?.flush();

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { badParameter } from '../errors.js';
 import { isWildcardHost, parseHostPort, type HostPort } from '../address.js';
 import { DEFAULTS, type Config, type DataDirSource, type Role } from './config.js';
-import { fileSchema, type FileConfig } from './schema.js';
+import { fileSchema, MAX_WORKERS, type FileConfig } from './schema.js';
 
 /** What the command line (and environment) contribute; everything else comes from the file. */
 export interface ConfigInputs {
@@ -22,6 +22,8 @@ export interface ConfigInputs {
   systemConfigFile?: string;
   systemDataDir?: string;
   hostname?: string;
+  /** Overridable for tests: the cores `workers: auto` counts. */
+  cores?: number;
 }
 
 /** Finds, parses and validates the configuration once, into a frozen Config. */
@@ -185,6 +187,7 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     diagAddr = r;
   }
 
+  const workersSetting = f.teleport?.workers ?? DEFAULTS.workers;
   const config: Config = {
     file,
     dataDir,
@@ -196,6 +199,8 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     logFormat: log?.format ?? 'text',
     diagAddr,
     drainTimeoutMs: f.teleport?.drain_timeout ?? DEFAULTS.drainTimeoutMs,
+    workers: workersSetting === 'auto' ? Math.min(MAX_WORKERS, inputs.cores ?? os.availableParallelism()) : workersSetting,
+    workersAuto: workersSetting === 'auto',
     storage,
     keys,
     auth: {

@@ -31,7 +31,8 @@ export const VERSION_LINE_DEADLINE_MS = 5_000;
 export { MAX_AUTH_TRIES } from './authentication.js';
 
 export interface SshProxyOptions {
-  listen: HostPort;
+  /** undefined: no listener (a daemon whose SSH workers accept connections; its web terminals still open sessions here). */
+  listen: HostPort | undefined;
   principals: string[];
   auth: AuthService;
   store: Store;
@@ -136,7 +137,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
       remove: (id) => live.remove(id),
       join: (channel, who, req) => {
         const dir = o.liveDirectory;
-        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, checkIdentity, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: o.store } } : {}) });
+        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, checkIdentity, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: dir.shipped } } : {}) });
       },
     };
   }
@@ -288,15 +289,18 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     socket.once('close', authenticated);
     server.injectSocket(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', (err: NodeJS.ErrnoException) =>
-      reject(unavailable(`cannot listen on ${formatHostPort(o.listen)} (proxy_service.listen_addr): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, 'stop whatever uses that port or pick another listen_addr', err)),
-    );
-    listener.listen(o.listen.port, o.listen.host, () => resolve());
-  });
+  const listen = o.listen;
+  if (listen) {
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', (err: NodeJS.ErrnoException) =>
+        reject(unavailable(`cannot listen on ${formatHostPort(listen)} (proxy_service.listen_addr): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, 'stop whatever uses that port or pick another listen_addr', err)),
+      );
+      listener.listen(listen.port, listen.host, () => resolve());
+    });
+  }
   // After start-up, accept errors (EMFILE, ...) are logged; an unheard 'error' would end the daemon.
   listener.on('error', (err: Error) => log.error('ssh listener error', { error: err.message }));
-  const a = listener.address() as net.AddressInfo;
+  const a = (listener.address() as net.AddressInfo | null) ?? { address: '', port: 0 };
   const stopListening = () => new Promise<void>((resolve) => (listener.listening ? listener.close(() => resolve()) : resolve()));
   let listenerClosed: Promise<void> | undefined;
   return {

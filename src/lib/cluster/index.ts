@@ -1,0 +1,5 @@
+/** Sessions over every core: the daemon's SSH workers (node:cluster), their supervision and messages. */
+export { isToPrimary, isToWorker, WORKER_SLOT_ENV, type ToPrimary, type ToWorker } from './messages.js';
+export { MAX_RESTARTS, RESTART_WINDOW_MS, WORKER_START_TIMEOUT_MS, WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+export { serveWorker, tellPrimary, workerSlot, type WorkerHandlers } from './worker-side.js';
+export { localRecordingChunks } from './local-chunks.js';

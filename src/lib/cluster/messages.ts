@@ -1,0 +1,26 @@
+/*
+ * What the daemon's primary process and its SSH workers say to each other over node:cluster's IPC
+ * channel. Everything else they share goes through the store (the session index, end requests,
+ * locks) or the data dir (recordings), as separate daemons would.
+ */
+
+/** The environment variable that tells a forked process which worker slot it fills (1..N). */
+export const WORKER_SLOT_ENV = 'TOLLGATE_WORKER_SLOT';
+
+/** Primary → worker. */
+export type ToWorker =
+  | { t: 'tollgate:reload' }
+  | { t: 'tollgate:reopen-log' }
+  | { t: 'tollgate:shutdown' }
+  | { t: 'tollgate:metrics'; id: number };
+
+/** Worker → primary. */
+export type ToPrimary =
+  | { t: 'tollgate:listening'; addr: string }
+  | { t: 'tollgate:metrics'; id: number; metrics: unknown[] };
+
+export function isToWorker(m: unknown): m is ToWorker {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('tollgate:');
+}
+
+export const isToPrimary = isToWorker as (m: unknown) => m is ToPrimary;

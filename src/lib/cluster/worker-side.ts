@@ -1,0 +1,54 @@
+import cluster from 'node:cluster';
+import { isToWorker, WORKER_SLOT_ENV, type ToPrimary } from './messages.js';
+
+/** This process's worker slot (1..N) when it is an SSH worker forked by the daemon's primary; else undefined. */
+export function workerSlot(): number | undefined {
+  if (!cluster.isWorker) return undefined;
+  const n = Number(process.env[WORKER_SLOT_ENV]);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** What a worker does when its primary asks (SIGHUP, SIGUSR1 and SIGTERM of the primary, passed on). */
+export interface WorkerHandlers {
+  reload(): void;
+  reopenLog(): void;
+  /** Drain and exit; also called when the primary is gone (its IPC channel closed). */
+  shutdown(reason: string): void;
+  /** This worker's metrics as prom-client's getMetricsAsJSON() (undefined: no diag_addr). */
+  metrics?: () => Promise<unknown[]>;
+}
+
+/** Wires a worker to its primary's messages; returns the remover. */
+export function serveWorker(h: WorkerHandlers): () => void {
+  const onMessage = (m: unknown) => {
+    if (!isToWorker(m)) return;
+    switch (m.t) {
+      case 'tollgate:reload':
+        return h.reload();
+      case 'tollgate:reopen-log':
+        return h.reopenLog();
+      case 'tollgate:shutdown':
+        return h.shutdown('the primary is stopping');
+      case 'tollgate:metrics': {
+        const get = h.metrics ?? (async () => []);
+        void get().then(
+          (metrics) => tellPrimary({ t: 'tollgate:metrics', id: m.id, metrics }),
+          () => tellPrimary({ t: 'tollgate:metrics', id: m.id, metrics: [] }),
+        );
+        return;
+      }
+    }
+  };
+  const onDisconnect = () => h.shutdown('the primary process is gone');
+  process.on('message', onMessage);
+  process.on('disconnect', onDisconnect);
+  return () => {
+    process.off('message', onMessage);
+    process.off('disconnect', onDisconnect);
+  };
+}
+
+/** Sends a message to the primary (dropped when the channel is gone: the worker is stopping anyway). */
+export function tellPrimary(m: ToPrimary): void {
+  if (process.connected && process.send) process.send(m, undefined, {}, () => undefined);
+}

@@ -20,17 +20,19 @@ export default class Start extends BaseCommand {
     '<%= config.bin %> start --roles=auth,proxy -c /etc/teleport.yaml',
     '<%= config.bin %> start --data-dir /tmp/tollgate',
     '<%= config.bin %> start --diag-addr=127.0.0.1:3000',
+    '<%= config.bin %> start --workers=1',
   ];
   static override flags = {
     ...configFlags,
     roles: Flags.string({ description: 'comma-separated roles to run: auth, proxy (default: the enabled services in the config, else both)' }),
     'diag-addr': Flags.string({ description: 'serve /metrics, /healthz and /readyz over plain HTTP on HOST:PORT (teleport.diag_addr; off by default)' }),
+    workers: Flags.string({ description: 'processes that accept and relay SSH sessions: auto (one per core, the default) or 1-64 (teleport.workers)' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Start);
     const roles = flags.roles === undefined ? undefined : parseDaemonRoles(flags.roles);
-    const inputs: ConfigInputs = { configFile: flags.config, dataDir: flags['data-dir'], roles, diagAddr: flags['diag-addr'] };
+    const inputs: ConfigInputs = { configFile: flags.config, dataDir: flags['data-dir'], roles, diagAddr: flags['diag-addr'], workers: flags.workers };
     const config = loadConfig(inputs);
     let file: LogFile | undefined;
     if (config.logOutput === 'file') {
@@ -124,6 +126,10 @@ export default class Start extends BaseCommand {
         }
       },
       shutdown: (reason) => stop(reason),
+      lost: () => {
+        log.error('the daemon\'s primary process is gone; this worker exits with it (its sessions are closed as interrupted at the next start)', { component: 'daemon' });
+        process.exit(1);
+      },
       metrics: () => worker?.metrics() ?? Promise.resolve([]),
     });
     try {

@@ -12,8 +12,14 @@ export function workerSlot(): number | undefined {
 export interface WorkerHandlers {
   reload(): void;
   reopenLog(): void;
-  /** Drain and exit; also called when the primary is gone (its IPC channel closed). */
+  /** Drain and exit. */
   shutdown(reason: string): void;
+  /**
+   * The primary is gone (killed, crashed: its IPC channel closed), and with it the listener and
+   * the web and admin APIs. The worker exits at once, as part of the same crash: the next start
+   * closes its sessions as interrupted, which it could not do while they still ran.
+   */
+  lost(): void;
   /** This worker's metrics as prom-client's getMetricsAsJSON() (undefined: no diag_addr). */
   metrics?: () => Promise<unknown[]>;
 }
@@ -39,7 +45,7 @@ export function serveWorker(h: WorkerHandlers): () => void {
       }
     }
   };
-  const onDisconnect = () => h.shutdown('the primary process is gone');
+  const onDisconnect = () => h.lost();
   process.on('message', onMessage);
   process.on('disconnect', onDisconnect);
   return () => {

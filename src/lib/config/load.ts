@@ -16,6 +16,8 @@ export interface ConfigInputs {
   roles?: readonly Role[];
   /** `--diag-addr`: wins over teleport.diag_addr. */
   diagAddr?: string;
+  /** `--workers`: wins over teleport.workers (`auto` or a count). */
+  workers?: string;
   /** Environment, injected so tests do not depend on the caller's. */
   env?: NodeJS.ProcessEnv;
   /** Overridable for tests: where the system-wide config and data dir live. */
@@ -187,7 +189,12 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     diagAddr = r;
   }
 
-  const workersSetting = f.teleport?.workers ?? DEFAULTS.workers;
+  let workersSetting = f.teleport?.workers ?? DEFAULTS.workers;
+  if (inputs.workers !== undefined) {
+    const n = Number(inputs.workers);
+    if (inputs.workers !== 'auto' && !(/^\d+$/.test(inputs.workers) && n >= 1 && n <= MAX_WORKERS)) fail(`--workers: must be auto or a whole number from 1 to ${MAX_WORKERS}, not "${inputs.workers}"`, 'use e.g. --workers=auto (one per core) or --workers=1 (one process)');
+    workersSetting = inputs.workers === 'auto' ? 'auto' : n;
+  }
   const config: Config = {
     file,
     dataDir,

@@ -52,7 +52,9 @@ export async function startDaemon(
   const configFile = path.join(path.dirname(dataDir), 'teleport.yaml');
   fs.writeFileSync(configFile, opts.yaml ?? 'auth_service:\n  cluster_name: example.test\n');
   const roles = opts.proxy ? 'auth,proxy' : 'auth';
-  const proc = spawnBackground(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(opts.workers === 'config' ? [] : [`--workers=${opts.workers ?? 1}`]), ...(opts.extraArgs ?? [])], { cwd: ROOT });
+  // TOLLGATE_TEST_WORKERS=2 runs the tests that do not choose under two SSH workers.
+  const workers = opts.workers ?? process.env.TOLLGATE_TEST_WORKERS ?? 1;
+  const proc = spawnBackground(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(workers === 'config' ? [] : [`--workers=${workers}`]), ...(opts.extraArgs ?? [])], { cwd: ROOT });
   opts.onSpawn?.(proc);
   await proc.waitForOutput('auth service started');
   let webPort = 0;

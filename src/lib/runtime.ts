@@ -23,7 +23,7 @@ import { RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, 
 import { assertSsh2Patched } from './ssh/index.js';
 import { createScreenWorker, createSearchIndexer } from './search/index.js';
 import { isUuid } from './ids.js';
-import { localRecordingChunks, tellPrimary, WorkerPool } from './cluster/index.js';
+import { ClusterDirectory, handOverJoin, joinSocketPath, localRecordingChunks, serveJoinBridge, WorkerPool } from './cluster/index.js';
 
 /*
  * The composition root: builds the concrete store, auth service and servers from a Config.
@@ -55,8 +55,11 @@ export interface Daemon {
 /** How long after drain_timeout a worker may take to finish its recordings and exit before it is killed. */
 export const WORKER_STOP_MARGIN_MS = 10_000;
 
+/** How often each process of a daemon with SSH workers polls the store for end requests and locks. */
+export const CLUSTER_END_POLL_MS = 250;
+
 export function newDirectory(config: Config, live: LiveSessions, store: Store, storage: RecordingStorage, id: string, clock: Clock, log: Logger, auth: AuthService, clustered: boolean): LiveDirectory {
-  return new LiveDirectory({
+  return new (clustered ? ClusterDirectory : LiveDirectory)({
     live,
     store,
     serverId: id,
@@ -66,6 +69,8 @@ export function newDirectory(config: Config, live: LiveSessions, store: Store, s
     // Other daemons' sessions are followed through the shared store; sibling workers' through
     // their recording files in the data dir they share with this process.
     followRemote: clustered || config.storage.type === 'postgres',
+    // Sibling workers hear of tctl sessions end and locks through the store: polled 4 times a second.
+    ...(clustered ? { pollMs: CLUSTER_END_POLL_MS } : {}),
     ...(clustered && config.storage.type !== 'postgres' ? { chunks: localRecordingChunks((sid, part) => storage.localPath(sid, part)) } : {}),
   });
 }
@@ -242,6 +247,11 @@ export interface ProxyParts {
   listen: HostPort | undefined;
   /** Whether tsh join through this proxy follows sessions relayed elsewhere (shared store, sibling workers). */
   followRemote: boolean;
+  /**
+   * This process's server id when it has sibling processes on this machine (teleport.workers > 1):
+   * joins are handed to the process that relays the session (src/lib/cluster/join-bridge.ts).
+   */
+  joinBridge?: string;
 }
 
 /** The SSH recording proxy and what it needs beside it; `closers` stop them, first to last. */
@@ -289,8 +299,24 @@ export async function buildSshProxy(p: ProxyParts): Promise<{ ssh: SshProxy; pol
     ...(live ? { live } : {}),
     // Only a shared store (or sibling workers' files) lets another daemon's sessions be followed from here.
     ...(directory && p.followRemote ? { liveDirectory: directory } : {}),
+    ...(directory && p.joinBridge
+      ? {
+          joinElsewhere: async (channel, who, req) => {
+            const s = await directory.remote(req.id);
+            const socket = s?.serverId ? joinSocketPath(config.dataDir, s.serverId) : undefined;
+            return socket ? handOverJoin(socket, channel, who, req) : false;
+          },
+        }
+      : {}),
   });
   closers.unshift(() => ssh.close());
+  if (p.joinBridge) {
+    const socket = joinSocketPath(config.dataDir, p.joinBridge);
+    if (socket) {
+      const bridge = await serveJoinBridge(socket, (channel, who, req) => ssh.joinHere(channel, who, req), log);
+      closers.unshift(() => bridge.close());
+    } else log.warn("the data dir's path is too long for a join socket: tsh join of a sibling worker's session follows its recording instead", { component: 'daemon' });
+  }
   return { ssh, policy, closers };
 }
 
@@ -422,7 +448,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
           if (!w.listening()) throw new Error('not accepting connections');
         },
       });
-      const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: clustered ? undefined : config.proxy.listenAddr, followRemote: clustered || config.storage.type === 'postgres' });
+      const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: clustered ? undefined : config.proxy.listenAddr, followRemote: clustered || config.storage.type === 'postgres', ...(clustered ? { joinBridge: serverId(config.dataDir) } : {}) });
       ssh = built.ssh;
       policy = built.policy;
       closers.unshift(...built.closers);
@@ -437,6 +463,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         // interrupted sessions are closed: a worker only opens and uses what is there.
         const p = new WorkerPool({ count: config.workers, log });
         pool = p;
+        if (directory instanceof ClusterDirectory) directory.siblings = () => p.liveSessions();
         closers.unshift(() => p.stop(0));
         await p.start();
         sshAddr = p.address() ?? formatHostPort(config.proxy.listenAddr);

@@ -28,6 +28,8 @@ export interface SshWorker {
   reload(next: Config): Promise<ReloadReport>;
   /** Its metrics for the primary's /metrics (prom-client JSON); empty without diag_addr. */
   metrics(): Promise<unknown[]>;
+  /** The sessions it relays, with activity and participants, for the primary's lists. */
+  liveSessions(): Promise<unknown[]>;
   close(): Promise<void>;
 }
 
@@ -71,7 +73,7 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
       await recordings.close();
       await storage.stop();
     });
-    const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: config.proxy.listenAddr, followRemote: true });
+    const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: config.proxy.listenAddr, followRemote: true, joinBridge: id });
     closers.unshift(...built.closers);
     directory.start();
     closers.unshift(async () => directory.close());
@@ -113,6 +115,7 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
         return report;
       },
       metrics: async () => (m ? await m.registry.getMetricsAsJSON() : []),
+      liveSessions: async () => (await directory.list()).filter((s) => s.local),
       close,
     };
   } catch (err) {

@@ -131,6 +131,7 @@ export default class Start extends BaseCommand {
         process.exit(1);
       },
       metrics: () => worker?.metrics() ?? Promise.resolve([]),
+      live: () => worker?.liveSessions() ?? Promise.resolve([]),
     });
     try {
       worker = await startSshWorker(config, log, slot, { logControl: logs });

@@ -3,3 +3,5 @@ export { isToPrimary, isToWorker, WORKER_SLOT_ENV, type ToPrimary, type ToWorker
 export { MAX_RESTARTS, RESTART_WINDOW_MS, WORKER_START_TIMEOUT_MS, WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 export { serveWorker, tellPrimary, workerSlot, type WorkerHandlers } from './worker-side.js';
 export { localRecordingChunks } from './local-chunks.js';
+export { handOverJoin, joinSocketPath, serveJoinBridge, type BridgedIdentity, type BridgedJoin, type JoinBridgeServer } from './join-bridge.js';
+export { ClusterDirectory } from './cluster-directory.js';

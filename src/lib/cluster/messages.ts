@@ -12,12 +12,14 @@ export type ToWorker =
   | { t: 'tollgate:reload' }
   | { t: 'tollgate:reopen-log' }
   | { t: 'tollgate:shutdown' }
-  | { t: 'tollgate:metrics'; id: number };
+  | { t: 'tollgate:metrics'; id: number }
+  | { t: 'tollgate:live'; id: number };
 
-/** Worker → primary. */
-export type ToPrimary =
-  | { t: 'tollgate:listening'; addr: string }
-  | { t: 'tollgate:metrics'; id: number; metrics: unknown[] };
+/** Worker → primary: `answer` replies to the request of the same `t` and `id` (an array of items). */
+export type ToPrimary = { t: 'tollgate:listening'; addr: string } | { t: 'tollgate:metrics' | 'tollgate:live'; id: number; answer: unknown[] };
+
+/** What the primary may ask every worker (and wait for every answer). */
+export type WorkerQuestion = 'tollgate:metrics' | 'tollgate:live';
 
 export function isToWorker(m: unknown): m is ToWorker {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('tollgate:');

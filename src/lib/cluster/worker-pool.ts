@@ -1,14 +1,14 @@
 import cluster, { type Worker } from 'node:cluster';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isToPrimary, WORKER_SLOT_ENV, type ToWorker } from './messages.js';
+import { isToPrimary, WORKER_SLOT_ENV, type ToWorker, type WorkerQuestion } from './messages.js';
 
 /** A worker that keeps dying is restarted at most this many times per RESTART_WINDOW_MS. */
 export const MAX_RESTARTS = 5;
 export const RESTART_WINDOW_MS = 60_000;
 /** How long a worker may take from fork to listening. */
 export const WORKER_START_TIMEOUT_MS = 60_000;
-/** How long /metrics waits for a worker's answer before leaving it out. */
+/** How long /metrics (or a session list) waits for a worker's answer before leaving it out. */
 const METRICS_TIMEOUT_MS = 2_000;
 
 interface Slot {
@@ -50,10 +50,10 @@ export class WorkerPool {
         slot.listening = true;
         this.addr ??= m.addr;
       }
-      else if (m.t === 'tollgate:metrics') {
+      else if (m.t === 'tollgate:metrics' || m.t === 'tollgate:live') {
         const p = this.pendingMetrics.get(m.id);
         if (!p) return;
-        p.got.push(m.metrics);
+        p.got.push(m.answer);
         if (p.got.length >= p.want) p.done(p.got);
       }
     });
@@ -89,6 +89,15 @@ export class WorkerPool {
 
   /** Every live worker's metrics (prom-client JSON); a worker that does not answer in time is left out. */
   metrics(): Promise<unknown[][]> {
+    return this.ask('tollgate:metrics');
+  }
+
+  /** Every worker's running sessions, with activity and participants (LiveDirectory rows). */
+  async liveSessions(): Promise<unknown[]> {
+    return (await this.ask('tollgate:live')).flat();
+  }
+
+  private ask(t: WorkerQuestion): Promise<unknown[][]> {
     const live = this.slots.filter((s) => s.worker?.isConnected());
     if (live.length === 0) return Promise.resolve([]);
     const id = ++this.metricsId;
@@ -101,7 +110,7 @@ export class WorkerPool {
       };
       const entry = { want: live.length, got: [] as unknown[][], done: finish };
       this.pendingMetrics.set(id, entry);
-      for (const s of live) s.worker!.send({ t: 'tollgate:metrics', id } satisfies ToWorker);
+      for (const s of live) s.worker!.send({ t, id } satisfies ToWorker);
     });
   }
 

@@ -22,6 +22,8 @@ export interface WorkerHandlers {
   lost(): void;
   /** This worker's metrics as prom-client's getMetricsAsJSON() (undefined: no diag_addr). */
   metrics?: () => Promise<unknown[]>;
+  /** The sessions this worker relays, with activity and participants (LiveDirectory rows). */
+  live?: () => Promise<unknown[]>;
 }
 
 /** Wires a worker to its primary's messages; returns the remover. */
@@ -35,11 +37,12 @@ export function serveWorker(h: WorkerHandlers): () => void {
         return h.reopenLog();
       case 'tollgate:shutdown':
         return h.shutdown('the primary is stopping');
-      case 'tollgate:metrics': {
-        const get = h.metrics ?? (async () => []);
+      case 'tollgate:metrics':
+      case 'tollgate:live': {
+        const get = (m.t === 'tollgate:metrics' ? h.metrics : h.live) ?? (async () => []);
         void get().then(
-          (metrics) => tellPrimary({ t: 'tollgate:metrics', id: m.id, metrics }),
-          () => tellPrimary({ t: 'tollgate:metrics', id: m.id, metrics: [] }),
+          (answer) => tellPrimary({ t: m.t, id: m.id, answer }),
+          () => tellPrimary({ t: m.t, id: m.id, answer: [] }),
         );
         return;
       }

@@ -59,6 +59,12 @@ export interface SshProxyOptions {
   live?: LiveSessions;
   /** Other daemons' running sessions (shared PostgreSQL): tsh join through this proxy follows their shipped recordings. */
   liveDirectory?: LiveDirectory;
+  /**
+   * A join of a session this proxy does not relay, offered first to the process that does (a
+   * sibling SSH worker on this machine, src/lib/cluster's join bridge); false: not handled, so
+   * it is followed through the shipped recording (or refused) as before.
+   */
+  joinElsewhere?: (channel: Ssh2.ServerChannel, who: Identity, req: { id: string; mode: 'observer' | 'peer' }) => Promise<boolean>;
 }
 
 export interface SshProxy {
@@ -78,6 +84,8 @@ export interface SshProxy {
    * the same pipeline, recording and audit as any session. Returns where window changes go.
    */
   openClientSession(req: ClientSessionRequest, channel: ClientChannel): { resize(cols: number, rows: number): void };
+  /** tsh join of a session this proxy relays, for a channel that reached another process (the join bridge). */
+  joinHere(channel: Ssh2.ServerChannel, who: Identity, req: { id: string; mode: 'observer' | 'peer' }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -135,7 +143,8 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     return {
       begin: (meta) => live.begin(meta),
       remove: (id) => live.remove(id),
-      join: (channel, who, req) => {
+      join: async (channel, who, req) => {
+        if (o.joinElsewhere && !live.get(req.id) && (await o.joinElsewhere(channel, who, req))) return;
         const dir = o.liveDirectory;
         return serveJoin(channel, who, req, { live, auditor, log, lookupUser, checkIdentity, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: dir.shipped } } : {}) });
       },
@@ -319,6 +328,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
         },
       };
     },
+    joinHere: (channel, who, req) => (o.live ? serveJoin(channel, who, req, { live: o.live, auditor, log, lookupUser, checkIdentity }) : Promise.resolve()),
     async drain(timeoutMs, line) {
       draining = true;
       // listener.close() stops accepting at once; its callback waits for open connections, so it is not awaited here.

@@ -111,7 +111,8 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
         };
         // The HTTPS files are the primary's (it serves the web); its own line reports them.
         const report = { reloaded: applied, restart: [...new Set(restart)].sort() };
-        log.info('reloaded configuration', { component: 'daemon', ...describeReload(report) });
+        // Not "reloaded configuration": that line is the primary's, one per SIGHUP.
+        log.info('reload applied', { component: 'daemon', ...describeReload(report) });
         return report;
       },
       metrics: async () => (m ? await m.registry.getMetricsAsJSON() : []),

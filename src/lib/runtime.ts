@@ -468,7 +468,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         await p.start();
         sshAddr = p.address() ?? formatHostPort(config.proxy.listenAddr);
         checks.push({
-          name: 'ssh workers',
+          name: 'ssh listener',
           check: () => {
             if (p.listening() === 0) throw new Error(`no SSH worker accepts connections (0 of ${p.size})`);
           },

@@ -86,7 +86,7 @@ describe('teleport.workers: 2', () => {
     expect(ids.size).toBe(3);
     const r = await fetch(`http://127.0.0.1:${diagPort}/readyz`);
     const body = (await r.json()) as { checks: Record<string, string> };
-    expect(body.checks['ssh workers']).toBe('ok');
+    expect(body.checks['ssh listener']).toBe('ok');
   });
 
   it('sessions land on both workers; tctl sessions ls and the web list every one; the web and tsh join follow each', async () => {

@@ -35,8 +35,8 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   private readonly slots: Slot[];
   private stopping = false;
-  private metricsId = 0;
-  private readonly pendingMetrics = new Map<number, { want: number; got: unknown[][]; done(v: unknown[][]): void }>();
+  private questionId = 0;
+  private readonly pending = new Map<number, { want: number; got: unknown[][]; done(v: unknown[][]): void }>();
   private readonly log: Logger;
   private addr: string | undefined;
 
@@ -51,7 +51,7 @@ export class WorkerPool {
         this.addr ??= m.addr;
       }
       else if (m.t === 'tollgate:metrics' || m.t === 'tollgate:live') {
-        const p = this.pendingMetrics.get(m.id);
+        const p = this.pending.get(m.id);
         if (!p) return;
         p.got.push(m.answer);
         if (p.got.length >= p.want) p.done(p.got);
@@ -100,16 +100,16 @@ export class WorkerPool {
   private ask(t: WorkerQuestion): Promise<unknown[][]> {
     const live = this.slots.filter((s) => s.worker?.isConnected());
     if (live.length === 0) return Promise.resolve([]);
-    const id = ++this.metricsId;
+    const id = ++this.questionId;
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(entry.got), METRICS_TIMEOUT_MS);
       const finish = (v: unknown[][]) => {
         clearTimeout(timer);
-        this.pendingMetrics.delete(id);
+        this.pending.delete(id);
         resolve(v);
       };
       const entry = { want: live.length, got: [] as unknown[][], done: finish };
-      this.pendingMetrics.set(id, entry);
+      this.pending.set(id, entry);
       for (const s of live) s.worker!.send({ t, id } satisfies ToWorker);
     });
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Duplex, Writable } from 'node:stream';
 import type * as Ssh2 from 'ssh2';
 import { parseCertificate, type ParsedCertificate } from '../ca/index.js';
+import { isUuid } from '../ids.js';
 import type { Logger } from '../log.js';
 
 /*
@@ -44,6 +45,8 @@ export interface BridgedJoin {
 
 /** The join socket of the process whose server id is `serverId`; undefined when the path would be too long. */
 export function joinSocketPath(dataDir: string, serverId: string): string | undefined {
+  // A server id is read from the store: only a UUID names a file.
+  if (!isUuid(serverId)) return undefined;
   const p = path.join(dataDir, `join-${serverId}.sock`);
   return Buffer.byteLength(p) <= MAX_SOCKET_PATH ? p : undefined;
 }

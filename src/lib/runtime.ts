@@ -252,6 +252,8 @@ export interface ProxyParts {
    * joins are handed to the process that relays the session (src/lib/cluster/join-bridge.ts).
    */
   joinBridge?: string;
+  /** Processes sharing the SSH listener, each with its share of the admission limits. */
+  admissionShares?: number;
 }
 
 /** The SSH recording proxy and what it needs beside it; `closers` stop them, first to last. */
@@ -299,6 +301,7 @@ export async function buildSshProxy(p: ProxyParts): Promise<{ ssh: SshProxy; pol
     ...(live ? { live } : {}),
     // Only a shared store (or sibling workers' files) lets another daemon's sessions be followed from here.
     ...(directory && p.followRemote ? { liveDirectory: directory } : {}),
+    ...(p.admissionShares ? { admissionShares: p.admissionShares } : {}),
     ...(directory && p.joinBridge
       ? {
           joinElsewhere: async (channel, who, req) => {

@@ -73,7 +73,7 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
       await recordings.close();
       await storage.stop();
     });
-    const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: config.proxy.listenAddr, followRemote: true, joinBridge: id });
+    const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: config.proxy.listenAddr, followRemote: true, joinBridge: id, admissionShares: config.workers });
     closers.unshift(...built.closers);
     directory.start();
     closers.unshift(async () => directory.close());

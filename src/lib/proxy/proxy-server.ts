@@ -64,6 +64,11 @@ export interface SshProxyOptions {
    * sibling SSH worker on this machine, src/lib/cluster's join bridge); false: not handled, so
    * it is followed through the shipped recording (or refused) as before.
    */
+  /**
+   * How many processes accept this proxy's connections (teleport.workers): each takes its share
+   * of the unauthenticated-connection limits, so the daemon's bounds stay those of one process.
+   */
+  admissionShares?: number;
   joinElsewhere?: (channel: Ssh2.ServerChannel, who: Identity, req: { id: string; mode: 'observer' | 'peer' }) => Promise<boolean>;
 }
 
@@ -160,7 +165,8 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     reportFailure: (f) => authFailures.note(f),
   });
   const conns = new Set<Ssh2.Connection>();
-  const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE, start: MAX_STARTUPS.start, rate: MAX_STARTUPS.rate });
+  const shares = Math.max(1, o.admissionShares ?? 1);
+  const limiter = new UnauthenticatedLimiter({ total: Math.ceil(MAX_UNAUTHENTICATED / shares), perSource: Math.ceil(MAX_UNAUTHENTICATED_PER_SOURCE / shares), start: Math.ceil(MAX_STARTUPS.start / shares), rate: MAX_STARTUPS.rate });
   /** Sockets not yet authenticated, by `ip|port`, so the ssh2 connection handler can find its own. */
   const unauthenticated = new Map<string, { socket: net.Socket; authenticated: () => void; identified: () => void }>();
   // A flood is a few lines and audit events per window, not one per connection.

@@ -406,16 +406,14 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       const login = new LoginService({ auth, store, clock, log, secondFactor: config.auth.secondFactor, maxSessionTtlMs: config.auth.maxSessionTtlMs });
       const recordings = recordingService(config, store, storage, auth, serverId(config.dataDir), clock, log, m);
       await recordings.closeInterrupted();
-      if (clustered) {
-        // No worker runs yet: the sessions every worker slot left open (a crash, or a slot no
-        // longer configured) are closed as interrupted here, once.
-        for (const slot of workerSlots(config.dataDir)) {
-          const slotStorage = recordingStorageFor(config, store, log, slot);
-          const n = await recordingService(config, store, slotStorage, auth, serverId(config.dataDir, slot), clock, log, undefined).closeInterrupted();
-          // A slot's spool (PostgreSQL) left by a crash is shipped before the worker's own shipper starts.
-          await slotStorage.stop();
-          if (n > 0) log.info("closed a former worker's interrupted sessions", { component: 'daemon', worker: slot, sessions: n });
-        }
+      // No worker runs yet: the sessions every worker slot left open (a crash, or a slot no
+      // longer configured, down to teleport.workers: 1) are closed as interrupted here, once.
+      for (const slot of workerSlots(config.dataDir)) {
+        const slotStorage = recordingStorageFor(config, store, log, slot);
+        const n = await recordingService(config, store, slotStorage, auth, serverId(config.dataDir, slot), clock, log, undefined).closeInterrupted();
+        // A slot's spool (PostgreSQL) left by a crash is shipped before the worker's own shipper starts.
+        await slotStorage.stop();
+        if (n > 0) log.info("closed a former worker's interrupted sessions", { component: 'daemon', worker: slot, sessions: n });
       }
       storage.start();
       closers.unshift(async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../helpers/audit.js';
 import { sessions, startCluster, type Cluster } from '../helpers/cluster.js';
+import { SSH_LISTENING, startDaemon } from '../helpers/daemon.js';
 import { cli, freePort, ROOT, spawnBackground, tmpDir, waitFor, type Background } from '../helpers/proc.js';
 import { shq, TmuxSession } from '../helpers/tmux.js';
 
@@ -220,6 +221,44 @@ describe('teleport.workers: 2', () => {
     expect(output()).toMatch(/drained worker=\d sessions=1 ended_by_shutdown=0/);
   });
 });
+
+describe('teleport.workers: the primary killed', () => {
+  let c: Cluster | undefined;
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('kill -9 of the primary takes its workers with it; a restart with one process closes their sessions as interrupted', async () => {
+    c = await startCluster({ teleportYaml: '  workers: 2', workers: 'config' });
+    const procs = ['k1', 'k2'].map((m) =>
+      spawnBackground(process.execPath, [path.join(ROOT, 'bin/tsh'), 'ssh', `--port=${c!.sshd.port}`, 'root@127.0.0.1', `while :; do echo ${m}; sleep 0.2; done`], { cwd: ROOT, env: c!.env }),
+    );
+    let open: Awaited<ReturnType<typeof sessions>> = [];
+    await waitFor(async () => (open = (await sessions(c!.daemon)).filter((s) => s.endedAt === null)).length === 2, 'two sessions', 20_000);
+    expect(new Set(open.map((s) => s.serverId)).size).toBe(2);
+    const workerPids = [...c.daemon.process.output.matchAll(/ssh worker listening worker=\d .*pid=(\d+)/g)].map((m) => Number(m[1]));
+    expect(workerPids).toHaveLength(2);
+    await c.daemon.process.stop('SIGKILL');
+    await waitFor(() => workerPids.every((pid) => !isAlive(pid)), 'the workers to exit with their primary', 10_000);
+    for (const p of procs) await p.stop('SIGKILL');
+    const again = await startDaemon({ proxy: true, dataDir: c.daemon.dataDir, yaml: fs.readFileSync(c.daemon.configFile, 'utf8'), workers: 1 });
+    c.daemon = again;
+    await again.process.waitForOutput(SSH_LISTENING);
+    const after = await sessions(again);
+    for (const s of open) expect(after.find((x) => x.id === s.id)?.endReason).toBe('interrupted');
+    expect(again.process.output).toMatch(/closed a former worker's interrupted sessions .*worker=1/);
+    expect(again.process.output).toMatch(/closed a former worker's interrupted sessions .*worker=2/);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('teleport.workers: bad values', () => {
   it.each([

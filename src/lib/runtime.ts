@@ -58,6 +58,7 @@ export const WORKER_STOP_MARGIN_MS = 10_000;
 /** How often each process of a daemon with SSH workers polls the store for end requests and locks. */
 export const CLUSTER_END_POLL_MS = 250;
 
+/** The directory of running sessions the APIs and the proxy share (a ClusterDirectory in a daemon with SSH workers). */
 export function newDirectory(config: Config, live: LiveSessions, store: Store, storage: RecordingStorage, id: string, clock: Clock, log: Logger, auth: AuthService, clustered: boolean): LiveDirectory {
   return new (clustered ? ClusterDirectory : LiveDirectory)({
     live,
@@ -188,6 +189,7 @@ export function recordingStorageFor(config: Config, store: Store, log: Logger, s
   return new SharedStoreStorage(path.join(config.dataDir, RECORDINGS_DIR, `worker-${slot}`), store, log);
 }
 
+/** The recorder of one process (server id `id`: the daemon's, or a worker slot's). */
 export function recordingService(config: Config, store: Store, storage: RecordingStorage, auth: AuthService, id: string, clock: Clock, log: Logger, m: DaemonMetrics | undefined): RecordingService {
   return new RecordingService({
     store,

@@ -466,7 +466,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         // interrupted sessions are closed: a worker only opens and uses what is there.
         const p = new WorkerPool({ count: config.workers, log });
         pool = p;
-        if (directory instanceof ClusterDirectory) directory.siblings = () => p.liveSessions();
+        if (directory instanceof ClusterDirectory) {
+          directory.siblings = () => p.liveSessions();
+          directory.watchSibling = (...a) => p.watch(...a);
+        }
         closers.unshift(() => p.stop(0));
         await p.start();
         sshAddr = p.address() ?? formatHostPort(config.proxy.listenAddr);

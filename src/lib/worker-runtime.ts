@@ -1,6 +1,6 @@
 import { formatHostPort } from './address.js';
 import { systemClock } from './clock.js';
-import { tellPrimary } from './cluster/index.js';
+import { tellPrimary, type WatchEvent } from './cluster/index.js';
 import type { Config } from './config/index.js';
 import { DaemonMetrics } from './diag/index.js';
 import type { Logger } from './log.js';
@@ -30,6 +30,8 @@ export interface SshWorker {
   metrics(): Promise<unknown[]>;
   /** The sessions it relays, with activity and participants, for the primary's lists. */
   liveSessions(): Promise<unknown[]>;
+  /** A web viewer of one of its sessions, for the primary's live view (which checked access and audits). */
+  watch(sid: string, user: string, emit: (ev: WatchEvent) => void): Promise<{ detach(): void } | string>;
   close(): Promise<void>;
 }
 
@@ -80,7 +82,7 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
     const { ssh, policy } = built;
     const addr = formatHostPort(ssh.address);
     log.info('ssh worker listening', { component: 'daemon', addr, server_id: id, pid: process.pid });
-    tellPrimary({ t: 'tollgate:listening', addr });
+    tellPrimary({ t: 'tollgate:listening', addr, serverId: id });
     let current = config;
     return {
       async shutdown() {
@@ -117,6 +119,21 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
       },
       metrics: async () => (m ? await m.registry.getMetricsAsJSON() : []),
       liveSessions: async () => (await directory.list()).filter((s) => s.local),
+      async watch(sid, user, emit) {
+        const session = live.get(sid);
+        if (!session) return 'not relayed here';
+        return session.attach({
+          user,
+          mode: 'observer',
+          paint: (p) => emit({ k: 'paint', cols: p.cols, rows: p.rows, paint: p.paint }),
+          event: (e) => {
+            if (e.type === 'output') emit({ k: 'out', b64: Buffer.from(e.data).toString('base64') });
+            else if (e.type === 'resize') emit({ k: 'resize', cols: e.cols, rows: e.rows });
+          },
+          status: (line) => emit({ k: 'status', line }),
+          end: (line) => emit({ k: 'end', line }),
+        });
+      },
       close,
     };
   } catch (err) {

@@ -106,14 +106,26 @@ describe('teleport.workers: 2', () => {
     const webIds = (JSON.parse(web.stdout) as Array<{ id: string }>).map((s) => s.id);
     for (const s of open) expect(webIds).toContain(s.id);
 
-    // The web live view (served by the primary) of a session on each worker.
+    // The web live view (served by the primary) of a session on each worker: attached in that
+    // worker, so the session's participants list the web viewer while it watches.
     for (const slot of [1, 2]) {
       const s = open.find((x) => x.serverId === workerServerId(slot))!;
       const marker = /counter-(list\w)-/.exec(s.command!)![1]!;
-      const w = await watchWeb(s.id, new RegExp(`counter-${marker}-\\d+[\\s\\S]*counter-${marker}-\\d+`));
+      const watching = watchWeb(s.id, new RegExp(`counter-${marker}-(\\d+)[\\s\\S]*counter-${marker}-(?!\\1)\\d+[\\s\\S]*counter-${marker}-\\d+`), 10_000);
+      await waitFor(
+        async () => {
+          const rows = JSON.parse((await c.daemon.tctl(['sessions', 'ls', '--active', '--format=json'])).stdout) as Array<{ id: string; participants: Array<{ user: string; mode: string }> }>;
+          return rows.find((r) => r.id === s.id)?.participants.some((p) => p.user === 'joe' && p.mode === 'observer') ?? false;
+        },
+        'the web viewer to be a participant',
+        10_000,
+      );
+      const w = await watching;
       expect(w.status).toBe(200);
       expect(w.text).toMatch(new RegExp(`counter-${marker}-\\d+`));
     }
+    const webJoins = (await auditEvents(c.daemon, ['session.join'])).filter((e) => e.fields.via === 'web' && open.some((o) => o.id === e.fields.sid));
+    expect(webJoins).toHaveLength(2);
 
     // tsh join twice in a row: round-robin puts the two connections on different workers, so one
     // of them joins a session its own worker relays and the other a sibling's.

@@ -132,6 +132,7 @@ export default class Start extends BaseCommand {
       },
       metrics: () => worker?.metrics() ?? Promise.resolve([]),
       live: () => worker?.liveSessions() ?? Promise.resolve([]),
+      watch: (sid, user, emit) => worker?.watch(sid, user, emit) ?? Promise.resolve('still starting'),
     });
     try {
       worker = await startSshWorker(config, log, slot, { logControl: logs });

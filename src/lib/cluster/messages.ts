@@ -13,10 +13,25 @@ export type ToWorker =
   | { t: 'tollgate:reopen-log' }
   | { t: 'tollgate:shutdown' }
   | { t: 'tollgate:metrics'; id: number }
-  | { t: 'tollgate:live'; id: number };
+  | { t: 'tollgate:live'; id: number }
+  | { t: 'tollgate:watch'; wid: number; sid: string; user: string }
+  | { t: 'tollgate:unwatch'; wid: number };
+
+/** A web viewer's events, from the worker that relays the session (see WorkerPool.watch). */
+export type WatchEvent =
+  | { k: 'ok' }
+  | { k: 'refused'; reason: string }
+  | { k: 'paint'; cols: number; rows: number; paint: string }
+  | { k: 'out'; b64: string }
+  | { k: 'resize'; cols: number; rows: number }
+  | { k: 'status'; line: string }
+  | { k: 'end'; line: string };
 
 /** Worker → primary: `answer` replies to the request of the same `t` and `id` (an array of items). */
-export type ToPrimary = { t: 'tollgate:listening'; addr: string } | { t: 'tollgate:metrics' | 'tollgate:live'; id: number; answer: unknown[] };
+export type ToPrimary =
+  | { t: 'tollgate:listening'; addr: string; serverId: string }
+  | { t: 'tollgate:metrics' | 'tollgate:live'; id: number; answer: unknown[] }
+  | { t: 'tollgate:watch-event'; wid: number; ev: WatchEvent };
 
 /** What the primary may ask every worker (and wait for every answer). */
 export type WorkerQuestion = 'tollgate:metrics' | 'tollgate:live';

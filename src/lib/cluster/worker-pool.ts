@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isToPrimary, WORKER_SLOT_ENV, type ToWorker, type WorkerQuestion } from './messages.js';
+import { isToPrimary, WORKER_SLOT_ENV, type ToWorker, type WatchEvent, type WorkerQuestion } from './messages.js';
 
 /** A worker that keeps dying is restarted at most this many times per RESTART_WINDOW_MS. */
 export const MAX_RESTARTS = 5;
@@ -16,6 +16,23 @@ interface Slot {
   worker: Worker | undefined;
   listening: boolean;
   restarts: number[];
+  /** The worker's id in the session index (its slot's), once it listens. */
+  serverId?: string;
+}
+
+/** What a web viewer of a worker's session is shown (the shape of the live view's WatchSink). */
+export interface WatchTarget {
+  reset(cols: number, rows: number, init: string): void;
+  output(text: string): void;
+  resize(cols: number, rows: number): void;
+  end(line: string): void;
+}
+
+interface Watch {
+  slot: Slot;
+  target: WatchTarget;
+  decoder: TextDecoder;
+  attached(ok: boolean): void;
 }
 
 export interface WorkerPoolOptions {
@@ -39,6 +56,8 @@ export class WorkerPool {
   private readonly pending = new Map<number, { want: number; got: unknown[][]; done(v: unknown[][]): void }>();
   private readonly log: Logger;
   private addr: string | undefined;
+  private watchId = 0;
+  private readonly watches = new Map<number, Watch>();
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.log = o.log.child({ component: 'workers' });
@@ -48,8 +67,9 @@ export class WorkerPool {
       const slot = this.slots.find((s) => s.worker === worker);
       if (m.t === 'tollgate:listening' && slot) {
         slot.listening = true;
+        slot.serverId = m.serverId;
         this.addr ??= m.addr;
-      }
+      } else if (m.t === 'tollgate:watch-event') this.onWatchEvent(m.wid, m.ev);
       else if (m.t === 'tollgate:metrics' || m.t === 'tollgate:live') {
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -95,6 +115,59 @@ export class WorkerPool {
   /** Every worker's running sessions, with activity and participants (LiveDirectory rows). */
   async liveSessions(): Promise<unknown[]> {
     return (await this.ask('tollgate:live')).flat();
+  }
+
+  /**
+   * A web viewer of a session the worker with server id `serverId` relays, attached there as an
+   * observer (so its participants see it, and the paint is the session's current screen).
+   * Undefined when no such worker listens or it would not attach (the caller follows the recording).
+   */
+  watch(serverId: string, sid: string, user: string, target: WatchTarget): Promise<{ stop(): void } | undefined> {
+    const slot = this.slots.find((s) => s.serverId === serverId && s.listening && s.worker?.isConnected());
+    if (!slot) return Promise.resolve(undefined);
+    const wid = ++this.watchId;
+    const stop = () => {
+      if (!this.watches.delete(wid)) return;
+      if (slot.worker?.isConnected()) slot.worker.send({ t: 'tollgate:unwatch', wid } satisfies ToWorker);
+    };
+    return new Promise((resolve) => {
+      this.watches.set(wid, { slot, target, decoder: new TextDecoder('utf-8'), attached: (ok) => resolve(ok ? { stop } : (stop(), undefined)) });
+      slot.worker!.send({ t: 'tollgate:watch', wid, sid, user } satisfies ToWorker);
+    });
+  }
+
+  private onWatchEvent(wid: number, ev: WatchEvent): void {
+    const w = this.watches.get(wid);
+    if (!w) return;
+    switch (ev.k) {
+      case 'ok':
+        return w.attached(true);
+      case 'refused':
+        this.watches.delete(wid);
+        return w.attached(false);
+      case 'paint':
+        return w.target.reset(ev.cols, ev.rows, ev.paint);
+      case 'out':
+        return w.target.output(w.decoder.decode(Buffer.from(ev.b64, 'base64'), { stream: true }));
+      case 'resize':
+        return w.target.resize(ev.cols, ev.rows);
+      case 'status':
+        return w.target.output(`\r\n[tollgate] ${ev.line}\r\n`);
+      case 'end':
+        this.watches.delete(wid);
+        w.attached(true);
+        return w.target.end(ev.line);
+    }
+  }
+
+  /** A worker gone: its web viewers are told, as a session's viewers are when it ends. */
+  private endWatches(slot: Slot): void {
+    for (const [wid, w] of this.watches) {
+      if (w.slot !== slot) continue;
+      this.watches.delete(wid);
+      w.attached(false);
+      w.target.end('tollgate: the worker relaying this session exited; the session was interrupted');
+    }
   }
 
   private ask(t: WorkerQuestion): Promise<unknown[][]> {
@@ -168,6 +241,7 @@ export class WorkerPool {
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) => {
         slot.listening = false;
+        this.endWatches(slot);
         if (!started) {
           started = true;
           clearTimeout(timer);

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { isToWorker, WORKER_SLOT_ENV, type ToPrimary } from './messages.js';
+import { isToWorker, WORKER_SLOT_ENV, type ToPrimary, type WatchEvent } from './messages.js';
 
 /** This process's worker slot (1..N) when it is an SSH worker forked by the daemon's primary; else undefined. */
 export function workerSlot(): number | undefined {
@@ -24,13 +24,51 @@ export interface WorkerHandlers {
   metrics?: () => Promise<unknown[]>;
   /** The sessions this worker relays, with activity and participants (LiveDirectory rows). */
   live?: () => Promise<unknown[]>;
+  /**
+   * A web viewer (the primary checked access and audits the join) attached to session `sid` as
+   * an observer: its events go to `emit`; a string is why it could not be attached.
+   */
+  watch?: (sid: string, user: string, emit: (ev: WatchEvent) => void) => Promise<{ detach(): void } | string>;
 }
 
 /** Wires a worker to its primary's messages; returns the remover. */
 export function serveWorker(h: WorkerHandlers): () => void {
+  const watches = new Map<number, { detach(): void } | 'pending'>();
   const onMessage = (m: unknown) => {
     if (!isToWorker(m)) return;
     switch (m.t) {
+      case 'tollgate:watch': {
+        const wid = m.wid;
+        const emit = (ev: WatchEvent) => {
+          if (ev.k === 'end') watches.delete(wid);
+          tellPrimary({ t: 'tollgate:watch-event', wid, ev });
+        };
+        if (!h.watch) return emit({ k: 'refused', reason: 'not served here' });
+        watches.set(wid, 'pending');
+        void h.watch(m.sid, m.user, emit).then(
+          (r) => {
+            if (typeof r === 'string') {
+              watches.delete(wid);
+              return emit({ k: 'refused', reason: r });
+            }
+            // Dropped by the primary while attaching: detach at once.
+            if (watches.get(wid) !== 'pending') return r.detach();
+            watches.set(wid, r);
+            emit({ k: 'ok' });
+          },
+          (err: Error) => {
+            watches.delete(wid);
+            emit({ k: 'refused', reason: err.message });
+          },
+        );
+        return;
+      }
+      case 'tollgate:unwatch': {
+        const w = watches.get(m.wid);
+        watches.delete(m.wid);
+        if (w && w !== 'pending') w.detach();
+        return;
+      }
       case 'tollgate:reload':
         return h.reload();
       case 'tollgate:reopen-log':

@@ -156,6 +156,8 @@ export class LiveDirectory {
       this.o.auditor.emit(AuditEvents.sessionLeave, user.name, fields);
     };
     if (remote) {
+      const there = await this.watchElsewhere(remote, user.name, sink).catch(() => undefined);
+      if (there) return { stop: () => (there.stop(), leave()) };
       const f = followShipped(this.shipped, remote, {
         paint: (p) => sink.reset(p.cols, p.rows, p.paint),
         output: (t) => sink.output(t),
@@ -181,6 +183,14 @@ export class LiveDirectory {
       throw conflict(`cannot watch session ${id}: ${attached}`);
     }
     return { stop: () => (attached.detach(), leave()) };
+  }
+
+  /**
+   * A web viewer attached in the process that relays `session` (a sibling SSH worker), as its
+   * own viewers are; undefined when that cannot be done (the recording is followed instead).
+   */
+  protected async watchElsewhere(_session: SessionRecord, _user: string, _sink: WatchSink): Promise<{ stop(): void } | undefined> {
+    return undefined;
   }
 
   /**

@@ -48,12 +48,21 @@ const restarted: Background[] = [];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const line = (label: string, text: string) => console.log(`${label.padEnd(34)} ${text}`);
 
-/** The daemon's CPU time so far (all threads: the relay, libuv's pool, the search worker), in seconds. */
+/**
+ * The daemon's CPU time so far (all threads: the relay, libuv's pool, the search worker), in
+ * seconds, with its SSH workers' (teleport.workers: the primary's child processes).
+ */
 function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  let children: number[] = [];
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // no children file (old kernel): the primary alone
+  }
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK + children.reduce((sum, child) => sum + cpuSeconds(child), 0);
 }
 
 /** Bytes under the daemon's recordings directory (every file of every recording). */
@@ -121,7 +130,7 @@ async function restartDaemon(nodeArgs: string[]): Promise<void> {
   await c.daemon.stop();
   let spawned: Background | undefined;
   try {
-    const d = await startDaemon({ proxy: true, nodeArgs, dataDir: c.daemon.dataDir, yaml: fs.readFileSync(c.daemon.configFile, 'utf8'), onSpawn: (p) => (spawned = p) });
+    const d = await startDaemon({ proxy: true, nodeArgs, dataDir: c.daemon.dataDir, yaml: fs.readFileSync(c.daemon.configFile, 'utf8'), onSpawn: (p) => (spawned = p), workers: 'config' });
     await d.process.waitForOutput('ssh proxy listening');
     c.daemon = d;
     restarted.push(d.process);
@@ -132,7 +141,8 @@ async function restartDaemon(nodeArgs: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  c = await startCluster();
+  // The daemon as shipped: teleport.workers' default (auto, one SSH worker per core).
+  c = await startCluster({ workers: 'config' });
   work = tmpDir('tollgate-wire-');
   // The bastion: a second stock sshd that trusts the same user CA and presents a host certificate.
   const hostKey = path.join(work, 'bastion_host');

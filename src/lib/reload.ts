@@ -40,6 +40,7 @@ const YAML_NAMES: Record<string, string> = {
   'proxy.enabled': 'proxy_service.enabled',
   'proxy.publicAddrs': 'proxy_service.public_addr',
   'proxy.publicWebAddr': 'proxy_service.public_addr',
+  workersAuto: 'teleport.workers',
 };
 
 const RELOADABLE = new Set(['logLevel', 'drainTimeoutMs', 'proxy.allowedTargets', 'proxy.httpsCertFile', 'proxy.httpsKeyFile']);

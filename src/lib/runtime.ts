@@ -19,10 +19,11 @@ import { VERSION } from './version.js';
 import { loadOrCreateTls, startWebServer, type WebServer } from './web/index.js';
 import { HostCertificates, LiveDirectory, LiveSessions, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
 import { describeReload, planReload, type ReloadReport } from './reload.js';
-import { createWriterPool, RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage } from './recording/index.js';
+import { createWriterPool, RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage, type WriterPool } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
 import { createScreenWorker, createSearchIndexer } from './search/index.js';
 import { isUuid } from './ids.js';
+import { ClusterDirectory, handOverJoin, joinSocketPath, localRecordingChunks, serveJoinBridge, WorkerPool } from './cluster/index.js';
 
 /*
  * The composition root: builds the concrete store, auth service and servers from a Config.
@@ -44,7 +45,35 @@ export interface Daemon {
   shutdown(): Promise<void>;
   /** SIGHUP: applies what can change at run time from `next`; says what it applied and what needs a restart. */
   reload(next: Config): Promise<ReloadReport>;
+  /** A second stop signal: ends the SSH workers at once (the caller exits). */
+  abort(): void;
+  /** SIGUSR1 passed on to the SSH workers (each reopens its log file). */
+  reopenLogs(): void;
   close(): Promise<void>;
+}
+
+/** How long after drain_timeout a worker may take to finish its recordings and exit before it is killed. */
+export const WORKER_STOP_MARGIN_MS = 10_000;
+
+/** How often each process of a daemon with SSH workers polls the store for end requests and locks. */
+export const CLUSTER_END_POLL_MS = 250;
+
+/** The directory of running sessions the APIs and the proxy share (a ClusterDirectory in a daemon with SSH workers). */
+export function newDirectory(config: Config, live: LiveSessions, store: Store, storage: RecordingStorage, id: string, clock: Clock, log: Logger, auth: AuthService, clustered: boolean): LiveDirectory {
+  return new (clustered ? ClusterDirectory : LiveDirectory)({
+    live,
+    store,
+    serverId: id,
+    now: () => clock.now().getTime(),
+    log,
+    auditor: auth.auditor,
+    // Other daemons' sessions are followed through the shared store; sibling workers' through
+    // their recording files in the data dir they share with this process.
+    followRemote: clustered || config.storage.type === 'postgres',
+    // Sibling workers hear of tctl sessions end and locks through the store: polled 4 times a second.
+    ...(clustered ? { pollMs: CLUSTER_END_POLL_MS } : {}),
+    ...(clustered && config.storage.type !== 'postgres' ? { chunks: localRecordingChunks((sid, part) => storage.localPath(sid, part)) } : {}),
+  });
 }
 
 export interface DaemonOptions {
@@ -77,12 +106,12 @@ export function ensureDataDir(dir: string, log: Logger): void {
 }
 
 /** Opens the store the config names (embedded SQLite unless told otherwise) and migrates it. */
-export async function openStore(config: Config, log?: Logger, onQuery?: QueryObserver, writeGate?: SharedArrayBuffer): Promise<Store> {
+export async function openStore(config: Config, log?: Logger, onQuery?: QueryObserver, migrate = true, writeGate?: SharedArrayBuffer): Promise<Store> {
   if (config.storage.type === 'postgres') {
     const { createPostgresStore } = await import('./store/postgres.js');
     const store = await createPostgresStore(config.storage.connString, { logger: log, ...(onQuery ? { onQuery } : {}) });
     try {
-      await store.migrate();
+      if (migrate) await store.migrate();
     } catch (err) {
       await store.close().catch((e: Error) => log?.warn('cannot close the store after a failed migration', { component: 'daemon', error: e.message }));
       throw err;
@@ -96,7 +125,7 @@ export async function openStore(config: Config, log?: Logger, onQuery?: QueryObs
     throw unavailable(`cannot create the store directory ${dir} (teleport.storage.path): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'pick a writable location', err);
   }
   const store = await createSqliteStore(path.join(dir, STORE_FILE), { ...(onQuery ? { onQuery } : {}), ...(writeGate ? { writeGate } : {}) });
-  await store.migrate();
+  if (migrate) await store.migrate();
   return store;
 }
 
@@ -106,9 +135,15 @@ function openRecordingStorage(config: Config, store: Store, log: Logger): Record
   return config.storage.type === 'postgres' ? new SharedStoreStorage(dir, store, log) : new LocalDirStorage(dir, store);
 }
 
-/** This daemon's id in the shared session index, created once per data dir. */
-function serverId(dataDir: string): string {
-  const file = path.join(dataDir, 'server_id');
+const WORKER_SERVER_ID = /^server_id\.worker-(\d+)$/;
+
+/**
+ * This daemon's id in the shared session index, created once per data dir; SSH worker `slot`
+ * (teleport.workers > 1) has its own (`server_id.worker-N`), kept across its restarts, so the
+ * recovery at a worker's start closes its own interrupted sessions and never a sibling's.
+ */
+export function serverId(dataDir: string, slot?: number): string {
+  const file = path.join(dataDir, slot === undefined ? 'server_id' : `server_id.worker-${slot}`);
   try {
     const id = fs.readFileSync(file, 'utf8').trim();
     if (isUuid(id)) return id;
@@ -124,15 +159,180 @@ function serverId(dataDir: string): string {
  * Where per-session certificates may be used from: the proxy's upstream address
  * (upstream_bind_addr) and the proxies' addresses (cert_source_addresses); none = not pinned.
  */
-function sessionCertSources(config: Config): string[] {
+export function sessionCertSources(config: Config): string[] {
   const out = [...config.auth.certSourceAddresses];
   const bind = config.proxy.upstreamBindAddr;
   if (bind) out.push(net.isIPv6(bind) ? `${bind}/128` : `${bind}/32`);
   return [...new Set(out)];
 }
 
+/** The worker slots this data dir has seen (their server id files). */
+function workerSlots(dataDir: string): number[] {
+  try {
+    return fs
+      .readdirSync(dataDir)
+      .map((f) => WORKER_SERVER_ID.exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Where a process records: the data dir's recordings, shared by every worker with the embedded
+ * store (files are per session, and the primary serves them all); with PostgreSQL each worker
+ * has its own spool, so two shippers never ship the same file.
+ */
+export function recordingStorageFor(config: Config, store: Store, log: Logger, slot?: number): RecordingStorage {
+  if (slot === undefined || config.storage.type !== 'postgres') return openRecordingStorage(config, store, log);
+  return new SharedStoreStorage(path.join(config.dataDir, RECORDINGS_DIR, `worker-${slot}`), store, log);
+}
+
+/**
+ * The recorder of one process (server id `id`: the daemon's, or a worker slot's); `writers`: its
+ * recording threads (none for a recorder that only closes interrupted sessions).
+ */
+export function recordingService(config: Config, store: Store, storage: RecordingStorage, auth: AuthService, id: string, clock: Clock, log: Logger, m: DaemonMetrics | undefined, writers?: WriterPool): RecordingService {
+  return new RecordingService({
+    store,
+    storage,
+    serverId: id,
+    auditor: auth.auditor,
+    clock,
+    maxExecRecordingSize: config.auth.maxExecRecordingSize,
+    recordInput: config.auth.recordInput,
+    signer: auth.recordingSigner,
+    ...(writers ? { writers } : {}),
+    log,
+    ...(m ? { onWritten: (bytes: number, lagMs: number) => m.observeRecordingWrite(bytes, lagMs) } : {}),
+  });
+}
+
+/** The auth service (its CAs loaded, created at first start) and the node inventory. */
+export async function authParts(config: Config, store: Store, clock: Clock, log: Logger, m: DaemonMetrics | undefined): Promise<{ auth: AuthService; inventory: NodeInventory }> {
+  const auth = new AuthService({
+    store,
+    clock,
+    log,
+    keys: config.keys.kind === 'env' ? fixedKeySource(Buffer.from(config.keys.keyBase64, 'base64'), 'TOLLGATE_KEK') : fileKeySource(config.keys.file),
+    clusterName: config.auth.clusterName,
+    publicWebAddr: config.proxy.publicWebAddr,
+    maxSessionTtlMs: config.auth.maxSessionTtlMs,
+    certSourceAddresses: config.auth.certSourceAddresses,
+    sessionCertSourceAddresses: sessionCertSources(config),
+    ...(m ? { observeAudit: (e) => m.observeAudit(e) } : {}),
+  });
+  await auth.init();
+  const inventory = new NodeInventory({
+    store,
+    auth,
+    clock,
+    log,
+    reservedNames: config.proxy.enabled ? proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname) : [],
+  });
+  return { auth, inventory };
+}
+
 export function adminSocketPath(config: Config): string {
   return path.join(config.dataDir, ADMIN_SOCKET);
+}
+
+export interface ProxyParts {
+  config: Config;
+  auth: AuthService;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  m: DaemonMetrics | undefined;
+  inventory: NodeInventory;
+  recordings: RecordingService;
+  live: LiveSessions | undefined;
+  directory: LiveDirectory | undefined;
+  /** undefined: no SSH listener (the primary of SSH workers: its proxy serves web terminals only). */
+  listen: HostPort | undefined;
+  /** Whether tsh join through this proxy follows sessions relayed elsewhere (shared store, sibling workers). */
+  followRemote: boolean;
+  /**
+   * This process's server id when it has sibling processes on this machine (teleport.workers > 1):
+   * joins are handed to the process that relays the session (src/lib/cluster/join-bridge.ts).
+   */
+  joinBridge?: string;
+  /** Processes sharing the SSH listener, each with its share of the admission limits. */
+  admissionShares?: number;
+  /** The gate this process's SQLite connection raises around its statements (openStore): the search index writer yields to it. */
+  writeGate?: SharedArrayBuffer;
+}
+
+/** The SSH recording proxy and what it needs beside it; `closers` stop them, first to last. */
+export async function buildSshProxy(p: ProxyParts): Promise<{ ssh: SshProxy; policy: TargetPolicy; closers: Array<() => Promise<void>> }> {
+  const { config, auth, store, clock, log, m, inventory, recordings, live, directory } = p;
+  const closers: Array<() => Promise<void>> = [];
+  const policy = new TargetPolicy(config.proxy.allowedTargets);
+  const upstream = new UpstreamConnector({
+    policy,
+    log,
+    bindAddr: config.proxy.upstreamBindAddr,
+    hostKeyCheck: nodeHostKeyCheck(auth, clock, log, config.auth.proxyChecksHostKeys),
+  });
+  // Terminal emulation for the search indexer, in a worker thread beside the relay's.
+  const emulation = createScreenWorker(log);
+  closers.unshift(() => emulation.close());
+  // SQLite: the search index is written by a worker thread's own connection (PostgreSQL does that work in its server).
+  const lineIndex = config.storage.type === 'sqlite' ? await startLineIndexWriter(path.join(config.storage.dir ?? config.dataDir, STORE_FILE), log, p.writeGate) : undefined;
+  if (lineIndex) closers.unshift(() => lineIndex.close());
+  const indexStore = lineIndex ? { getSession: (id: string) => store.getSession(id), indexSessionLines: lineIndex.indexSessionLines } : store;
+  const ssh = await startSshProxy({
+    listen: p.listen,
+    principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
+    auth,
+    store,
+    clock,
+    log,
+    // session_recording: off relays and audits without recording (RecordingService still
+    // replays and verifies what was recorded before).
+    recordings: config.auth.sessionRecording === 'off' ? new UnrecordedSessions({ auditor: auth.auditor }) : recordings,
+    limits: { idleTimeoutMs: config.auth.clientIdleTimeoutMs, disconnectExpiredCert: config.auth.disconnectExpiredCert },
+    upstream,
+    hostCerts: new HostCertificates(auth.ca('host'), clock),
+    policy,
+    forwardAgentToNodes: config.proxy.forwardAgentToNodes,
+    inventory,
+    refuseUnregistered: !config.proxy.allowUnregisteredNodes,
+    allowPortForwarding: config.proxy.allowPortForwarding,
+    version: VERSION,
+    // Optional taps, off the relay's path (dropped and audited when they fall behind): the
+    // metrics tap, and the search indexer and command log. Only recorded sessions are indexed:
+    // a hit is a place to play.
+    optionalTaps: (sessionId, plan, recordingStart) => [
+      ...(m ? [m.sessionTap(plan.kind)] : []),
+      ...(config.auth.sessionRecording !== 'off' && (plan.kind === 'shell' || plan.kind === 'exec')
+        ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store: indexStore, auditor: auth.auditor, log })]
+        : []),
+    ],
+    ...(live ? { live } : {}),
+    // Only a shared store (or sibling workers' files) lets another daemon's sessions be followed from here.
+    ...(directory && p.followRemote ? { liveDirectory: directory } : {}),
+    ...(p.admissionShares ? { admissionShares: p.admissionShares } : {}),
+    ...(directory && p.joinBridge
+      ? {
+          joinElsewhere: async (channel, who, req) => {
+            const s = await directory.remote(req.id);
+            const socket = s?.serverId ? joinSocketPath(config.dataDir, s.serverId) : undefined;
+            return socket ? handOverJoin(socket, channel, who, req) : false;
+          },
+        }
+      : {}),
+  });
+  closers.unshift(() => ssh.close());
+  if (p.joinBridge) {
+    const socket = joinSocketPath(config.dataDir, p.joinBridge);
+    if (socket) {
+      const bridge = await serveJoinBridge(socket, (channel, who, req) => ssh.joinHere(channel, who, req), log);
+      closers.unshift(() => bridge.close());
+    } else log.warn("the data dir's path is too long for a join socket: tsh join of a sibling worker's session follows its recording instead", { component: 'daemon' });
+  }
+  return { ssh, policy, closers };
 }
 
 /** Starts the services the config enables (today: the auth service and its admin API). */
@@ -161,7 +361,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const m = metrics;
   // Shared with the search index writer's thread (SQLite), which yields to this thread's statements.
   const writeGate = new SharedArrayBuffer(4);
-  const store = await openStore(config, log, m ? (q) => m.observeQuery(q) : undefined, writeGate);
+  const store = await openStore(config, log, m ? (q) => m.observeQuery(q) : undefined, true, writeGate);
   const closers: Array<() => Promise<void>> = [() => store.close()];
   const storage = openRecordingStorage(config, store, log);
   storageRef = storage;
@@ -169,6 +369,9 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   let web: WebServer | undefined;
   let ssh: SshProxy | undefined;
   let policy: TargetPolicy | undefined;
+  /** teleport.workers > 1: SSH connections are accepted and relayed by worker processes (src/lib/cluster). */
+  const clustered = config.proxy.enabled && config.workers > 1;
+  let pool: WorkerPool | undefined;
   let shuttingDown = false;
   checks.push({
     name: 'daemon',
@@ -177,32 +380,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     },
   });
   try {
-    const auth = new AuthService({
-      store,
-      clock,
-      log,
-      keys: config.keys.kind === 'env' ? fixedKeySource(Buffer.from(config.keys.keyBase64, 'base64'), 'TOLLGATE_KEK') : fileKeySource(config.keys.file),
-      clusterName: config.auth.clusterName,
-      publicWebAddr: config.proxy.publicWebAddr,
-      maxSessionTtlMs: config.auth.maxSessionTtlMs,
-      certSourceAddresses: config.auth.certSourceAddresses,
-      sessionCertSourceAddresses: sessionCertSources(config),
-      ...(m ? { observeAudit: (e) => m.observeAudit(e) } : {}),
-    });
-    await auth.init();
-    const inventory = new NodeInventory({
-      store,
-      auth,
-      clock,
-      log,
-      reservedNames: config.proxy.enabled ? proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname) : [],
-    });
+    const { auth, inventory } = await authParts(config, store, clock, log, m);
     let webTlsPin: string | undefined;
     // Running sessions (tsh join, sessions ls --active, tctl sessions end): the proxy fills the
     // registry; the admin and web APIs read it through the directory, which also sees other
     // daemons' sessions in the shared index and hands them end requests through the store.
     const live = config.proxy.enabled ? new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers }) : undefined;
-    const directory = live ? new LiveDirectory({ live, store, serverId: serverId(config.dataDir), now: () => clock.now().getTime(), log, auditor: auth.auditor, followRemote: config.storage.type === 'postgres' }) : undefined;
+    const directory = live ? newDirectory(config, live, store, storage, serverId(config.dataDir), clock, log, auth, clustered) : undefined;
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {
       auth,
@@ -234,23 +418,20 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     });
     if (config.proxy.enabled) {
       const login = new LoginService({ auth, store, clock, log, secondFactor: config.auth.secondFactor, maxSessionTtlMs: config.auth.maxSessionTtlMs });
-      // Started with the daemon, so a worker that cannot start shows at start-up.
+      // Started with the daemon, so a recording thread that cannot start shows at start-up.
       const writers = createWriterPool(log);
       closers.unshift(() => writers.close());
-      const recordings = new RecordingService({
-        store,
-        storage,
-        serverId: serverId(config.dataDir),
-        auditor: auth.auditor,
-        clock,
-        maxExecRecordingSize: config.auth.maxExecRecordingSize,
-        recordInput: config.auth.recordInput,
-        signer: auth.recordingSigner,
-        writers,
-        log,
-        ...(m ? { onWritten: (bytes: number, lagMs: number) => m.observeRecordingWrite(bytes, lagMs) } : {}),
-      });
+      const recordings = recordingService(config, store, storage, auth, serverId(config.dataDir), clock, log, m, writers);
       await recordings.closeInterrupted();
+      // No worker runs yet: the sessions every worker slot left open (a crash, or a slot no
+      // longer configured, down to teleport.workers: 1) are closed as interrupted here, once.
+      for (const slot of workerSlots(config.dataDir)) {
+        const slotStorage = recordingStorageFor(config, store, log, slot);
+        const n = await recordingService(config, store, slotStorage, auth, serverId(config.dataDir, slot), clock, log, undefined).closeInterrupted();
+        // A slot's spool (PostgreSQL) left by a crash is shipped before the worker's own shipper starts.
+        await slotStorage.stop();
+        if (n > 0) log.info("closed a former worker's interrupted sessions", { component: 'daemon', worker: slot, sessions: n });
+      }
       storage.start();
       closers.unshift(async () => {
         await recordings.close();
@@ -285,69 +466,48 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
           if (!w.listening()) throw new Error('not accepting connections');
         },
       });
-      policy = new TargetPolicy(config.proxy.allowedTargets);
-      const upstream = new UpstreamConnector({
-        policy,
-        log,
-        bindAddr: config.proxy.upstreamBindAddr,
-        hostKeyCheck: nodeHostKeyCheck(auth, clock, log, config.auth.proxyChecksHostKeys),
-      });
-      // Terminal emulation for the search indexer, in a worker thread beside the relay's.
-      const emulation = createScreenWorker(log);
-      closers.unshift(() => emulation.close());
-      // SQLite: the search index is written by a worker thread's own connection (PostgreSQL does that work in its server).
-      const lineIndex = config.storage.type === 'sqlite' ? await startLineIndexWriter(path.join(config.storage.dir ?? config.dataDir, STORE_FILE), log, writeGate) : undefined;
-      if (lineIndex) closers.unshift(() => lineIndex.close());
-      const indexStore = lineIndex ? { getSession: (id: string) => store.getSession(id), indexSessionLines: lineIndex.indexSessionLines } : store;
-      ssh = await startSshProxy({
-        listen: config.proxy.listenAddr,
-        principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
-        auth,
-        store,
-        clock,
-        log,
-        // session_recording: off relays and audits without recording (RecordingService still
-        // replays and verifies what was recorded before).
-        recordings: config.auth.sessionRecording === 'off' ? new UnrecordedSessions({ auditor: auth.auditor }) : recordings,
-        limits: { idleTimeoutMs: config.auth.clientIdleTimeoutMs, disconnectExpiredCert: config.auth.disconnectExpiredCert },
-        upstream,
-        hostCerts: new HostCertificates(auth.ca('host'), clock),
-        policy,
-        forwardAgentToNodes: config.proxy.forwardAgentToNodes,
-        inventory,
-        refuseUnregistered: !config.proxy.allowUnregisteredNodes,
-        allowPortForwarding: config.proxy.allowPortForwarding,
-        version: VERSION,
-        // Optional taps, off the relay's path (dropped and audited when they fall behind): the
-        // metrics tap, and the search indexer and command log. Only recorded sessions are indexed:
-        // a hit is a place to play.
-        optionalTaps: (sessionId, plan, recordingStart) => [
-          ...(m ? [m.sessionTap(plan.kind)] : []),
-          ...(config.auth.sessionRecording !== 'off' && (plan.kind === 'shell' || plan.kind === 'exec')
-            ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store: indexStore, auditor: auth.auditor, log })]
-            : []),
-        ],
-        ...(live ? { live } : {}),
-        // Only a shared store lets another daemon's sessions be followed from here.
-        ...(directory && config.storage.type === 'postgres' ? { liveDirectory: directory } : {}),
-      });
+      const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: clustered ? undefined : config.proxy.listenAddr, followRemote: clustered || config.storage.type === 'postgres', writeGate, ...(clustered ? { joinBridge: serverId(config.dataDir) } : {}) });
+      ssh = built.ssh;
+      policy = built.policy;
+      closers.unshift(...built.closers);
       const sp = ssh;
-      closers.unshift(() => sp.close());
       if (directory) {
         directory.start();
         closers.unshift(async () => directory.close());
       }
-      checks.push({
-        name: 'ssh listener',
-        check: () => {
-          if (!sp.listening()) throw new Error('not accepting connections');
-        },
-      });
+      let sshAddr = formatHostPort(ssh.address);
+      if (clustered) {
+        // Forked last, once the store is migrated, the CAs and keys exist and the slots'
+        // interrupted sessions are closed: a worker only opens and uses what is there.
+        const p = new WorkerPool({ count: config.workers, log });
+        pool = p;
+        if (directory instanceof ClusterDirectory) {
+          directory.siblings = () => p.liveSessions();
+          directory.watchSibling = (...a) => p.watch(...a);
+        }
+        closers.unshift(() => p.stop(0));
+        await p.start();
+        sshAddr = p.address() ?? formatHostPort(config.proxy.listenAddr);
+        checks.push({
+          name: 'ssh listener',
+          check: () => {
+            if (p.listening() === 0) throw new Error(`no SSH worker accepts connections (0 of ${p.size})`);
+          },
+        });
+      } else {
+        checks.push({
+          name: 'ssh listener',
+          check: () => {
+            if (!sp.listening()) throw new Error('not accepting connections');
+          },
+        });
+      }
       if (config.auth.sessionRecording === 'proxy') checks.push(writableDirCheck('recording storage', () => storage.dir));
       log.info('ssh proxy listening', {
         component: 'daemon',
-        addr: formatHostPort(ssh.address),
+        addr: sshAddr,
         recordings: config.auth.sessionRecording === 'off' ? 'off (session_recording: off; sessions are audited, not recorded)' : recordings.dir,
+        workers: clustered ? `${config.workers} (teleport.workers${config.workersAuto ? ': auto' : ''})` : `1 (this process${config.workersAuto ? '; teleport.workers: auto on one core' : ''})`,
       });
     }
     if (!auth.certsPinned) {
@@ -355,7 +515,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     }
     let diagAddress: HostPort | undefined;
     if (m && config.diagAddr) {
-      const diag = await startDiagServer(config.diagAddr, { metrics: m, checks: () => checks, log });
+      const diag = await startDiagServer(config.diagAddr, {
+        metrics: m,
+        checks: () => checks,
+        log,
+        // With workers, /metrics is this process's and every worker's, summed (prom-client's cluster aggregation).
+        ...(pool ? { text: async () => m.text(await pool!.metrics()) } : {}),
+      });
       // Closed just before the store: it answers (not ready, fewer sessions) while the rest drains.
       closers.splice(closers.length - 1, 0, () => diag.close());
       diagAddress = diag.address;
@@ -382,13 +548,22 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       async shutdown() {
         shuttingDown = true;
         web?.stopAccepting();
+        // Every worker drains as this process does (each up to drain_timeout), at the same time.
+        const workersDone = pool?.stop(current.drainTimeoutMs + WORKER_STOP_MARGIN_MS);
         if (ssh) {
           const drainMs = current.drainTimeoutMs;
           log.info('draining: no new connections; waiting for running sessions', { component: 'daemon', sessions: ssh.activeSessions(), drain_timeout: `${drainMs / 1000}s` });
           const r = await ssh.drain(drainMs, `tollgate: the proxy is shutting down and the session could not finish within ${drainMs / 1000}s (teleport.drain_timeout); the recording is saved`);
           log.info('drained', { component: 'daemon', sessions: r.waited, ended_by_shutdown: r.ended });
         }
+        await workersDone;
         await close();
+      },
+      abort() {
+        pool?.kill();
+      },
+      reopenLogs() {
+        pool?.broadcast({ t: 'tollgate:reopen-log' });
       },
       async reload(next) {
         const plan = planReload(current, next);
@@ -426,6 +601,8 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         };
         const report = { reloaded: applied, restart: [...new Set(restart)].sort() };
         log.info('reloaded configuration', { component: 'daemon', ...describeReload(report) });
+        // Each worker reads the config again and applies the same (its own log line says what).
+        pool?.broadcast({ t: 'tollgate:reload' });
         return report;
       },
       close,

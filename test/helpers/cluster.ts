@@ -29,11 +29,11 @@ export interface Cluster {
 }
 
 /** `teleportYaml`: lines of the config's `teleport:` section (indented two spaces), e.g. log format, diag_addr. */
-export async function startCluster(opts: { authYaml?: string; proxyYaml?: string; teleportYaml?: string; nodeHostCert?: boolean } = {}): Promise<Cluster> {
+export async function startCluster(opts: { authYaml?: string; proxyYaml?: string; teleportYaml?: string; nodeHostCert?: boolean; workers?: number | 'auto' | 'config' } = {}): Promise<Cluster> {
   const yaml =
     (opts.teleportYaml ? `teleport:\n${opts.teleportYaml}\n` : '') +
     (await proxyYaml(['  authentication:', '    second_factor: off', ...(opts.authYaml ? [opts.authYaml] : [])].join('\n'), opts.proxyYaml));
-  const daemon = await startDaemon({ proxy: true, yaml });
+  const daemon = await startDaemon({ proxy: true, yaml, ...(opts.workers !== undefined ? { workers: opts.workers } : {}) });
   await daemon.process.waitForOutput(SSH_LISTENING);
   const sshPort = Number(SSH_LISTENING.exec(daemon.process.output)![1]);
   const work = tmpDir('tollgate-cluster-');

@@ -41,13 +41,20 @@ export async function startDaemon(
     nodeArgs?: string[];
     /** Called with the process as soon as it is spawned, so a caller can stop it even if start-up fails or times out. */
     onSpawn?: (proc: Background) => void;
+    /**
+     * `--workers`: 1 (one process, the default here: faster, and what most tests are about),
+     * a count or `auto`; `config` passes no flag, so teleport.workers (or its default, auto) counts.
+     */
+    workers?: number | 'auto' | 'config';
   } = {},
 ): Promise<TestDaemon> {
   const dataDir = opts.dataDir ?? path.join(tmpDir('tollgate-daemon-'), 'data');
   const configFile = path.join(path.dirname(dataDir), 'teleport.yaml');
   fs.writeFileSync(configFile, opts.yaml ?? 'auth_service:\n  cluster_name: example.test\n');
   const roles = opts.proxy ? 'auth,proxy' : 'auth';
-  const proc = spawnBackground(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(opts.extraArgs ?? [])], { cwd: ROOT });
+  // TOLLGATE_TEST_WORKERS=2 runs the tests that do not choose under two SSH workers.
+  const workers = opts.workers ?? process.env.TOLLGATE_TEST_WORKERS ?? 1;
+  const proc = spawnBackground(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'bin/teleport'), 'start', `--roles=${roles}`, '-c', configFile, '--data-dir', dataDir, ...(workers === 'config' ? [] : [`--workers=${workers}`]), ...(opts.extraArgs ?? [])], { cwd: ROOT });
   opts.onSpawn?.(proc);
   await proc.waitForOutput('auth service started');
   let webPort = 0;

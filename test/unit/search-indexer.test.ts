@@ -133,7 +133,12 @@ describe('the search indexer as an optional tap', () => {
     const outputs = { exec: 0, shell: 0 };
     for (const kind of ['exec', 'shell'] as const) {
       const row = sessionRow('joe', 1_000_000, { kind, pty: true, login: 'root', node: 'node1:22' });
-      const auditor: Auditor = { record: async () => undefined, emit: () => undefined };
+      const auditor: Auditor = {
+        record: async () => {
+          throw new Error('not used');
+        },
+        emit: () => undefined,
+      };
       const indexer = createSearchIndexer({
         sessionId: row.id,
         pty: { cols: 80, rows: 24 },

@@ -32,6 +32,12 @@ export interface Config {
   readonly diagAddr: HostPort | undefined;
   /** teleport.drain_timeout: how long SIGTERM lets running sessions finish before ending them. */
   readonly drainTimeoutMs: number;
+  /**
+   * teleport.workers: how many processes accept and relay SSH sessions (node:cluster, sharing
+   * listen_addr); 1 is one process doing everything. `workersAuto`: the number came from `auto`.
+   */
+  readonly workers: number;
+  readonly workersAuto: boolean;
   readonly storage: StorageConfig;
   readonly keys: KeysConfig;
   readonly auth: {
@@ -74,6 +80,7 @@ export const DEFAULTS = {
   userCertTtlMs: 12 * 3_600_000,
   maxExecRecordingSize: 0,
   drainTimeoutMs: 30_000,
+  workers: 'auto' as number | 'auto',
   listenAddr: { host: '0.0.0.0', port: 3023 },
   webListenAddr: { host: '0.0.0.0', port: 3080 },
   systemDataDir: '/var/lib/teleport',

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { badParameter } from '../errors.js';
 import { isWildcardHost, parseHostPort, type HostPort } from '../address.js';
 import { DEFAULTS, type Config, type DataDirSource, type Role } from './config.js';
-import { fileSchema, type FileConfig } from './schema.js';
+import { fileSchema, MAX_WORKERS, type FileConfig } from './schema.js';
 
 /** What the command line (and environment) contribute; everything else comes from the file. */
 export interface ConfigInputs {
@@ -16,12 +16,16 @@ export interface ConfigInputs {
   roles?: readonly Role[];
   /** `--diag-addr`: wins over teleport.diag_addr. */
   diagAddr?: string;
+  /** `--workers`: wins over teleport.workers (`auto` or a count). */
+  workers?: string;
   /** Environment, injected so tests do not depend on the caller's. */
   env?: NodeJS.ProcessEnv;
   /** Overridable for tests: where the system-wide config and data dir live. */
   systemConfigFile?: string;
   systemDataDir?: string;
   hostname?: string;
+  /** Overridable for tests: the cores `workers: auto` counts. */
+  cores?: number;
 }
 
 /** Finds, parses and validates the configuration once, into a frozen Config. */
@@ -185,6 +189,12 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     diagAddr = r;
   }
 
+  let workersSetting = f.teleport?.workers ?? DEFAULTS.workers;
+  if (inputs.workers !== undefined) {
+    const n = Number(inputs.workers);
+    if (inputs.workers !== 'auto' && !(/^\d+$/.test(inputs.workers) && n >= 1 && n <= MAX_WORKERS)) fail(`--workers: must be auto or a whole number from 1 to ${MAX_WORKERS}, not "${inputs.workers}"`, 'use e.g. --workers=auto (one per core) or --workers=1 (one process)');
+    workersSetting = inputs.workers === 'auto' ? 'auto' : n;
+  }
   const config: Config = {
     file,
     dataDir,
@@ -196,6 +206,8 @@ function buildConfig(f: FileConfig, file: string | undefined, inputs: ConfigInpu
     logFormat: log?.format ?? 'text',
     diagAddr,
     drainTimeoutMs: f.teleport?.drain_timeout ?? DEFAULTS.drainTimeoutMs,
+    workers: workersSetting === 'auto' ? Math.min(MAX_WORKERS, inputs.cores ?? os.availableParallelism()) : workersSetting,
+    workersAuto: workersSetting === 'auto',
     storage,
     keys,
     auth: {

@@ -82,6 +82,14 @@ const drainTimeout = z.union([z.string(), z.number()], { error: 'must be a durat
   }
 });
 
+/** teleport.workers: processes that accept SSH connections; `auto` = one per core (os.availableParallelism). */
+export const MAX_WORKERS = 64;
+const workers = z
+  .union([z.literal('auto'), z.number()], { error: `must be auto or a whole number from 1 to ${MAX_WORKERS}` })
+  .superRefine((v, ctx) => {
+    if (v !== 'auto' && (!Number.isInteger(v) || v < 1 || v > MAX_WORKERS)) ctx.addIssue({ code: 'custom', message: `must be auto or a whole number from 1 to ${MAX_WORKERS}, not ${v}` });
+  });
+
 const logFormat = z.enum(['text', 'json'], { error: 'must be text or json' });
 
 /** stderr, stdout, or a log file path (syslog is Teleport's, not tollgate's). */
@@ -139,6 +147,7 @@ export const fileSchema = z.strictObject({
         .optional(),
       diag_addr: address().optional(),
       drain_timeout: drainTimeout.optional(),
+      workers: workers.optional(),
       /** The key-encryption key's file (sealed CA keys); relative to the config file. */
       keys_file: z.string().min(1).optional(),
       log: z

@@ -16,6 +16,8 @@ export interface DiagOptions {
   /** What /readyz asks; read at each request, so parts can come and go (draining). */
   checks(): readonly ReadinessCheck[];
   log: Logger;
+  /** /metrics' body when it is more than this process's registry (the sum over SSH workers). */
+  text?: () => Promise<string>;
 }
 
 /*
@@ -39,7 +41,7 @@ export async function startDiagServer(listen: HostPort, o: DiagOptions): Promise
     const handle = async () => {
       switch (url) {
         case '/metrics':
-          return send(res, 200, await o.metrics.registry.metrics(), o.metrics.registry.contentType);
+          return send(res, 200, o.text ? await o.text() : await o.metrics.registry.metrics(), o.metrics.registry.contentType);
         case '/healthz':
           // Alive: this process answers. Whether it can do its job is /readyz.
           return send(res, 200, { status: 'ok' });

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { AuditEvent, QueryTiming } from '../store/index.js';
 import { authFailureLabel, boundedLabel, rejectionLabel } from './labels.js';
 
@@ -61,7 +61,8 @@ export class DaemonMetrics {
   constructor(o: { version: string; backend: string; shipperBacklog?: () => number }) {
     // process_cpu_seconds_total, process_resident_memory_bytes, nodejs_* (Teleport exports the Go equivalents).
     collectDefaultMetrics({ register: this.registry });
-    new Gauge({ name: 'tollgate_build_info', help: 'Always 1; the version is a label.', labelNames: ['version'], registers: [this.registry] }).set({ version: o.version }, 1);
+    // `max`: summed over SSH workers it would be N + 1, not 1.
+    new Gauge({ name: 'tollgate_build_info', help: 'Always 1; the version is a label.', labelNames: ['version'], registers: [this.registry], aggregator: 'max' }).set({ version: o.version }, 1);
     if (o.shipperBacklog) {
       const backlog = o.shipperBacklog;
       new Gauge({
@@ -135,6 +136,18 @@ export class DaemonMetrics {
         this.tapsDropped.inc({ tap: boundedLabel(this.taps, f.tap) });
         break;
     }
+  }
+
+  /**
+   * The exposition of this registry and the SSH workers' (their getMetricsAsJSON()), aggregated
+   * as prom-client's cluster mode does: counters, gauges and histograms summed (sessions, bytes,
+   * process CPU and memory of every process), except where a metric says otherwise (build_info:
+   * max; process start time: left out; event loop lag: averaged).
+   */
+  async text(workers: readonly unknown[][]): Promise<string> {
+    const own = await this.registry.getMetricsAsJSON();
+    const all = [own, ...workers] as Array<Array<MetricObjectWithValues<MetricValue<string>>>>;
+    return AggregatorRegistry.aggregate(all).metrics();
   }
 
   /** The store's query observer. */

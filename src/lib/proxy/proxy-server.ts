@@ -31,7 +31,8 @@ export const VERSION_LINE_DEADLINE_MS = 5_000;
 export { MAX_AUTH_TRIES } from './authentication.js';
 
 export interface SshProxyOptions {
-  listen: HostPort;
+  /** undefined: no listener (a daemon whose SSH workers accept connections; its web terminals still open sessions here). */
+  listen: HostPort | undefined;
   principals: string[];
   auth: AuthService;
   store: Store;
@@ -58,6 +59,17 @@ export interface SshProxyOptions {
   live?: LiveSessions;
   /** Other daemons' running sessions (shared PostgreSQL): tsh join through this proxy follows their shipped recordings. */
   liveDirectory?: LiveDirectory;
+  /**
+   * A join of a session this proxy does not relay, offered first to the process that does (a
+   * sibling SSH worker on this machine, src/lib/cluster's join bridge); false: not handled, so
+   * it is followed through the shipped recording (or refused) as before.
+   */
+  /**
+   * How many processes accept this proxy's connections (teleport.workers): each takes its share
+   * of the unauthenticated-connection limits, so the daemon's bounds stay those of one process.
+   */
+  admissionShares?: number;
+  joinElsewhere?: (channel: Ssh2.ServerChannel, who: Identity, req: { id: string; mode: 'observer' | 'peer' }) => Promise<boolean>;
 }
 
 export interface SshProxy {
@@ -77,6 +89,8 @@ export interface SshProxy {
    * the same pipeline, recording and audit as any session. Returns where window changes go.
    */
   openClientSession(req: ClientSessionRequest, channel: ClientChannel): { resize(cols: number, rows: number): void };
+  /** tsh join of a session this proxy relays, for a channel that reached another process (the join bridge). */
+  joinHere(channel: Ssh2.ServerChannel, who: Identity, req: { id: string; mode: 'observer' | 'peer' }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -134,9 +148,10 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     return {
       begin: (meta) => live.begin(meta),
       remove: (id) => live.remove(id),
-      join: (channel, who, req) => {
+      join: async (channel, who, req) => {
+        if (o.joinElsewhere && !live.get(req.id) && (await o.joinElsewhere(channel, who, req))) return;
         const dir = o.liveDirectory;
-        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, checkIdentity, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: o.store } } : {}) });
+        return serveJoin(channel, who, req, { live, auditor, log, lookupUser, checkIdentity, ...(dir ? { remote: { find: (id: string) => dir.remote(id), store: dir.shipped } } : {}) });
       },
     };
   }
@@ -150,7 +165,8 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     reportFailure: (f) => authFailures.note(f),
   });
   const conns = new Set<Ssh2.Connection>();
-  const limiter = new UnauthenticatedLimiter({ total: MAX_UNAUTHENTICATED, perSource: MAX_UNAUTHENTICATED_PER_SOURCE, start: MAX_STARTUPS.start, rate: MAX_STARTUPS.rate });
+  const shares = Math.max(1, o.admissionShares ?? 1);
+  const limiter = new UnauthenticatedLimiter({ total: Math.ceil(MAX_UNAUTHENTICATED / shares), perSource: Math.ceil(MAX_UNAUTHENTICATED_PER_SOURCE / shares), start: Math.ceil(MAX_STARTUPS.start / shares), rate: MAX_STARTUPS.rate });
   /** Sockets not yet authenticated, by `ip|port`, so the ssh2 connection handler can find its own. */
   const unauthenticated = new Map<string, { socket: net.Socket; authenticated: () => void; identified: () => void }>();
   // A flood is a few lines and audit events per window, not one per connection.
@@ -291,15 +307,18 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
     socket.once('close', authenticated);
     server.injectSocket(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', (err: NodeJS.ErrnoException) =>
-      reject(unavailable(`cannot listen on ${formatHostPort(o.listen)} (proxy_service.listen_addr): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, 'stop whatever uses that port or pick another listen_addr', err)),
-    );
-    listener.listen(o.listen.port, o.listen.host, () => resolve());
-  });
+  const listen = o.listen;
+  if (listen) {
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', (err: NodeJS.ErrnoException) =>
+        reject(unavailable(`cannot listen on ${formatHostPort(listen)} (proxy_service.listen_addr): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, 'stop whatever uses that port or pick another listen_addr', err)),
+      );
+      listener.listen(listen.port, listen.host, () => resolve());
+    });
+  }
   // After start-up, accept errors (EMFILE, ...) are logged; an unheard 'error' would end the daemon.
   listener.on('error', (err: Error) => log.error('ssh listener error', { error: err.message }));
-  const a = listener.address() as net.AddressInfo;
+  const a = (listener.address() as net.AddressInfo | null) ?? { address: '', port: 0 };
   const stopListening = () => new Promise<void>((resolve) => (listener.listening ? listener.close(() => resolve()) : resolve()));
   let listenerClosed: Promise<void> | undefined;
   return {
@@ -318,6 +337,7 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
         },
       };
     },
+    joinHere: (channel, who, req) => (o.live ? serveJoin(channel, who, req, { live: o.live, auditor, log, lookupUser, checkIdentity }) : Promise.resolve()),
     async drain(timeoutMs, line) {
       draining = true;
       // listener.close() stops accepting at once; its callback waits for open connections, so it is not awaited here.

@@ -70,8 +70,26 @@ export class LiveDirectory {
   private polling = false;
 
   constructor(
-    private readonly o: { live: LiveSessions; store: Store; serverId: string; now(): number; log: Logger; auditor: Auditor; pollMs?: number; followRemote?: boolean },
+    private readonly o: {
+      live: LiveSessions;
+      store: Store;
+      serverId: string;
+      now(): number;
+      log: Logger;
+      auditor: Auditor;
+      pollMs?: number;
+      followRemote?: boolean;
+      /** Where other daemons' running recordings are read: the store's shipped chunks, unless given (sibling workers' local files). */
+      chunks?: Pick<Store, 'readRecordingChunks'>;
+    },
   ) {}
+
+  /** What followShipped reads another daemon's running session from (web watch, tsh join). */
+  get shipped(): Pick<Store, 'readRecordingChunks' | 'getSession'> {
+    const chunks = this.o.chunks;
+    if (!chunks) return this.o.store;
+    return { readRecordingChunks: (...a) => chunks.readRecordingChunks(...a), getSession: (id) => this.o.store.getSession(id) };
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.poll(), this.o.pollMs ?? END_POLL_MS);
@@ -138,7 +156,9 @@ export class LiveDirectory {
       this.o.auditor.emit(AuditEvents.sessionLeave, user.name, fields);
     };
     if (remote) {
-      const f = followShipped(this.o.store, remote, {
+      const there = await this.watchElsewhere(remote, user.name, sink).catch(() => undefined);
+      if (there) return { stop: () => (there.stop(), leave()) };
+      const f = followShipped(this.shipped, remote, {
         paint: (p) => sink.reset(p.cols, p.rows, p.paint),
         output: (t) => sink.output(t),
         resize: (c, r) => sink.resize(c, r),
@@ -163,6 +183,14 @@ export class LiveDirectory {
       throw conflict(`cannot watch session ${id}: ${attached}`);
     }
     return { stop: () => (attached.detach(), leave()) };
+  }
+
+  /**
+   * A web viewer attached in the process that relays `session` (a sibling SSH worker), as its
+   * own viewers are; undefined when that cannot be done (the recording is followed instead).
+   */
+  protected async watchElsewhere(_session: SessionRecord, _user: string, _sink: WatchSink): Promise<{ stop(): void } | undefined> {
+    return undefined;
   }
 
   /**

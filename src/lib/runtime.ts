@@ -17,7 +17,7 @@ import { DaemonMetrics, startDiagServer, writableDirCheck, type ReadinessCheck }
 import type { HostPort } from './address.js';
 import { VERSION } from './version.js';
 import { loadOrCreateTls, startWebServer, type WebServer } from './web/index.js';
-import { HostCertificates, LiveDirectory, LiveSessions, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
+import { createLiveScreenWorker, HostCertificates, LiveDirectory, LiveSessions, proxyPrincipals, nodeHostKeyCheck, startSshProxy, TargetPolicy, UnrecordedSessions, UpstreamConnector, type SshProxy } from './proxy/index.js';
 import { describeReload, planReload, type ReloadReport } from './reload.js';
 import { createWriterPool, RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage, type WriterPool } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
@@ -385,7 +385,9 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     // Running sessions (tsh join, sessions ls --active, tctl sessions end): the proxy fills the
     // registry; the admin and web APIs read it through the directory, which also sees other
     // daemons' sessions in the shared index and hands them end requests through the store.
-    const live = config.proxy.enabled ? new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers }) : undefined;
+    const liveScreens = config.proxy.enabled ? createLiveScreenWorker(log) : undefined;
+    if (liveScreens) closers.unshift(() => liveScreens.close());
+    const live = config.proxy.enabled ? new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers, screens: liveScreens?.screens }) : undefined;
     const directory = live ? newDirectory(config, live, store, storage, serverId(config.dataDir), clock, log, auth, clustered) : undefined;
     const roles = ['auth', ...(config.proxy.enabled ? ['proxy'] : [])];
     const admin: AdminServer = await startAdminServer(adminSocketPath(config), {

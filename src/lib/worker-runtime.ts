@@ -4,7 +4,7 @@ import { tellPrimary, type WatchEvent } from './cluster/index.js';
 import type { Config } from './config/index.js';
 import { DaemonMetrics } from './diag/index.js';
 import type { Logger } from './log.js';
-import { LiveSessions } from './proxy/index.js';
+import { createLiveScreenWorker, LiveSessions } from './proxy/index.js';
 import { createWriterPool, SharedStoreStorage } from './recording/index.js';
 import { describeReload, planReload, type ReloadReport } from './reload.js';
 import { authParts, buildSshProxy, newDirectory, openStore, recordingService, recordingStorageFor, serverId, type DaemonOptions } from './runtime.js';
@@ -66,7 +66,10 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
     const storage = recordingStorageFor(config, store, log, slot);
     storageRef = storage;
     const id = serverId(config.dataDir, slot);
-    const live = new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers });
+    // The live view's terminal emulation, in a worker thread beside the relay's.
+    const liveScreens = createLiveScreenWorker(log);
+    closers.unshift(() => liveScreens.close());
+    const live = new LiveSessions({ log, now: () => clock.now().getTime(), maxViewers: config.proxy.maxSessionObservers, screens: liveScreens.screens });
     const directory = newDirectory(config, live, store, storage, id, clock, log, auth, true);
     const writers = createWriterPool(log);
     closers.unshift(() => writers.close());

@@ -1,6 +1,6 @@
 import type { Logger } from '../../log.js';
 import type { LiveSessionControls, LiveTap, SessionEnd, TapEvent } from '../session/index.js';
-import { TerminalScreen } from './screen.js';
+import { inThreadLiveScreens, type LiveScreen, type LiveScreenFactory } from './screen-host.js';
 
 /** How someone other than the session's own client takes part in it. */
 export type JoinMode = 'observer' | 'peer';
@@ -45,6 +45,8 @@ export interface LiveSessionsOptions {
   now(): number;
   /** At most this many observers and peers per session (proxy_service.max_session_observers). */
   maxViewers: number;
+  /** Where PTY sessions' screens are emulated: the live screen worker (runtime.ts), else this thread. */
+  screens?: LiveScreenFactory;
 }
 
 export const DEFAULT_MAX_VIEWERS = 16;
@@ -56,14 +58,16 @@ export function endedByAdminLine(message: string): string {
 
 /**
  * One running session as the live registry keeps it: its metadata, the terminal state of a PTY
- * session (TerminalScreen), and the viewers attached to it. It is also the session's `live`
- * optional tap: deliver() never waits (the screen and each viewer buffer on their own, bounded),
+ * session (a LiveScreen, kept in the live screen worker when the daemon runs one), and the
+ * viewers attached to it. It is also the session's `live` optional tap: deliver() never waits (the screen and each viewer buffer on their own, bounded),
  * so the tap itself does not fall behind the relay.
  */
 export class LiveSession implements LiveTap {
   readonly name = 'live';
   readonly info: LiveSessionInfo;
-  private readonly screen: TerminalScreen | undefined;
+  private readonly screen: LiveScreen | undefined;
+  /** Set when the screen's emulator was lost: the live view ended, the session goes on. */
+  private lostLine: string | undefined;
   private readonly viewers = new Set<Viewer>();
   /** Viewers waiting for their paint: events after their join point are held for them. */
   private readonly pending = new Map<Viewer, TapEvent[]>();
@@ -77,7 +81,8 @@ export class LiveSession implements LiveTap {
   ) {
     const { pty, ...rest } = meta;
     this.info = { ...rest, lastActivity: meta.startedAt, participants: [] };
-    this.screen = pty ? new TerminalScreen(pty.cols, pty.rows) : undefined;
+    const screens = o.screens ?? inThreadLiveScreens;
+    this.screen = pty ? screens({ cols: pty.cols, rows: pty.rows, onLost: (reason) => this.lost(reason) }) : undefined;
   }
 
   get ended(): boolean {
@@ -115,6 +120,7 @@ export class LiveSession implements LiveTap {
    */
   async attach(v: Viewer): Promise<{ detach(): void; input(data: Buffer): void } | string> {
     if (this.over) return 'the session has ended';
+    if (this.lostLine) return this.lostLine;
     if (this.o.maxViewers === 0) return 'joining sessions is turned off on this proxy (proxy_service.max_session_observers: 0)';
     if (this.viewers.size >= this.o.maxViewers) return `the session already has ${this.o.maxViewers} participants (proxy_service.max_session_observers)`;
     this.viewers.add(v);
@@ -125,7 +131,7 @@ export class LiveSession implements LiveTap {
     this.broadcast(announce, v);
     // The snapshot covers exactly what was delivered before this point; later events are held.
     const snap = this.screen ? await this.screen.snapshot().catch(() => undefined) : undefined;
-    if (this.over || !this.viewers.has(v)) return 'the session has ended';
+    if (this.over || !this.viewers.has(v)) return this.lostLine ?? 'the session has ended';
     if (snap) v.paint(snap);
     for (const e of this.pending.get(v) ?? []) v.event(e);
     this.pending.delete(v);
@@ -154,6 +160,18 @@ export class LiveSession implements LiveTap {
     this.endLine = endedByAdminLine(message);
     this.controls.stop(`ended by ${by}${message ? `: ${message}` : ''}`, this.endLine);
     return true;
+  }
+
+  /** The screen's emulator is gone (its worker died): every viewer is told and let go; nobody can join again. */
+  private lost(reason: string): void {
+    if (this.over || this.lostLine) return;
+    this.lostLine = `tollgate: live view lost (${reason}); the session goes on`;
+    const viewers = [...this.viewers];
+    this.viewers.clear();
+    this.pending.clear();
+    this.info.participants.length = 0;
+    for (const v of viewers) v.end(this.lostLine);
+    this.o.log.warn('the live view of a session was lost', { component: 'live', sid: this.info.id, reason });
   }
 
   private broadcast(line: string, except: Viewer): void {

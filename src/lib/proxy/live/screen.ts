@@ -81,6 +81,20 @@ export class TerminalScreen {
     return out;
   }
 
+  /**
+   * The skip-ahead decided by a caller that held output back (the worker's host, screen-host.ts):
+   * what is queued is dropped (its last size still applies), counted with the `skipped` bytes the
+   * caller dropped, and the screen is reset; the output given next is the tail to draw.
+   */
+  restart(skipped: number): void {
+    const size = this.queue.findLast((q): q is { cols: number; rows: number } => !Buffer.isBuffer(q));
+    if (size) this.term.resize(size.cols, size.rows);
+    this.skipped += skipped + this.queued;
+    this.queue = [Buffer.from('\u001bc')];
+    this.queued = 0;
+    this.pump();
+  }
+
   dispose(): void {
     this.queue = [];
     this.queued = 0;

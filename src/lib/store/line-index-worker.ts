@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromLineIndex, ToLineIndex } from './line-index-host.js';
 import { createSqliteStore } from './sqlite.js';
+import { lowerThreadPriority } from '../thread-priority.js';
 
 /*
  * The search index writer's thread (line-index-host.ts starts it): its own connection to the
@@ -21,6 +22,9 @@ function yieldToDaemon(): void {
   const until = performance.now() + 100;
   for (let v = Atomics.load(gate, 0); v > 0 && performance.now() < until; v = Atomics.load(gate, 0)) Atomics.wait(gate, 0, v, 5);
 }
+
+// Best effort (lines are skipped while it is behind): on a saturated machine the relays go first.
+lowerThreadPriority();
 
 try {
   const store = await createSqliteStore(file);

@@ -76,5 +76,8 @@ export async function main(bin: BinName, argv: readonly string[]): Promise<void>
     await flush();
   } catch (err) {
     process.exitCode = renderError(err, debug);
+    // A process started with an IPC channel (a daemon's SSH worker) would be kept alive by it: a
+    // worker whose start failed must exit, so its primary sees the failure.
+    if (process.channel) process.disconnect();
   }
 }

@@ -23,7 +23,7 @@ import { createWriterPool, RECORDINGS_DIR, RecordingService, LocalDirStorage, Sh
 import { assertSsh2Patched } from './ssh/index.js';
 import { createScreenWorker, createSearchIndexer } from './search/index.js';
 import { isUuid } from './ids.js';
-import { ClusterDirectory, handOverJoin, joinSocketPath, localRecordingChunks, serveJoinBridge, WorkerPool } from './cluster/index.js';
+import { ClusterDirectory, handOverJoin, joinSocketPath, localRecordingChunks, serveJoinBridge, WORKER_CONFIG_ENV, WORKER_SECRET_ENV, WorkerPool } from './cluster/index.js';
 
 /*
  * The composition root: builds the concrete store, auth service and servers from a Config.
@@ -254,10 +254,11 @@ export interface ProxyParts {
   /** Whether tsh join through this proxy follows sessions relayed elsewhere (shared store, sibling workers). */
   followRemote: boolean;
   /**
-   * This process's server id when it has sibling processes on this machine (teleport.workers > 1):
-   * joins are handed to the process that relays the session (src/lib/cluster/join-bridge.ts).
+   * This process's server id when it has sibling processes on this machine (teleport.workers > 1),
+   * and the daemon's join secret: joins are handed to the process that relays the session
+   * (src/lib/cluster/join-bridge.ts).
    */
-  joinBridge?: string;
+  joinBridge?: { serverId: string; secret: string };
   /** Processes sharing the SSH listener, each with its share of the admission limits. */
   admissionShares?: number;
   /** The gate this process's SQLite connection raises around its statements (openStore): the search index writer yields to it. */
@@ -319,16 +320,16 @@ export async function buildSshProxy(p: ProxyParts): Promise<{ ssh: SshProxy; pol
           joinElsewhere: async (channel, who, req) => {
             const s = await directory.remote(req.id);
             const socket = s?.serverId ? joinSocketPath(config.dataDir, s.serverId) : undefined;
-            return socket ? handOverJoin(socket, channel, who, req) : false;
+            return socket ? handOverJoin(socket, p.joinBridge!.secret, channel, who, req) : false;
           },
         }
       : {}),
   });
   closers.unshift(() => ssh.close());
   if (p.joinBridge) {
-    const socket = joinSocketPath(config.dataDir, p.joinBridge);
+    const socket = joinSocketPath(config.dataDir, p.joinBridge.serverId);
     if (socket) {
-      const bridge = await serveJoinBridge(socket, (channel, who, req) => ssh.joinHere(channel, who, req), log);
+      const bridge = await serveJoinBridge(socket, (channel, who, req) => ssh.joinHere(channel, who, req), log, p.joinBridge.secret);
       closers.unshift(() => bridge.close());
     } else log.warn("the data dir's path is too long for a join socket: tsh join of a sibling worker's session follows its recording instead", { component: 'daemon' });
   }
@@ -372,6 +373,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   /** teleport.workers > 1: SSH connections are accepted and relayed by worker processes (src/lib/cluster). */
   const clustered = config.proxy.enabled && config.workers > 1;
   let pool: WorkerPool | undefined;
+  /** The configuration as it runs (SIGHUP changes what it can): what a worker forked later is given. */
+  let running = config;
+  /** Lets the daemon's own processes, and nothing else, hand joins to each other (join-bridge.ts). */
+  const joinSecret = crypto.randomBytes(32).toString('hex');
   let shuttingDown = false;
   checks.push({
     name: 'daemon',
@@ -468,7 +473,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
           if (!w.listening()) throw new Error('not accepting connections');
         },
       });
-      const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: clustered ? undefined : config.proxy.listenAddr, followRemote: clustered || config.storage.type === 'postgres', writeGate, ...(clustered ? { joinBridge: serverId(config.dataDir) } : {}) });
+      const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: clustered ? undefined : config.proxy.listenAddr, followRemote: clustered || config.storage.type === 'postgres', writeGate, ...(clustered ? { joinBridge: { serverId: serverId(config.dataDir), secret: joinSecret } } : {}) });
       ssh = built.ssh;
       policy = built.policy;
       closers.unshift(...built.closers);
@@ -481,7 +486,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       if (clustered) {
         // Forked last, once the store is migrated, the CAs and keys exist and the slots'
         // interrupted sessions are closed: a worker only opens and uses what is there.
-        const p = new WorkerPool({ count: config.workers, log });
+        const p = new WorkerPool({
+          count: config.workers,
+          log,
+          // A worker forked later (a restart) runs with the config the primary runs with, not with
+          // the file as it is by then, and knows the daemon's join secret.
+          env: () => ({ [WORKER_CONFIG_ENV]: JSON.stringify(running), [WORKER_SECRET_ENV]: joinSecret }),
+        });
         pool = p;
         if (directory instanceof ClusterDirectory) {
           directory.siblings = () => p.liveSessions();
@@ -601,6 +612,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
           drainTimeoutMs: next.drainTimeoutMs,
           proxy: { ...current.proxy, allowedTargets: next.proxy.allowedTargets, ...(tls ? { httpsCertFile: next.proxy.httpsCertFile, httpsKeyFile: next.proxy.httpsKeyFile } : {}) },
         };
+        running = current;
         const report = { reloaded: applied, restart: [...new Set(restart)].sort() };
         log.info('reloaded configuration', { component: 'daemon', ...describeReload(report) });
         // Each worker reads the config again and applies the same (its own log line says what).

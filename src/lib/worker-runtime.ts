@@ -1,6 +1,7 @@
+import crypto from 'node:crypto';
 import { formatHostPort } from './address.js';
 import { systemClock } from './clock.js';
-import { tellPrimary, type WatchEvent } from './cluster/index.js';
+import { tellPrimary, workerSecret, type WatchEvent } from './cluster/index.js';
 import type { Config } from './config/index.js';
 import { DaemonMetrics } from './diag/index.js';
 import type { Logger } from './log.js';
@@ -82,7 +83,7 @@ export async function startSshWorker(config: Config, log: Logger, slot: number, 
       await recordings.close();
       await storage.stop();
     });
-    const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: config.proxy.listenAddr, followRemote: true, joinBridge: id, admissionShares: config.workers, writeGate });
+    const built = await buildSshProxy({ config, auth, store, clock, log, m, inventory, recordings, live, directory, listen: config.proxy.listenAddr, followRemote: true, joinBridge: { serverId: id, secret: workerSecret() ?? crypto.randomBytes(32).toString('hex') }, admissionShares: config.workers, writeGate });
     closers.unshift(...built.closers);
     directory.start();
     closers.unshift(async () => directory.close());

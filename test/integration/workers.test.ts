@@ -98,6 +98,10 @@ describe('teleport.workers: 2', () => {
     expect(web.code, web.stderr).toBe(0);
     const webIds = (JSON.parse(web.stdout) as Array<{ id: string }>).map((s) => s.id);
     for (const s of open) expect(webIds).toContain(s.id);
+    // The table names each session's activity, whichever worker relays it: they are this daemon's.
+    const table = await c.daemon.tctl(['sessions', 'ls', '--active']);
+    expect(table.stdout).not.toContain('(another proxy)');
+    expect((JSON.parse(tctl.stdout) as Array<{ id: string; local: boolean }>).filter((r) => open.some((o) => o.id === r.id)).every((r) => r.local)).toBe(true);
 
     // The web live view (served by the primary) of a session on each worker: attached in that
     // worker, so the session's participants list the web viewer while it watches.
@@ -219,6 +223,30 @@ describe('teleport.workers: 2', () => {
     expect(new Set(open.map((o) => o.serverId)).size).toBe(2);
     for (const o of open) expect(await c.daemon.tctl(['sessions', 'end', o.id])).toMatchObject({ code: 0 });
     for (const a of after) await a.proc.waitForExit(10_000);
+  });
+
+  it('a worker restarted after the config file changed runs with the primary\'s config (a broken file does not leave it hanging), and the slot is not doubled', async () => {
+    const count = (re: RegExp) => (output().match(re) ?? []).length;
+    const original = fs.readFileSync(c.daemon.configFile, 'utf8');
+    try {
+      // What an operator's half-finished edit looks like when a worker happens to die.
+      fs.writeFileSync(c.daemon.configFile, `${original}\nproxy_service:\n  listen_addr: [unclosed\n`);
+      const restarts = () => count(/worker restarted worker=1\b/g);
+      const before = restarts();
+      const pid = Number([...output().matchAll(/ssh worker listening worker=1 .*pid=(\d+)/g)].at(-1)![1]);
+      process.kill(pid, 'SIGKILL');
+      await waitFor(() => restarts() > before, 'worker 1 to start again', 20_000);
+      expect(output()).not.toMatch(/malformed YAML|did not start again/);
+      // The restarted worker took sessions as before: both workers serve, on the same listener.
+      const runs = ['p', 'q', 'r', 's'].map((m) => counter(`cfg${m}`));
+      const open = (await Promise.all(['p', 'q', 'r', 's'].map((m) => openSessions(`cfg${m}`, 1)))).flat();
+      expect(new Set(open.map((o) => o.serverId)).size).toBe(2);
+      for (const o of open) expect(await c.daemon.tctl(['sessions', 'end', o.id])).toMatchObject({ code: 0 });
+      for (const r of runs) await r.proc.waitForExit(10_000);
+      expect(restarts()).toBe(before + 1);
+    } finally {
+      fs.writeFileSync(c.daemon.configFile, original);
+    }
   });
 
   it('SIGTERM drains every worker: running sessions finish, then everything exits 0', async () => {

@@ -35,6 +35,14 @@ describe('teleport.workers', () => {
     expect(e.hint).toBeTruthy();
   });
 
+  it.each([
+    ['yes', 'not yes (YAML 1.1 reads yes/no/on/off as true/false)'],
+    ['"two"', 'not "two"'],
+    ['"64"', 'not "64" (a string: write the number without quotes)'],
+  ])('says what was wrong with workers: %s', (v, said) => {
+    expect(errorOf(() => load(`teleport:\n  workers: ${v}\n`)).message).toContain(said);
+  });
+
   it.each([['0'], ['many'], ['2.5'], ['']])('refuses --workers=%s', (v) => {
     const e = errorOf(() => load('', { workers: v }));
     expect(e.message).toContain('--workers: must be auto or a whole number from 1 to 64');

@@ -5,7 +5,7 @@ import { onSignal, waitForStopSignal } from '../../cli/signals.js';
 import { loadConfig, type Config, type ConfigInputs } from '../../lib/config/index.js';
 import { createLogControl, LogFile, type LogControl } from '../../lib/log.js';
 import { badParameter } from '../../lib/errors.js';
-import { serveWorker, workerSlot } from '../../lib/cluster/index.js';
+import { primaryConfig, serveWorker, workerSlot } from '../../lib/cluster/index.js';
 
 export default class Start extends BaseCommand {
   static override summary = 'Start the tollgate daemon: auth service (CA, users, audit) and recording proxy.';
@@ -33,7 +33,10 @@ export default class Start extends BaseCommand {
     const { flags } = await this.parse(Start);
     const roles = flags.roles === undefined ? undefined : parseDaemonRoles(flags.roles);
     const inputs: ConfigInputs = { configFile: flags.config, dataDir: flags['data-dir'], roles, diagAddr: flags['diag-addr'], workers: flags.workers };
-    const config = loadConfig(inputs);
+    // A worker runs with the configuration its primary runs with (a worker restarted after the
+    // file was edited must not listen elsewhere or record otherwise); SIGHUP re-reads the file.
+    const handed = workerSlot() !== undefined ? primaryConfig() : undefined;
+    const config = handed ? (handed as Config) : loadConfig(inputs);
     let file: LogFile | undefined;
     if (config.logOutput === 'file') {
       try {
@@ -137,9 +140,11 @@ export default class Start extends BaseCommand {
     try {
       worker = await startSshWorker(config, log, slot, { logControl: logs });
     } catch (err) {
-      // The primary sees this worker exit during start-up and fails its own start.
+      // The primary sees this worker exit during start-up and fails its own start. Whatever the
+      // failed start left behind must not keep it alive (its primary would wait for it).
       off();
       process.disconnect?.();
+      setTimeout(() => process.exit(1), 2_000).unref();
       throw err;
     }
     const reason = await stopped;

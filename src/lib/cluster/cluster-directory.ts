@@ -29,7 +29,8 @@ export class ClusterDirectory extends LiveDirectory {
     const theirs = new Map(((await ask().catch(() => [])) as ActiveSession[]).map((s) => [s.id, s]));
     return rows.map((r) => {
       const t = r.local ? undefined : theirs.get(r.id);
-      return t ? { ...t, local: false } : r;
+      // A sibling worker's session is this daemon's own: its activity and participants are known.
+      return t ? { ...t, local: true } : r;
     });
   }
 }

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -17,7 +18,10 @@ import type { Logger } from '../log.js';
  * falls back to following the shipped recording, as before.
  *
  * The socket (0600, in the 0700 data dir, the daemon's own user) carries:
- *   one line of JSON: {id, mode, user, clientAddr, cert: base64 certificate blob}
+ *   one line of JSON: {secret, id, mode, user, clientAddr, cert: base64 certificate blob}
+ * `secret` is the daemon's, made by the primary at start and given to its workers: a process that
+ * can reach the socket but is not one of the daemon's cannot hand over a join it made up. The
+ * user must be the certificate's key id, as the SSH authentication made it.
  *   then frames: byte type, uint32 length, payload.
  *     joiner → owner: 1 input
  *     owner → joiner: 1 output, 2 stderr, 3 exit status (uint32), 4 end of output
@@ -123,7 +127,9 @@ export async function serveJoinBridge(
   socketPath: string,
   join: (channel: Ssh2.ServerChannel, who: BridgedIdentity, req: BridgedJoin) => Promise<void>,
   log: Logger,
+  secret: string,
 ): Promise<JoinBridgeServer> {
+  const expected = Buffer.from(secret);
   fs.rmSync(socketPath, { force: true });
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -142,8 +148,11 @@ export async function serveJoinBridge(
       let who: BridgedIdentity;
       let req: BridgedJoin;
       try {
-        const h = JSON.parse(header.subarray(0, nl).toString('utf8')) as { id: string; mode: 'observer' | 'peer'; user: string; clientAddr: string; cert: string };
+        const h = JSON.parse(header.subarray(0, nl).toString('utf8')) as { secret?: unknown; id: string; mode: 'observer' | 'peer'; user: string; clientAddr: string; cert: string };
+        const given = Buffer.from(typeof h.secret === 'string' ? h.secret : '');
+        if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) throw new Error('not from this daemon (wrong secret)');
         who = { user: h.user, clientAddr: h.clientAddr, cert: parseCertificate(Buffer.from(h.cert, 'base64')) };
+        if (who.cert.keyId !== who.user) throw new Error(`the certificate is ${who.cert.keyId}'s, not ${who.user}'s`);
         req = { id: h.id, mode: h.mode === 'peer' ? 'peer' : 'observer' };
       } catch (err) {
         log.warn('bad join hand-over from a sibling worker', { component: 'live', error: (err as Error).message });
@@ -187,7 +196,7 @@ export async function serveJoinBridge(
  * The joiner's end: hands `channel` to the process listening on `socketPath`. Resolves false
  * when nothing answers there (the caller serves the join another way), true once handed over.
  */
-export function handOverJoin(socketPath: string, channel: Ssh2.ServerChannel, who: BridgedIdentity, req: BridgedJoin): Promise<boolean> {
+export function handOverJoin(socketPath: string, secret: string, channel: Ssh2.ServerChannel, who: BridgedIdentity, req: BridgedJoin): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(socketPath);
     socket.once('error', () => resolve(false));
@@ -195,7 +204,7 @@ export function handOverJoin(socketPath: string, channel: Ssh2.ServerChannel, wh
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
       resolve(true);
-      socket.write(`${JSON.stringify({ id: req.id, mode: req.mode, user: who.user, clientAddr: who.clientAddr, cert: who.cert.blob.toString('base64') })}\n`);
+      socket.write(`${JSON.stringify({ secret, id: req.id, mode: req.mode, user: who.user, clientAddr: who.clientAddr, cert: who.cert.blob.toString('base64') })}\n`);
       const read = frameReader(
         (type, payload) => {
           if (channel.destroyed) return;

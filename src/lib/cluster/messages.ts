@@ -6,6 +6,10 @@
 
 /** The environment variable that tells a forked process which worker slot it fills (1..N). */
 export const WORKER_SLOT_ENV = 'TOLLGATE_WORKER_SLOT';
+/** The primary's running configuration (JSON): a worker forked later runs with it, not with the file as it is now. */
+export const WORKER_CONFIG_ENV = 'TOLLGATE_WORKER_CONFIG';
+/** The daemon's join-bridge secret (hex): only its own processes hand joins to each other. */
+export const WORKER_SECRET_ENV = 'TOLLGATE_WORKER_SECRET';
 
 /** Primary → worker. */
 export type ToWorker =

@@ -38,6 +38,8 @@ interface Watch {
 export interface WorkerPoolOptions {
   count: number;
   log: Logger;
+  /** Extra environment for each fork, read at the fork (the primary's running config, the join secret). */
+  env?: () => Record<string, string>;
   startTimeoutMs?: number;
 }
 
@@ -219,14 +221,19 @@ export class WorkerPool {
   }
 
   private fork(slot: Slot, first: boolean): Promise<void> {
-    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot.n) });
+    const worker = cluster.fork({ ...(this.o.env?.() ?? {}), [WORKER_SLOT_ENV]: String(slot.n) });
     slot.worker = worker;
     slot.listening = false;
     return new Promise<void>((resolve, reject) => {
       let started = false;
+      let abandoned = false;
       const timer = setTimeout(() => {
         if (started) return;
         started = true;
+        // Not left running: a worker that never said it listens may still accept connections
+        // later, on a listener nobody tracks, and would hold a stop up.
+        abandoned = true;
+        worker.process.kill('SIGKILL');
         reject(unavailable(`SSH worker ${slot.n} did not start within ${(this.o.startTimeoutMs ?? WORKER_START_TIMEOUT_MS) / 1000}s`, 'see its log lines above'));
       }, this.o.startTimeoutMs ?? WORKER_START_TIMEOUT_MS);
       timer.unref();
@@ -240,6 +247,9 @@ export class WorkerPool {
       };
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) => {
+        // A worker killed for not starting in time, or replaced in its slot since: its exit is
+        // not the slot's (the slot's own worker may be running; restarting again would make two).
+        if (abandoned || slot.worker !== worker) return;
         slot.listening = false;
         this.endWatches(slot);
         if (!started) {

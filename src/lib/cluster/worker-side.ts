@@ -1,11 +1,22 @@
 import cluster from 'node:cluster';
-import { isToWorker, WORKER_SLOT_ENV, type ToPrimary, type WatchEvent } from './messages.js';
+import { isToWorker, WORKER_CONFIG_ENV, WORKER_SECRET_ENV, WORKER_SLOT_ENV, type ToPrimary, type WatchEvent } from './messages.js';
 
 /** This process's worker slot (1..N) when it is an SSH worker forked by the daemon's primary; else undefined. */
 export function workerSlot(): number | undefined {
   if (!cluster.isWorker) return undefined;
   const n = Number(process.env[WORKER_SLOT_ENV]);
   return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** The configuration the primary runs with, as it handed it to this worker (parsed JSON); undefined when none was. */
+export function primaryConfig(): unknown {
+  const text = process.env[WORKER_CONFIG_ENV];
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/** The daemon's join-bridge secret, as the primary handed it to this worker. */
+export function workerSecret(): string | undefined {
+  return process.env[WORKER_SECRET_ENV] || undefined;
 }
 
 /** What a worker does when its primary asks (SIGHUP, SIGUSR1 and SIGTERM of the primary, passed on). */

@@ -82,10 +82,17 @@ const drainTimeout = z.union([z.string(), z.number()], { error: 'must be a durat
   }
 });
 
+/** What a bad teleport.workers value was, as its writer would recognise it. */
+function workersValue(v: unknown): string {
+  if (typeof v === 'boolean') return `${v ? 'yes' : 'no'} (YAML 1.1 reads yes/no/on/off as true/false)`;
+  if (typeof v === 'string') return /^\d+$/.test(v) ? `"${v}" (a string: write the number without quotes)` : `"${v}"`;
+  return JSON.stringify(v) ?? String(v);
+}
+
 /** teleport.workers: processes that accept SSH connections; `auto` = one per core (os.availableParallelism). */
 export const MAX_WORKERS = 64;
 const workers = z
-  .union([z.literal('auto'), z.number()], { error: `must be auto or a whole number from 1 to ${MAX_WORKERS}` })
+  .union([z.literal('auto'), z.number()], { error: (iss) => `must be auto or a whole number from 1 to ${MAX_WORKERS}, not ${workersValue(iss.input)}` })
   .superRefine((v, ctx) => {
     if (v !== 'auto' && (!Number.isInteger(v) || v < 1 || v > MAX_WORKERS)) ctx.addIssue({ code: 'custom', message: `must be auto or a whole number from 1 to ${MAX_WORKERS}, not ${v}` });
   });

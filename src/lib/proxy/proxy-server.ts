@@ -166,7 +166,10 @@ export async function startSshProxy(o: SshProxyOptions): Promise<SshProxy> {
   });
   const conns = new Set<Ssh2.Connection>();
   const shares = Math.max(1, o.admissionShares ?? 1);
-  const limiter = new UnauthenticatedLimiter({ total: Math.ceil(MAX_UNAUTHENTICATED / shares), perSource: Math.ceil(MAX_UNAUTHENTICATED_PER_SOURCE / shares), start: Math.ceil(MAX_STARTUPS.start / shares), rate: MAX_STARTUPS.rate });
+  // Each worker takes its share, at least 1 (rounded down: the sum never passes the daemon's bound
+  // while there are fewer workers than the limit; past that, N workers admit N).
+  const share = (limit: number) => Math.max(1, Math.floor(limit / shares));
+  const limiter = new UnauthenticatedLimiter({ total: share(MAX_UNAUTHENTICATED), perSource: share(MAX_UNAUTHENTICATED_PER_SOURCE), start: share(MAX_STARTUPS.start), rate: MAX_STARTUPS.rate });
   /** Sockets not yet authenticated, by `ip|port`, so the ssh2 connection handler can find its own. */
   const unauthenticated = new Map<string, { socket: net.Socket; authenticated: () => void; identified: () => void }>();
   // A flood is a few lines and audit events per window, not one per connection.

@@ -399,6 +399,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       auth,
       store,
       log,
+      sshWorkers: () => (pool ? { configured: pool.size, listening: pool.listening() } : undefined),
       sessionRecording: config.auth.sessionRecording,
       version: VERSION,
       dataDir: config.dataDir,

@@ -81,6 +81,9 @@ describe('teleport.workers: 2', () => {
     const r = await fetch(`http://127.0.0.1:${diagPort}/readyz`);
     const body = (await r.json()) as { checks: Record<string, string> };
     expect(body.checks['ssh listener']).toBe('ok');
+    // tctl status says how many workers accept connections (an operator's first look).
+    const status = await c.daemon.tctl(['status']);
+    expect(status.stdout).toMatch(/SSH workers:\s+2 of 2 accepting connections/);
   });
 
   it('sessions land on both workers; tctl sessions ls and the web list every one; the web and tsh join follow each', async () => {

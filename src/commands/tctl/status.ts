@@ -30,6 +30,7 @@ export default class Status extends AdminCommand {
       ['Recording', s.session_recording === 'off' ? 'off (session_recording: off: sessions are audited, not recorded)' : 'at the proxy'],
       ['Registered nodes', s.nodes.length ? `${s.nodes.length}, agentless: direct logins impossible` : 'none (tctl tokens add --type=node, then teleport join openssh on the node)'],
       ['Other targets', unregisteredMode(s.unregistered_nodes, s.certs_pinned)],
+      ...(s.ssh_workers ? [['SSH workers', `${s.ssh_workers.listening} of ${s.ssh_workers.configured} accepting connections (teleport.workers)`] as [string, string]] : []),
     ];
     const w = Math.max(...rows.map(([k]) => k.length), ...s.nodes.map((n) => n.name.length + 2)) + 1;
     const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`);

@@ -23,6 +23,8 @@ export interface AdminServerOptions {
   version: string;
   dataDir: string;
   roles: string[];
+  /** With SSH worker processes (teleport.workers > 1): how many there are and how many listen. */
+  sshWorkers?: () => { configured: number; listening: number } | undefined;
   publicWebAddr: string;
   certSourceAddresses: readonly string[];
   startedAt: Date;
@@ -97,6 +99,7 @@ function adminHandlers(o: AdminServerOptions): Handlers<AdminRoutes, Env> {
       nodes: (await o.inventory.listNodes()).map((n) => ({ name: n.name, addr: n.addr, mode: 'agentless' as const, joined: n.added_by.startsWith('join:') })),
       unregistered_nodes: o.allowUnregisteredNodes ? 'legacy' : 'refused',
       ...(o.webTlsPin() ? { web_tls_pin: o.webTlsPin() } : {}),
+      ...(o.sshWorkers?.() ? { ssh_workers: o.sshWorkers()! } : {}),
     }),
 
     listUsers: () => auth.listUsers(),

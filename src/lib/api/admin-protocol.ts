@@ -60,6 +60,8 @@ export const statusResponse = z.object({
   unregistered_nodes: z.enum(['legacy', 'refused']),
   /** The web proxy's TLS public-key pin (`sha256:HEX`, as `ca_pin`), for `tsh login --fingerprint`; absent without a proxy. */
   web_tls_pin: z.string().optional(),
+  /** teleport.workers > 1: the SSH worker processes configured, and how many accept connections now. */
+  ssh_workers: z.object({ configured: z.number(), listening: z.number() }).optional(),
 });
 export type StatusResponse = z.infer<typeof statusResponse>;
 

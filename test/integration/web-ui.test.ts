@@ -93,6 +93,8 @@ describe('web UI: sessions, player, nodes and terminal, audit, accessibility', (
   }, 180_000);
 
   afterAll(async () => {
+    // Seen once under a full run's load (every page then refused): say why the daemon went away.
+    if (c && !c.daemon.process.running) console.error(`the daemon exited (${c.daemon.process.exitCode}); its last output:\n${c.daemon.process.output.slice(-6000)}`);
     await browser?.close();
     await node?.proc?.stop();
     await c?.stop();

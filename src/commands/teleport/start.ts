@@ -3,7 +3,7 @@ import { BaseCommand, configFlags } from '../../cli/base-command.js';
 import { parseDaemonRoles } from '../../cli/roles.js';
 import { onSignal, waitForStopSignal } from '../../cli/signals.js';
 import { loadConfig, type Config, type ConfigInputs } from '../../lib/config/index.js';
-import { createLogControl, LogFile, type LogControl } from '../../lib/log.js';
+import { createLogControl, LogFile, type LogControl, type Logger } from '../../lib/log.js';
 import { badParameter } from '../../lib/errors.js';
 import { primaryConfig, serveWorker, workerSlot } from '../../lib/cluster/index.js';
 
@@ -50,6 +50,7 @@ export default class Start extends BaseCommand {
     const slot = workerSlot();
     if (slot !== undefined) return this.runWorker(slot, inputs, config, logs, file);
     const log = logs.log;
+    logUnhandledRejections(log);
     const { startDaemon } = await import('../../lib/runtime.js');
     // Listen before starting, so a signal that arrives during start-up still shuts down cleanly.
     let abort: (() => void) | undefined;
@@ -100,6 +101,7 @@ export default class Start extends BaseCommand {
    */
   private async runWorker(slot: number, inputs: ConfigInputs, config: Config, logs: LogControl, file: LogFile | undefined): Promise<void> {
     const log = logs.log.child({ worker: slot });
+    logUnhandledRejections(log);
     const { startSshWorker } = await import('../../lib/worker-runtime.js');
     let stop!: (reason: string) => void;
     const stopped = new Promise<string>((r) => (stop = r));
@@ -159,4 +161,16 @@ export default class Start extends BaseCommand {
     // The cluster channel would keep the process alive: the work is done.
     process.disconnect?.();
   }
+}
+
+/**
+ * A promise rejected with nobody to handle it is a bug, but Node's default (ending the process)
+ * would cut every running session and its recording for it: it is logged with its stack, as an
+ * error, and the daemon goes on. A thrown exception still ends the process (its state is unknown).
+ */
+function logUnhandledRejections(log: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    const err = reason instanceof Error ? reason : new Error(String(reason));
+    log.error('unhandled promise rejection (a bug: please report it); the daemon goes on', { component: 'daemon', error: err.message, stack: err.stack?.split('\n').slice(1, 6).map((l) => l.trim()).join(' | ') });
+  });
 }

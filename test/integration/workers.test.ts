@@ -270,7 +270,10 @@ describe('teleport.workers: 2', () => {
 
 describe('teleport.workers: the primary killed', () => {
   let c: Cluster | undefined;
+  /** The daemon started again on the same data dir: the cluster's stop() knows only the first. */
+  let restarted: Awaited<ReturnType<typeof startDaemon>> | undefined;
   afterAll(async () => {
+    await restarted?.stop();
     await c?.stop();
   });
 
@@ -288,7 +291,7 @@ describe('teleport.workers: the primary killed', () => {
     await waitFor(() => workerPids.every((pid) => !isAlive(pid)), 'the workers to exit with their primary', 10_000);
     for (const p of procs) await p.stop('SIGKILL');
     const again = await startDaemon({ proxy: true, dataDir: c.daemon.dataDir, yaml: fs.readFileSync(c.daemon.configFile, 'utf8'), workers: 1 });
-    c.daemon = again;
+    restarted = again;
     await again.process.waitForOutput(SSH_LISTENING);
     const after = await sessions(again);
     for (const s of open) expect(after.find((x) => x.id === s.id)?.endReason).toBe('interrupted');

@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { builtWorkerScript } from '../worker-script.js';
 import type { Logger } from '../log.js';
 import { type AsciicastHeader, AsciicastWriter, type WriterOptions, type WriterTotals } from './asciicast-writer.js';
 import type { Checkpoint } from './integrity.js';
@@ -76,7 +75,6 @@ export type FromWriterWorker =
   | { op: 'ack'; id: number; bytes: number }
   | { op: 'written'; id: number; bytes: number; lagMs: number }
   | { op: 'checkpoint'; id: number; checkpoint: Checkpoint }
-  | { op: 'limit'; id: number; limit: number }
   | { op: 'error'; id: number; message: string; code?: string }
   | { op: 'closed'; id: number; totals?: WireTotals; error?: string };
 
@@ -104,9 +102,9 @@ interface Thread {
  * by unit tests), recording stays in this thread.
  */
 export function createWriterPool(log: Logger, size = Math.min(4, os.availableParallelism())): WriterPool {
-  const script = new URL('./writer-worker.js', import.meta.url);
-  if (!fs.existsSync(fileURLToPath(script))) {
-    log.warn('recordings are written on the relay\'s thread: the worker script is not built', { component: 'recording', script: fileURLToPath(script) });
+  const script = builtWorkerScript(new URL('./writer-worker.js', import.meta.url));
+  if (!script) {
+    log.warn('recordings are written on the relay\'s thread: the worker script is not built', { component: 'recording' });
     return inThreadWriters;
   }
   let ids = 0;
@@ -313,9 +311,6 @@ class RemoteWriter implements CastWriter {
         return;
       case 'checkpoint':
         this.o.integrity?.onCheckpoint?.(m.checkpoint);
-        return;
-      case 'limit':
-        // Already told, from the relay's count (bytes()).
         return;
       case 'error':
         this.fail(errorFrom(m));

@@ -41,7 +41,8 @@ function open(m: Extract<ToWriterWorker, { op: 'open' }>): void {
         }
       : { integrity: undefined }),
     onError: (err) => post({ op: 'error', id, message: err.message, ...((err as NodeJS.ErrnoException).code ? { code: (err as NodeJS.ErrnoException).code } : {}) }),
-    onLimit: (limit) => post({ op: 'limit', id, limit }),
+    // The relay's thread counts the limit itself and ends the session (writer-pool.ts); the
+    // writer here only marks it in the recording.
     onWritten: (bytes, lagMs) => post({ op: 'written', id, bytes, lagMs }),
   };
   if (!options.integrity) delete options.integrity;

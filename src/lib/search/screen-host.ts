@@ -1,6 +1,5 @@
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { builtWorkerScript } from '../worker-script.js';
 import type { Logger } from '../log.js';
 import { ScreenLines, type ScreenCommand, type ScreenLine, type ScreenLinesOptions } from './screen-lines.js';
 
@@ -52,8 +51,8 @@ interface Session {
  * sources run by tests, not the build) emulation stays in this thread.
  */
 export function createScreenWorker(log: Logger): ScreenWorker {
-  const script = new URL('./screen-worker.js', import.meta.url);
-  if (!fs.existsSync(fileURLToPath(script))) return { screens: inThreadScreens, close: async () => {} };
+  const script = builtWorkerScript(new URL('./screen-worker.js', import.meta.url));
+  if (!script) return { screens: inThreadScreens, close: async () => {} };
   let worker: Worker | undefined;
   let ids = 0;
   let seqs = 0;

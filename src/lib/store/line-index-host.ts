@@ -1,6 +1,5 @@
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { builtWorkerScript } from '../worker-script.js';
 import type { Logger } from '../log.js';
 import type { SessionLine, Store } from './types.js';
 
@@ -27,9 +26,9 @@ export interface LineIndexWriter {
  * writes through its own store.
  */
 export async function startLineIndexWriter(file: string, log: Logger, writeGate?: SharedArrayBuffer): Promise<LineIndexWriter | undefined> {
-  const script = new URL('./line-index-worker.js', import.meta.url);
-  if (!fs.existsSync(fileURLToPath(script))) {
-    log.warn('the search index is written on the relay\'s thread: the worker script is not built', { component: 'search', script: fileURLToPath(script) });
+  const script = builtWorkerScript(new URL('./line-index-worker.js', import.meta.url));
+  if (!script) {
+    log.warn('the search index is written on the relay\'s thread: the worker script is not built', { component: 'search' });
     return undefined;
   }
   let seqs = 0;

@@ -1,6 +1,5 @@
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { builtWorkerScript } from '../../worker-script.js';
 import type { Logger } from '../../log.js';
 import { SCREEN_BACKLOG_BYTES, SCREEN_TAIL_BYTES, TerminalScreen } from './screen.js';
 
@@ -80,8 +79,8 @@ type Size = { cols: number; rows: number };
  * Without the built worker script (the sources run by unit tests) emulation stays in this thread.
  */
 export function createLiveScreenWorker(log: Logger): LiveScreenWorker {
-  const script = new URL('./screen-worker.js', import.meta.url);
-  if (!fs.existsSync(fileURLToPath(script))) return { screens: inThreadLiveScreens, thread: undefined, close: async () => {} };
+  const script = builtWorkerScript(new URL('./screen-worker.js', import.meta.url));
+  if (!script) return { screens: inThreadLiveScreens, thread: undefined, close: async () => {} };
   let worker: Worker | undefined;
   let ids = 0;
   let seqs = 0;

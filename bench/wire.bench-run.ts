@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
 import { startCluster, type Cluster } from '../test/helpers/cluster.js';
@@ -65,6 +66,18 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK + children.reduce((sum, child) => sum + cpuSeconds(child), 0);
 }
 
+/**
+ * CPU seconds the whole machine spent so far (every process, user + system, from /proc/stat):
+ * with both cores busy, a path's throughput is bounded by how much CPU its bytes cost everywhere
+ * (node's sshd, the bastion or tollgate, the client), not by the daemon alone.
+ */
+function machineCpuSeconds(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0);
+  return busy / CLK_TCK;
+}
+
 /** Bytes under the daemon's recordings directory (every file of every recording). */
 function recordingBytes(): number {
   const dir = path.join(c.daemon.dataDir, 'recordings');
@@ -106,6 +119,9 @@ async function timed(cmd: string, env: NodeJS.ProcessEnv): Promise<number> {
 
 interface StreamFigure {
   seconds: number;
+  /** CPU seconds of the whole machine per GiB streamed, over all runs, and the share of both cores busy. */
+  machinePerGiB: number;
+  busy: number;
   /** Through tollgate only: daemon CPU seconds per GiB and recording bytes per byte, over all runs. */
   cpuPerGiB?: number;
   storedPerByte?: number;
@@ -117,12 +133,15 @@ async function stream(via: Path, remote: string, bytes: number): Promise<StreamF
   const pid = c.daemon.process.child.pid!;
   const cpu0 = recorded ? cpuSeconds(pid) : 0;
   const disk0 = recorded ? recordingBytes() : 0;
+  const machine0 = machineCpuSeconds();
   const times: number[] = [];
   for (let i = 0; i < REPEAT; i++) times.push(await timed(command(via, remote), envOf(via)));
   const seconds = Math.min(...times);
-  if (!recorded) return { seconds };
   const total = bytes * REPEAT;
-  return { seconds, cpuPerGiB: (cpuSeconds(pid) - cpu0) / (total / (1024 * MiB)), storedPerByte: (recordingBytes() - disk0) / total };
+  const machineCpu = machineCpuSeconds() - machine0;
+  const machine = { machinePerGiB: machineCpu / (total / (1024 * MiB)), busy: machineCpu / (os.availableParallelism() * times.reduce((a, b) => a + b, 0)) };
+  if (!recorded) return { seconds, ...machine };
+  return { seconds, ...machine, cpuPerGiB: (cpuSeconds(pid) - cpu0) / (total / (1024 * MiB)), storedPerByte: (recordingBytes() - disk0) / total };
 }
 
 /** A fresh daemon on the same data dir, config and ports, under `nodeArgs` (the CPU profile). */
@@ -199,7 +218,8 @@ it.skipIf(PROFILE)('text and random bytes, connect time: direct, bastion, tsh ss
       const f = row[via];
       const mbs = `${(STREAM_BYTES / 1e6 / f.seconds).toFixed(0)} MB/s`.padStart(9);
       const ratios = `${(row.bastion.seconds / f.seconds).toFixed(2)} b  ${(row.direct.seconds / f.seconds).toFixed(2)} d`;
-      const extra = f.cpuPerGiB === undefined ? '' : `  daemon ${f.cpuPerGiB.toFixed(2)} CPU s/GiB  stored ${f.storedPerByte!.toFixed(3)} B/B`;
+      const all = `  machine ${f.machinePerGiB.toFixed(1)} CPU s/GiB (${(100 * f.busy).toFixed(0)}% busy)`;
+      const extra = f.cpuPerGiB === undefined ? all : `${all}  daemon ${f.cpuPerGiB.toFixed(2)} CPU s/GiB  stored ${f.storedPerByte!.toFixed(3)} B/B`;
       line(`${kind.padEnd(6)} ${LABEL[via]}`, `${f.seconds.toFixed(2)} s ${mbs}  ${ratios}${extra}`);
     }
   }

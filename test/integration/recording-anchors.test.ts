@@ -69,7 +69,7 @@ describe('recording checkpoints anchored in the audit log', () => {
     const data = Buffer.from(forged);
     const chain = new ChainWriter(s.id, signer, 2000, () => 0);
     const lastTime = (JSON.parse(lines[lines.length - 1]!) as [number])[0];
-    const side = ChainWriter.header(s.id, fingerprint(signer.publicBlob)) + chain.link(lines, data, lastTime) + chain.checkpoint('complete');
+    const side = ChainWriter.header(s.id, fingerprint(signer.publicBlob)) + chain.link(lines.length, data, lastTime) + chain.checkpoint('complete');
     fs.writeFileSync(file, data);
     fs.writeFileSync(`${file}.chain`, side);
     fs.writeFileSync(`${file}.sig`, signer.signSshsig(chain.digest()));

@@ -50,6 +50,21 @@ describe('byte-exact recordings', () => {
     expect(s.end()).toEqual(Buffer.from([0xe2, 0x82]));
   });
 
+  it('a text event is byte for byte the UTF-8 of JSON.stringify of its decoded text (the writer encodes without decoding)', async () => {
+    const f = tmp();
+    const w = new AsciicastWriter(f, { width: 80, height: 24, timestamp: 0 }, { now: () => 0, startTime: 0 });
+    // Every ASCII control but NUL (a read with NUL is binary), quotes, backslash, DEL, C1 controls,
+    // U+2028/2029, two-, three- and four-byte characters, a character split across two reads.
+    const controls = Buffer.from(Array.from({ length: 31 }, (_, i) => i + 1));
+    const text = Buffer.concat([controls, Buffer.from('"quoted" \\back\\slash \x7f \u0080\u009f \u2028\u2029 é € 中文 𝄞 😀 </script>')]);
+    const split = Buffer.from('ab€cd');
+    for (const read of [text, split.subarray(0, 3), split.subarray(3)]) w.output(read);
+    await w.close();
+    const events = fs.readFileSync(f).subarray(fs.readFileSync(f).indexOf(10) + 1).toString('utf8').trimEnd().split('\n');
+    const expected = [text.toString('utf8'), 'ab', '€cd'].map((t) => JSON.stringify([0, 'o', t]));
+    expect(events).toEqual(expected);
+  });
+
   it('every byte of output and input comes back from .cast + .bin, and the recording still verifies', async () => {
     const f = tmp();
     const id = crypto.randomUUID();

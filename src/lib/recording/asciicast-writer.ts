@@ -82,6 +82,13 @@ export interface WriterTotals {
 }
 
 /**
+ * Pending event bytes past which a flush starts at once (the timer flushes the rest). Large enough
+ * that bulk output costs one write and one chain record per this many bytes, not per read; a
+ * crash still loses at most a flush interval, since the timer flushes far smaller amounts.
+ */
+export const FLUSH_BYTES = 512 * 1024;
+
+/**
  * Writes go through one ordered queue of async writes (the syscalls run on libuv's threads, not
  * the relay's): the `.cast` bytes of a flush first, then the sidecar records covering them, so a
  * checkpoint never covers bytes that are not in the file yet.
@@ -89,7 +96,8 @@ export interface WriterTotals {
 export class AsciicastWriter {
   private readonly fd: number;
   private readonly chainFd: number;
-  private pending: string[] = [];
+  /** Event lines (each with its "\n") not yet flushed, as the bytes they are written as. */
+  private pending: Buffer[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout;
   private readonly start: number;
@@ -128,7 +136,7 @@ export class AsciicastWriter {
   constructor(readonly file: string, header: AsciicastHeader, options: WriterOptions = {}) {
     this.o = {
       flushIntervalMs: options.flushIntervalMs ?? 250,
-      flushBytes: options.flushBytes ?? 64 * 1024,
+      flushBytes: options.flushBytes ?? FLUSH_BYTES,
       maxOutputBytes: options.maxOutputBytes ?? 0,
       recordInput: options.recordInput ?? false,
       highWaterBytes: options.highWaterBytes ?? 8 * 1024 * 1024,
@@ -155,7 +163,7 @@ export class AsciicastWriter {
         this.chainFd = fs.openSync(chainPath(file), 'ax', 0o644);
         this.chain = new ChainWriter(i.session, i.signer, i.checkpointIntervalMs ?? 2000, this.o.now, i.onCheckpoint);
         // Signed at once, so even a session that crashes in its first second names its header.
-        const side = ChainWriter.header(i.session, i.fingerprint) + this.chain.link([headLine], headBytes, 0) + this.chain.checkpoint('cp');
+        const side = ChainWriter.header(i.session, i.fingerprint) + this.chain.link(1, headBytes, 0) + this.chain.checkpoint('cp');
         fs.writeSync(this.chainFd, side);
       }
     } catch (err) {
@@ -183,7 +191,24 @@ export class AsciicastWriter {
     // A binary block's marker comes before any later event: .cast order is stream order.
     if (this.bin) this.closeBin();
     this.lastTime = time ?? this.elapsed();
-    const line = `${JSON.stringify([this.lastTime, code, data])}\n`;
+    this.pushLine(Buffer.from(`${JSON.stringify([this.lastTime, code, data])}\n`));
+  }
+
+  /**
+   * A text event from bytes that are valid UTF-8 (Utf8Splitter.cut), without decoding them: read
+   * as latin1 (one char per byte), JSON.stringify escapes exactly the ASCII controls, '"' and '\'
+   * it escapes in the decoded text and passes every other byte through, so the line encoded back
+   * as latin1 is byte for byte the UTF-8 of JSON.stringify(the text). Bulk output is the hot path:
+   * this skips a decode and an encode of every byte, and keeps the string one byte per char.
+   */
+  private pushText(code: StreamCode, text: Buffer, time: number): void {
+    if (this.closed) return;
+    if (this.bin) this.closeBin();
+    this.lastTime = time;
+    this.pushLine(Buffer.from(`${JSON.stringify([time, code, text.toString('latin1')])}\n`, 'latin1'));
+  }
+
+  private pushLine(line: Buffer): void {
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (this.pendingBytes >= this.o.flushBytes) this.flush();
@@ -222,8 +247,8 @@ export class AsciicastWriter {
    */
   private record(stream: StreamCode, data: Buffer, at?: number): void {
     if (this.closed) return;
-    const piece = (stream === 'o' ? this.out : this.inp).write(data);
-    if (this.bin && (this.bin.stream !== stream || typeof piece !== 'object' || this.bin.bytes + piece.length > BIN_BLOCK_MAX)) this.closeBin();
+    const piece = (stream === 'o' ? this.out : this.inp).cut(data);
+    if (this.bin && (this.bin.stream !== stream || !piece || piece.text || this.bin.bytes + piece.bytes.length > BIN_BLOCK_MAX)) this.closeBin();
     if (stream === 'o') {
       this.hashOut.update(data);
       this.bytesOut += data.length;
@@ -231,8 +256,8 @@ export class AsciicastWriter {
       this.hashIn.update(data);
       this.bytesIn += data.length;
     }
-    if (typeof piece === 'string') this.push(stream, piece, this.elapsed(at));
-    else if (piece) this.addBin(stream, piece, at);
+    if (piece?.text) this.pushText(stream, piece.bytes, this.elapsed(at));
+    else if (piece) this.addBin(stream, piece.bytes, at);
   }
 
   private addBin(stream: StreamCode, data: Buffer, at?: number): void {
@@ -300,9 +325,9 @@ export class AsciicastWriter {
     this.pendingBin = 0;
     // Counted since they arrived (addBin); enqueue counts them again until they are written.
     this.queuedBytes -= binBytes;
-    const data = Buffer.from(lines.join(''));
+    const data = lines.length === 1 ? lines[0]! : Buffer.concat(lines);
     this.fileBytes += data.length;
-    const side = this.chain ? this.chain.link(lines, data, this.lastTime) + this.chain.maybeCheckpoint() : undefined;
+    const side = this.chain ? this.chain.link(lines.length, data, this.lastTime) + this.chain.maybeCheckpoint() : undefined;
     this.enqueue(data, side, blocks, binBytes);
   }
 

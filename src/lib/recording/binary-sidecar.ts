@@ -64,15 +64,24 @@ export class Utf8Splitter {
   private carry: Buffer | undefined;
 
   write(chunk: Buffer): string | Buffer | undefined {
+    const piece = this.cut(chunk);
+    return piece?.text ? piece.bytes.toString('utf8') : piece?.bytes;
+  }
+
+  /**
+   * The same split as write(), without decoding: `text` bytes are valid UTF-8 without NUL (the
+   * recorder encodes them as they are), other bytes are binary.
+   */
+  cut(chunk: Buffer): { text: boolean; bytes: Buffer } | undefined {
     const data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = undefined;
     const cut = completeEnd(data);
     const body = cut === data.length ? data : data.subarray(0, cut);
     // NUL is valid UTF-8 but costs 6 bytes in JSON (\u0000) and is no terminal text: a read with
     // one is binary (memchr, not a JS loop), so /dev/zero-like output deflates instead.
-    if (body.indexOf(0) !== -1 || !isUtf8(body)) return data;
+    if (body.indexOf(0) !== -1 || !isUtf8(body)) return { text: false, bytes: data };
     if (cut < data.length) this.carry = Buffer.from(data.subarray(cut));
-    return body.length ? body.toString('utf8') : undefined;
+    return body.length ? { text: true, bytes: body } : undefined;
   }
 
   /** Whatever is left at the end (an incomplete character) is binary. */

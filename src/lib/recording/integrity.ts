@@ -118,15 +118,15 @@ export class ChainWriter {
     return `${JSON.stringify({ tollgate_chain: CHAIN_VERSION, session, hash: 'sha256', key: fingerprint })}\n`;
   }
 
-  /** Links lines just written (each ends with "\n", `data` is exactly their bytes); returns sidecar text. */
-  link(lines: readonly string[], data: Buffer, time: number): string {
+  /** Links `events` lines just written (each ends with "\n", `data` is exactly their bytes); returns sidecar text. */
+  link(events: number, data: Buffer, time: number): string {
     this.hash.update(data);
     // CRCs of the encoded bytes, line by line, each with its "\n" (no second UTF-8 encoding of the strings).
     const crcs: string[] = [];
     new CastLineScanner().split(data, (piece, _offset, ends) => {
       if (ends) crcs.push(crcHex(eventCrc(piece)));
     });
-    this.events += lines.length;
+    this.events += events;
     this.bytes += data.length;
     this.time = time;
     return `${JSON.stringify({ h: crcs })}\n`;

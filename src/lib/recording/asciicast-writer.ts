@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { BIN_BLOCK_MAX, BinBlockEncoder, binMarker, binPath, type StreamCode, Utf8Splitter } from './binary-sidecar.js';
 import { ChainWriter, chainPath, type Checkpoint, type RecordingSigner } from './integrity.js';
+import { escapedMax, writeJsonText } from './json-text.js';
 
 /*
  * asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): newline-delimited JSON.
@@ -89,6 +90,60 @@ export interface WriterTotals {
 export const FLUSH_BYTES = 512 * 1024;
 
 /**
+ * The event lines of the next flush, written straight into one buffer (no string per event, no
+ * join): what a flush hands to the write queue as is.
+ */
+class LineBuffer {
+  private buf = EMPTY;
+  /** What the next buffer is sized for: about what the last flush held (an idle session holds little). */
+  private hint = LINE_BUFFER_MIN;
+  bytes = 0;
+  events = 0;
+
+  constructor(private readonly flushBytes: number) {}
+
+  private room(n: number): void {
+    if (this.bytes + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.hint, 2 * this.buf.length, this.bytes + n));
+    this.buf.copy(bigger, 0, 0, this.bytes);
+    this.buf = bigger;
+  }
+
+  line(text: string): void {
+    this.room(Buffer.byteLength(text));
+    this.bytes += this.buf.write(text, this.bytes);
+    this.events++;
+  }
+
+  /** `[TIME,"CODE","TEXT"]\n`, as JSON.stringify would write it, from valid UTF-8 bytes. */
+  text(time: number, code: StreamCode, text: Buffer): void {
+    const head = `[${JSON.stringify(time)},"${code}","`;
+    this.room(head.length + escapedMax(text.length) + 3);
+    this.bytes += this.buf.write(head, this.bytes, 'latin1');
+    this.bytes = writeJsonText(text, this.buf, this.bytes);
+    this.buf[this.bytes++] = 0x22;
+    this.buf[this.bytes++] = 0x5d;
+    this.buf[this.bytes++] = 0x0a;
+    this.events++;
+  }
+
+  /** The lines so far; the write queue owns these bytes now, and the next lines go to a new buffer. */
+  take(): { data: Buffer; events: number } {
+    const taken = { data: this.buf.subarray(0, this.bytes), events: this.events };
+    this.hint = Math.min(this.flushBytes + LINE_BUFFER_SLACK, Math.max(LINE_BUFFER_MIN, this.bytes + (this.bytes >> 2)));
+    this.buf = EMPTY;
+    this.bytes = 0;
+    this.events = 0;
+    return taken;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const LINE_BUFFER_MIN = 16 * 1024;
+/** Room past flushBytes, so the event that crosses it usually fits without a copy. */
+const LINE_BUFFER_SLACK = 64 * 1024;
+
+/**
  * Writes go through one ordered queue of async writes (the syscalls run on libuv's threads, not
  * the relay's): the `.cast` bytes of a flush first, then the sidecar records covering them, so a
  * checkpoint never covers bytes that are not in the file yet.
@@ -97,8 +152,7 @@ export class AsciicastWriter {
   private readonly fd: number;
   private readonly chainFd: number;
   /** Event lines (each with its "\n") not yet flushed, as the bytes they are written as. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private pending: LineBuffer;
   private timer: NodeJS.Timeout;
   private readonly start: number;
   private readonly out = new Utf8Splitter();
@@ -146,6 +200,7 @@ export class AsciicastWriter {
       onWritten: options.onWritten,
     };
     this.start = options.startTime ?? this.o.now();
+    this.pending = new LineBuffer(this.o.flushBytes);
     this.fd = fs.openSync(file, 'wx', 0o600);
     this.chainFd = -1;
     const head: Record<string, unknown> = { version: 2, width: header.width, height: header.height, timestamp: header.timestamp };
@@ -191,27 +246,17 @@ export class AsciicastWriter {
     // A binary block's marker comes before any later event: .cast order is stream order.
     if (this.bin) this.closeBin();
     this.lastTime = time ?? this.elapsed();
-    this.pushLine(Buffer.from(`${JSON.stringify([this.lastTime, code, data])}\n`));
+    this.pending.line(`${JSON.stringify([this.lastTime, code, data])}\n`);
+    if (this.pending.bytes >= this.o.flushBytes) this.flush();
   }
 
-  /**
-   * A text event from bytes that are valid UTF-8 (Utf8Splitter.cut), without decoding them: read
-   * as latin1 (one char per byte), JSON.stringify escapes exactly the ASCII controls, '"' and '\'
-   * it escapes in the decoded text and passes every other byte through, so the line encoded back
-   * as latin1 is byte for byte the UTF-8 of JSON.stringify(the text). Bulk output is the hot path:
-   * this skips a decode and an encode of every byte, and keeps the string one byte per char.
-   */
+  /** A text event from bytes that are valid UTF-8 (Utf8Splitter.cut), encoded without decoding them (json-text.ts). */
   private pushText(code: StreamCode, text: Buffer, time: number): void {
     if (this.closed) return;
     if (this.bin) this.closeBin();
     this.lastTime = time;
-    this.pushLine(Buffer.from(`${JSON.stringify([time, code, text.toString('latin1')])}\n`, 'latin1'));
-  }
-
-  private pushLine(line: Buffer): void {
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= this.o.flushBytes) this.flush();
+    this.pending.text(time, code, text);
+    if (this.pending.bytes >= this.o.flushBytes) this.flush();
   }
 
   /**
@@ -311,23 +356,20 @@ export class AsciicastWriter {
   flush(): void {
     if (this.writeError || this.closed) return;
     this.closeBin();
-    if (this.pending.length === 0) {
+    if (this.pending.events === 0) {
       const cp = this.chain?.maybeCheckpoint();
       if (cp) this.enqueue(undefined, cp);
       return;
     }
-    const lines = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
+    const { data, events } = this.pending.take();
     const blocks = this.binBlocks;
     this.binBlocks = [];
     const binBytes = this.pendingBin;
     this.pendingBin = 0;
     // Counted since they arrived (addBin); enqueue counts them again until they are written.
     this.queuedBytes -= binBytes;
-    const data = lines.length === 1 ? lines[0]! : Buffer.concat(lines);
     this.fileBytes += data.length;
-    const side = this.chain ? this.chain.link(lines.length, data, this.lastTime) + this.chain.maybeCheckpoint() : undefined;
+    const side = this.chain ? this.chain.link(events, data, this.lastTime) + this.chain.maybeCheckpoint() : undefined;
     this.enqueue(data, side, blocks, binBytes);
   }
 

@@ -120,7 +120,34 @@ describe('TextLines', () => {
       { offsetMs: 5, text: 'hello red' },
       { offsetMs: 9, text: 'second' },
       { offsetMs: 9, text: 'progress 100%' },
-      { offsetMs: 12, text: '€' },
+      // The line began with the character's first byte (the .cast shows it a read later: playing from here shows it).
+      { offsetMs: 11, text: '€' },
     ]);
+  });
+
+  it('skips the lines of reads that come while it is not accepting, without losing the line after them', () => {
+    const out: ScreenLine[] = [];
+    let open = true;
+    const t = new TextLines(
+      (l) => out.push(l),
+      () => open,
+    );
+    t.write(Buffer.from('one\ntw'), 1);
+    open = false;
+    t.write(Buffer.from('o\nthree\nfo'), 2);
+    open = true;
+    t.write(Buffer.from('ur\n'), 3);
+    // A line past 4096 bytes is cut, but not inside the character split across the two reads.
+    const euro = Buffer.from('€');
+    t.write(Buffer.concat([Buffer.alloc(4998, 'x'), euro.subarray(0, 2)]), 4);
+    t.write(Buffer.concat([euro.subarray(2), Buffer.from(' tail')]), 5);
+    t.end(6);
+    expect(out.map((l) => [l.offsetMs, l.text.length > 20 ? `${l.text.length} chars` : l.text])).toEqual([
+      [1, 'one'],
+      [2, 'four'],
+      [4, '4998 chars'],
+      [4, '€ tail'],
+    ]);
+    expect(t.skippedBytes).toBe('two\nthree\n'.length);
   });
 });

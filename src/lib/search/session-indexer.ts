@@ -100,14 +100,25 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   const maxLines = o.maxLines ?? MAX_INDEXED_LINES;
   const log = o.log.child({ component: 'search', sid: o.sessionId });
 
+  let behindLogged = false;
+  const behind = (): boolean => {
+    if (unwritten < MAX_UNWRITTEN_LINES && unwrittenBytes < MAX_UNWRITTEN_BYTES) return false;
+    if (!behindLogged) log.info('the search index writer is behind this session; skipping lines until it catches up', { unwritten });
+    behindLogged = true;
+    return true;
+  };
+  /** Whether a text stream's next line is wanted: one that is not is never decoded (TextLines). */
+  const accepting = (): boolean => !atCap() && !behind();
+  const atCap = (): boolean => {
+    if (seq < maxLines) return false;
+    if (!full) log.info('indexed the most lines a session gets; the rest is in the recording only', { lines: maxLines });
+    full = true;
+    return true;
+  };
   const onLine = (l: ScreenLine) => {
-    if (seq >= maxLines) {
-      if (!full) log.info('indexed the most lines a session gets; the rest is in the recording only', { lines: maxLines });
-      full = true;
-      return;
-    }
-    if (unwritten >= MAX_UNWRITTEN_LINES || unwrittenBytes >= MAX_UNWRITTEN_BYTES) {
-      if (skipped++ === 0) log.info('the search index writer is behind this session; skipping lines until it catches up', { unwritten });
+    if (atCap()) return;
+    if (behind()) {
+      skipped++;
       return;
     }
     pending.push({ seq: seq++, offsetMs: l.offsetMs, text: l.text });
@@ -127,8 +138,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     commandLog = session.kind === 'shell' && o.auditor !== undefined;
     if (o.pty) screen = (o.screens ?? inThreadScreens)({ cols: o.pty.cols, rows: o.pty.rows, onLine, onCommand: commandLog ? onCommand : undefined });
     else {
-      out = new TextLines(onLine);
-      inp = new TextLines(onLine);
+      out = new TextLines(onLine, accepting);
+      inp = new TextLines(onLine, accepting);
     }
   };
 
@@ -219,7 +230,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       out?.end(t);
       inp?.end(t);
       write(true);
-      if (skipped > 0) log.info('lines skipped while the search index writer was behind', { skipped, indexed: seq });
+      const skippedBytes = (out?.skippedBytes ?? 0) + (inp?.skippedBytes ?? 0);
+      if (skipped > 0 || skippedBytes > 0) log.info('lines skipped while the search index writer was behind', { skipped, skipped_bytes: skippedBytes, indexed: seq });
       await written();
     },
   };

@@ -1,5 +1,4 @@
 import { isUtf8 } from 'node:buffer';
-import { StringDecoder } from 'node:string_decoder';
 import type { ScreenLine } from './screen-lines.js';
 
 /**
@@ -12,59 +11,124 @@ const TEXT_RUNS = /[^\x00-\x08\x0a-\x1f\x7f\ufffd]{12,}/g;
 /** CSI, OSC and other escape sequences, and control characters other than tab: not text. */
 const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]/g;
 
+/** Control characters other than tab (ESC and CR among them): a line without any needs no stripping. */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+
+const EMPTY = Buffer.alloc(0);
+
+/** A line that never ends (a progress bar, a long run of text) is cut at this many bytes, so it stays searchable. */
+const MAX_LINE_BYTES = 4096;
+
 /**
  * A non-PTY stream (an exec's output, or what was piped into it) as lines, each with the time it
  * began: there is no terminal to emulate, so the text is split at newlines and stripped of escapes.
+ * It works on the bytes (newlines found natively) and decodes only the lines it hands on: while
+ * `accepting()` says no (the index writer is behind, or the session has all the lines it gets),
+ * the lines ending in a read are skipped without being looked at, so bulk output through exec
+ * costs little more than a search for its last newline.
  */
 export class TextLines {
-  private readonly decoder = new StringDecoder('utf8');
-  private partial = '';
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
   private partialTime = 0;
+  /** Bytes of lines skipped while not accepting. */
+  skippedBytes = 0;
 
-  constructor(private readonly onLine: (line: ScreenLine) => void) {}
+  constructor(
+    private readonly onLine: (line: ScreenLine) => void,
+    private readonly accepting: () => boolean = () => true,
+  ) {}
 
   write(data: Buffer, offsetMs: number): void {
     // Binary (random bytes, an archive through exec): splitting it at its 0x0a bytes would index
     // thousands of lines of noise, so only its runs of text (as `strings` finds them) are kept.
     // A NUL byte next to text therefore does not hide the text from search.
     if (looksBinary(data)) {
-      this.decoder.end();
-      this.take(this.partial);
-      this.partial = '';
+      this.endLine();
       this.partialTime = offsetMs;
+      if (!this.accepting()) {
+        this.skippedBytes += data.length;
+        return;
+      }
       for (const run of data.toString('utf8').match(TEXT_RUNS) ?? []) this.take(run);
       return;
     }
-    this.push(this.decoder.write(data), offsetMs);
+    if (this.partialBytes === 0) this.partialTime = offsetMs;
+    let start = 0;
+    // Bounded: each pass moves `start` past a newline of `data`, or leaves.
+    while (start < data.length) {
+      if (!this.accepting()) {
+        const last = data.lastIndexOf(0x0a);
+        if (last >= start) {
+          this.skippedBytes += this.partialBytes + last + 1 - start;
+          this.partial = [];
+          this.partialBytes = 0;
+          this.partialTime = offsetMs;
+          start = last + 1;
+        }
+        break;
+      }
+      const nl = data.indexOf(0x0a, start);
+      if (nl === -1) break;
+      this.endLine(data.subarray(start, nl));
+      this.partialTime = offsetMs;
+      start = nl + 1;
+    }
+    if (start < data.length) this.hold(data.subarray(start));
+    if (this.partialBytes > MAX_LINE_BYTES) {
+      // Cut before a character split across reads, which the next read completes.
+      const all = Buffer.concat(this.partial, this.partialBytes);
+      const cut = completeEnd(all);
+      this.partial = [all.subarray(0, cut)];
+      this.partialBytes = cut;
+      this.endLine();
+      if (cut < all.length) this.hold(Buffer.from(all.subarray(cut)));
+      this.partialTime = offsetMs;
+    }
   }
 
   end(offsetMs: number): void {
-    this.push(this.decoder.end(), offsetMs);
-    this.take(this.partial);
-    this.partial = '';
+    if (this.partialBytes === 0) this.partialTime = offsetMs;
+    this.endLine();
   }
 
-  private push(text: string, offsetMs: number): void {
-    if (!text) return;
-    if (!this.partial) this.partialTime = offsetMs;
-    const parts = (this.partial + text).split('\n');
-    this.partial = parts.pop()!;
-    for (const p of parts) {
-      this.take(p);
-      this.partialTime = offsetMs;
+  /** Keeps bytes of the line being read (copied: the caller's buffer may be reused). */
+  private hold(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.partial.push(Buffer.from(bytes));
+    this.partialBytes += bytes.length;
+  }
+
+  /** The line read so far, ended by `last` (its bytes up to the newline; none at a cut or the end). */
+  private endLine(last?: Buffer): void {
+    let line = last ?? EMPTY;
+    if (this.partialBytes > 0) {
+      if (line.length > 0) this.partial.push(line);
+      line = Buffer.concat(this.partial, this.partialBytes + line.length);
+      this.partial = [];
+      this.partialBytes = 0;
     }
-    // A line without a newline for ever (a progress bar, binary) is cut so it stays searchable text.
-    if (this.partial.length > 4096) {
-      this.take(this.partial);
-      this.partial = '';
-    }
+    if (line.length === 0) return;
+    if (this.accepting()) this.take(line.toString('utf8'));
+    else this.skippedBytes += line.length;
   }
 
   private take(raw: string): void {
     // A carriage return redraws the line: what is after the last one is what was left showing.
-    const line = raw.replace(/\r+$/, '').split('\r').pop()!.replace(ESCAPES, '').trimEnd();
+    const line = (CONTROL.test(raw) ? raw.replace(/\r+$/, '').split('\r').pop()!.replace(ESCAPES, '') : raw).trimEnd();
     if (line.trim()) this.onLine({ offsetMs: this.partialTime, text: line });
   }
+}
+
+/** Where a trailing incomplete UTF-8 character starts (the length when there is none). */
+function completeEnd(b: Buffer): number {
+  for (let i = b.length - 1; i >= 0 && i >= b.length - 3; i--) {
+    const c = b[i]!;
+    if ((c & 0xc0) === 0x80) continue;
+    if (c < 0xc0) return b.length;
+    return b.length - i < (c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2) ? i : b.length;
+  }
+  return b.length;
 }
 
 /**

@@ -4,7 +4,7 @@
  * between its quotes. JSON.stringify escapes only the ASCII controls, '"' and '\' in such text
  * (lowercase \u00XX, short forms for \b \t \n \f \r); every other byte, multi-byte characters
  * included, is copied as it is. This is the recorder's hot path for terminal text: it skips the
- * decode, the string and the encode, and scans four bytes at a time for the bytes to escape.
+ * decode, the string and the encode, and moves four bytes at a time where none needs escaping.
  */
 
 /** The character after '\' for each byte that is escaped ('u' for \u00XX); 0: copied as is. */
@@ -19,22 +19,21 @@ ESCAPE[0x22] = 0x22;
 ESCAPE[0x5c] = 0x5c;
 const HEX = Buffer.from('0123456789abcdef');
 
-/** Runs up to this long are copied by a loop; longer ones by Buffer#copy (whose call costs more than a short loop). */
-const SHORT_RUN = 48;
+/** The platform's byte order, for writing a word read through a Uint32Array back as the same bytes. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** The most bytes `n` bytes of text can take escaped (all of them \u00XX). */
 export function escapedMax(n: number): number {
   return 6 * n;
 }
 
-function copyRun(src: Buffer, out: Buffer, o: number, from: number, to: number): number {
-  if (to - from > SHORT_RUN) return o + src.copy(out, o, from, to);
-  for (let k = from; k < to; k++) out[o++] = src[k]!;
-  return o;
-}
-
-function escapeByte(out: Buffer, o: number, c: number): number {
+/** One byte, escaped or as it is. */
+function put(out: Buffer, o: number, c: number): number {
   const e = ESCAPE[c]!;
+  if (e === 0) {
+    out[o] = c;
+    return o + 1;
+  }
   out[o++] = 0x5c;
   out[o++] = e;
   if (e === 0x75) {
@@ -52,20 +51,15 @@ function escapeByte(out: Buffer, o: number, c: number): number {
  */
 export function writeJsonText(src: Buffer, out: Buffer, o: number): number {
   const n = src.length;
-  let run = 0;
   let i = 0;
-  // Byte by byte up to a 4-byte boundary of the underlying memory, then a word at a time.
+  // Byte by byte up to a 4-byte boundary of the source's memory, then a word at a time: a word
+  // with nothing to escape is written as it is (an unaligned store), the others byte by byte.
   const head = Math.min(n, (4 - (src.byteOffset & 3)) & 3);
-  for (; i < head; i++) {
-    const c = src[i]!;
-    if (ESCAPE[c] !== 0) {
-      o = escapeByte(out, copyRun(src, out, o, run, i), c);
-      run = i + 1;
-    }
-  }
+  for (; i < head; i++) o = put(out, o, src[i]!);
   const words = (n - head) >>> 2;
   if (words > 0) {
     const w = new Uint32Array(src.buffer, src.byteOffset + head, words);
+    const dv = new DataView(out.buffer, out.byteOffset, out.length);
     for (let k = 0; k < words; k++) {
       const x = w[k]!;
       const q = x ^ 0x22222222;
@@ -73,24 +67,18 @@ export function writeJsonText(src: Buffer, out: Buffer, o: number): number {
       // A byte below 0x20, or equal to '"' or '\' (a zero byte of x ^ that byte, repeated): the
       // classic "has a byte less than n" test, exact as a yes/no for n <= 128.
       if ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) {
-        const base = head + (k << 2);
-        for (let j = base; j < base + 4; j++) {
-          const c = src[j]!;
-          if (ESCAPE[c] !== 0) {
-            o = escapeByte(out, copyRun(src, out, o, run, j), c);
-            run = j + 1;
-          }
-        }
+        const at = head + (k << 2);
+        o = put(out, o, src[at]!);
+        o = put(out, o, src[at + 1]!);
+        o = put(out, o, src[at + 2]!);
+        o = put(out, o, src[at + 3]!);
+      } else {
+        dv.setUint32(o, x, LITTLE_ENDIAN);
+        o += 4;
       }
     }
     i = head + (words << 2);
   }
-  for (; i < n; i++) {
-    const c = src[i]!;
-    if (ESCAPE[c] !== 0) {
-      o = escapeByte(out, copyRun(src, out, o, run, i), c);
-      run = i + 1;
-    }
-  }
-  return copyRun(src, out, o, run, n);
+  for (; i < n; i++) o = put(out, o, src[i]!);
+  return o;
 }

@@ -1,5 +1,7 @@
+import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ScreenLines, TextLines, type ScreenCommand, type ScreenLine } from '../../src/lib/search/index.js';
+import { textRuns } from '../../src/lib/search/text-lines.js';
 
 /** A shell as the emulator sees it: output events and keys, at the times given. */
 function shell(o: { cols?: number; rows?: number; scrollback?: number } = {}) {
@@ -149,5 +151,28 @@ describe('TextLines', () => {
       [4, '€ tail'],
     ]);
     expect(t.skippedBytes).toBe('two\nthree\n'.length);
+  });
+});
+
+describe('textRuns', () => {
+  /** What the indexer did before (decode, then a regular expression): the reference. */
+  const reference = (b: Buffer) => b.toString('utf8').match(/[^\x00-\x08\x0a-\x1f\x7f\ufffd]{12,}/g) ?? [];
+
+  it('finds what decoding and matching finds, in noise with text, UTF-8 and broken sequences in it', () => {
+    const pieces = ['hello world, this is text', 'Grüße aus Köln und München', '中文字符测试一二三四五六', '𝄞𝄞𝄞𝄞𝄞𝄞', '\ufffd', 'short', '\t\ttabbed text here'];
+    for (let t = 0; t < 500; t++) {
+      const parts: Buffer[] = [];
+      for (let k = crypto.randomInt(12); k >= 0; k--) {
+        // Noise around the text, half of it bytes no text holds: a run of noise alone (which the
+        // seeds could miss) is then too unlikely to occur.
+        parts.push(Buffer.from(Array.from({ length: crypto.randomInt(40) }, () => (crypto.randomInt(2) ? crypto.randomInt(256) : [0, 1, 0x1b, 0x7f, 0xc0, 0xff][crypto.randomInt(6)]!))));
+        const piece = Buffer.from(pieces[crypto.randomInt(pieces.length)]!);
+        // Sometimes cut inside a character, or with a stray continuation byte.
+        parts.push(crypto.randomInt(4) === 0 ? piece.subarray(0, crypto.randomInt(piece.length + 1)) : piece);
+        if (crypto.randomInt(5) === 0) parts.push(Buffer.from([0x80 + crypto.randomInt(0x40)]));
+      }
+      const b = Buffer.concat(parts);
+      expect(textRuns(b)).toEqual(reference(b));
+    }
   });
 });

@@ -2,11 +2,97 @@ import { isUtf8 } from 'node:buffer';
 import type { ScreenLine } from './screen-lines.js';
 
 /**
- * Runs of at least 12 characters with no control character (tab aside) and no invalid UTF-8 in
- * a binary read: random bytes make one about every 150 KiB; real text in a binary stream (an
- * environment dump with NULs, strings in an executable) is longer.
+ * Runs of at least this many characters with no control character (tab aside), no U+FFFD and no
+ * invalid UTF-8 in a binary read: random bytes make one about every 150 KiB; real text in a binary
+ * stream (an environment dump with NULs, strings in an executable) is longer.
  */
-const TEXT_RUNS = /[^\x00-\x08\x0a-\x1f\x7f\ufffd]{12,}/g;
+const TEXT_RUN_CHARS = 12;
+
+/**
+ * The text runs of a binary read (what `strings` would find, UTF-8 aware): runs of at least
+ * TEXT_RUN_CHARS characters, where a character is printable ASCII, a tab, or a well-formed UTF-8
+ * sequence (WHATWG rules: no overlongs, surrogates or code points past U+10FFFF) other than U+FFFD.
+ * Decoding random bytes and matching a regular expression over them cost about 20 CPU seconds a
+ * GiB on the relay's thread. Here a word at a time is looked at for a seed (four bytes of ASCII
+ * text, or four bytes that can be inside multi-byte characters); only around a seed are the bytes
+ * read one by one, from the last byte before it that no text holds. In random bytes seeds are
+ * rare. A run with no seed (no four aligned bytes of either kind, as in "aäbäcä...") is missed.
+ */
+export function textRuns(b: Buffer): string[] {
+  const runs: string[] = [];
+  const n = b.length;
+  const head = Math.min(n, (4 - (b.byteOffset & 3)) & 3);
+  const words = (n - head) >>> 2;
+  if (words === 0) return runs;
+  const w = new Uint32Array(b.buffer, b.byteOffset + head, words);
+  /** Bytes before this have been read one by one already. */
+  let done = 0;
+  for (let k = 0; k < words; k++) {
+    const at = head + (k << 2);
+    if (at < done || !isSeed(w[k]!)) continue;
+    let start = at;
+    while (start > done && !isBreak(b[start - 1]!)) start--;
+    done = scanRuns(b, start, at + 4, runs);
+  }
+  return runs;
+}
+
+/** Four bytes of ASCII text, or four that can all be inside multi-byte UTF-8 characters. */
+function isSeed(x: number): boolean {
+  const high = x & 0x80808080;
+  if (high === (0x80808080 | 0)) return true;
+  if (high !== 0) return false;
+  const d = x ^ 0x7f7f7f7f;
+  // No byte below 0x20 and none equal to 0x7f (a tab in the word leaves it to the byte-by-byte read).
+  return ((((x - 0x20202020) & ~x) | ((d - 0x01010101) & ~d)) & 0x80808080) === 0;
+}
+
+/** A byte no text holds: a control character other than tab, DEL, or a byte that never occurs in UTF-8. */
+function isBreak(c: number): boolean {
+  return c < 0x20 ? c !== 0x09 : c === 0x7f || c === 0xc0 || c === 0xc1 || c >= 0xf5;
+}
+
+/**
+ * Reads characters from `from` (a character boundary), pushing each run of TEXT_RUN_CHARS or more,
+ * until the first break at or after `past`; returns where the next read may start.
+ */
+function scanRuns(b: Buffer, from: number, past: number, runs: string[]): number {
+  const n = b.length;
+  let start = from;
+  let chars = 0;
+  let i = from;
+  while (i < n) {
+    const c = b[i]!;
+    const len = (c >= 0x20 ? c < 0x7f : c === 0x09) ? 1 : c >= 0xc2 && c <= 0xf4 ? utf8Sequence(b, i, c) : 0;
+    if (len > 0) {
+      if (chars === 0) start = i;
+      // In UTF-16 code units, as a string's length counts them (a character past U+FFFF is two).
+      chars += len === 4 ? 2 : 1;
+      i += len;
+      continue;
+    }
+    if (chars >= TEXT_RUN_CHARS) runs.push(b.toString('utf8', start, i));
+    chars = 0;
+    if (i >= past) return i + 1;
+    i++;
+  }
+  if (chars >= TEXT_RUN_CHARS) runs.push(b.toString('utf8', start, n));
+  return n;
+}
+
+/** The length of the well-formed UTF-8 sequence led by `c` at `i` (0 when it is not one, or is U+FFFD). */
+function utf8Sequence(b: Buffer, i: number, c: number): number {
+  const need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+  if (i + need > b.length) return 0;
+  const c1 = b[i + 1]!;
+  // The second byte's range depends on the lead (WHATWG's "UTF-8 decode" bounds).
+  const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+  const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+  if (c1 < lo || c1 > hi) return 0;
+  for (let k = 2; k < need; k++) if ((b[i + k]! & 0xc0) !== 0x80) return 0;
+  if (c === 0xef && c1 === 0xbf && b[i + 2] === 0xbd) return 0;
+  return need;
+}
 
 /** CSI, OSC and other escape sequences, and control characters other than tab: not text. */
 const ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f]/g;
@@ -50,7 +136,7 @@ export class TextLines {
         this.skippedBytes += data.length;
         return;
       }
-      for (const run of data.toString('utf8').match(TEXT_RUNS) ?? []) this.take(run);
+      for (const run of textRuns(data)) this.take(run);
       return;
     }
     if (this.partialBytes === 0) this.partialTime = offsetMs;

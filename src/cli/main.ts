@@ -71,7 +71,12 @@ export async function main(bin: BinName, argv: readonly string[]): Promise<void>
   try {
     // tsh ssh and tsh play skip loading oclif when their command line is plain (fast-path.ts).
     if (FAST_COMMANDS[bin] && (await runFastPath(bin, root, args))) return;
-    const { run, flush } = await import('@oclif/core');
+    const { run, flush, settings } = await import('@oclif/core');
+    // tollgate runs its compiled commands only. Under NODE_ENV=development or test (a developer's
+    // shell, vitest) oclif would otherwise look for TypeScript sources and load the TypeScript
+    // compiler to read a tsconfig: 18 MB more heap in every process, the daemon's SSH workers too,
+    // which every full garbage collection then marks.
+    settings.enableAutoTranspile = false;
     await run(args, root);
     await flush();
   } catch (err) {

@@ -25,7 +25,7 @@ import { topSelfTime } from './cpu-profile.js';
  */
 const MiB = 1024 * 1024;
 const STREAM_BYTES = Number(process.env.BENCH_STREAM_MIB ?? 128) * MiB;
-const REPEAT = 2;
+const REPEAT = 3;
 const TRUE_RUNS = 5;
 const CONCURRENT = 8;
 const CONCURRENT_BYTES = 32 * MiB;

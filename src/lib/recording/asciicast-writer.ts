@@ -115,23 +115,44 @@ class LineBuffer {
     this.events++;
   }
 
-  /** `[TIME,"CODE","TEXT"]\n`, as JSON.stringify would write it, from valid UTF-8 bytes. */
+  /**
+   * `[TIME,"CODE","TEXT"]\n`, as JSON.stringify would write it, from valid UTF-8 bytes. Escaped
+   * in slices that fit the room left (escaping is byte by byte, so any cut is fine): room for the
+   * worst case, six bytes a byte, would grow the buffer at nearly every flush of bulk text.
+   */
   text(time: number, code: StreamCode, text: Buffer): void {
     const head = `[${JSON.stringify(time)},"${code}","`;
-    this.room(head.length + escapedMax(text.length) + 3);
+    this.room(head.length + 3 + escapedMax(Math.min(text.length, TEXT_SLICE)));
     this.bytes += this.buf.write(head, this.bytes, 'latin1');
-    this.bytes = writeJsonText(text, this.buf, this.bytes);
+    // Bounded: each pass writes at least min(TEXT_SLICE, what is left) bytes of the text, or makes room for that.
+    for (let i = 0; i < text.length; ) {
+      const fit = Math.floor((this.buf.length - this.bytes - 3) / 6);
+      const want = Math.min(TEXT_SLICE, text.length - i);
+      if (fit < want) {
+        this.room(escapedMax(want) + 3);
+        continue;
+      }
+      const end = Math.min(text.length, i + fit);
+      this.bytes = writeJsonText(text.subarray(i, end), this.buf, this.bytes);
+      i = end;
+    }
     this.buf[this.bytes++] = 0x22;
     this.buf[this.bytes++] = 0x5d;
     this.buf[this.bytes++] = 0x0a;
     this.events++;
   }
 
-  /** The lines so far; the write queue owns these bytes now, and the next lines go to a new buffer. */
+  /**
+   * The lines so far; the write queue owns these bytes now. A small flush (a keystroke's echo) is
+   * copied out of the buffer, which is kept for the next lines; a large one takes the buffer.
+   */
   take(): { data: Buffer; events: number } {
-    const taken = { data: this.buf.subarray(0, this.bytes), events: this.events };
-    this.hint = Math.min(this.flushBytes + LINE_BUFFER_SLACK, Math.max(LINE_BUFFER_MIN, this.bytes + (this.bytes >> 2)));
-    this.buf = EMPTY;
+    const used = this.buf.subarray(0, this.bytes);
+    const taken = { data: this.bytes <= SMALL_FLUSH ? Buffer.from(used) : used, events: this.events };
+    if (this.bytes > SMALL_FLUSH) {
+      this.hint = Math.min(this.flushBytes + LINE_BUFFER_SLACK, Math.max(LINE_BUFFER_MIN, this.bytes + (this.bytes >> 2)));
+      this.buf = EMPTY;
+    }
     this.bytes = 0;
     this.events = 0;
     return taken;
@@ -142,6 +163,10 @@ const EMPTY = Buffer.alloc(0);
 const LINE_BUFFER_MIN = 16 * 1024;
 /** Room past flushBytes, so the event that crosses it usually fits without a copy. */
 const LINE_BUFFER_SLACK = 64 * 1024;
+/** Text escaped per pass at most (LineBuffer.text). */
+const TEXT_SLICE = 8 * 1024;
+/** Flushes up to this size are copied (from Buffer's shared pool) and the line buffer is reused. */
+const SMALL_FLUSH = 4 * 1024;
 
 /**
  * Writes go through one ordered queue of async writes (the syscalls run on libuv's threads, not

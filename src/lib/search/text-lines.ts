@@ -13,10 +13,13 @@ const TEXT_RUN_CHARS = 12;
  * TEXT_RUN_CHARS characters, where a character is printable ASCII, a tab, or a well-formed UTF-8
  * sequence (WHATWG rules: no overlongs, surrogates or code points past U+10FFFF) other than U+FFFD.
  * Decoding random bytes and matching a regular expression over them cost about 20 CPU seconds a
- * GiB on the relay's thread. Here a word at a time is looked at for a seed (four bytes of ASCII
- * text, or four bytes that can be inside multi-byte characters); only around a seed are the bytes
- * read one by one, from the last byte before it that no text holds. In random bytes seeds are
- * rare. A run with no seed (no four aligned bytes of either kind, as in "aäbäcä...") is missed.
+ * GiB on the relay's thread; a byte-by-byte reading, about 10 (its branches are random too).
+ * So a read is first looked at a word at a time for seeds (four bytes of ASCII text or tabs, or
+ * four bytes that can be inside multi-byte characters). A read that is mostly seeds (text with a
+ * few NULs: `find -print0`, an environment dump) is read byte by byte, whole; otherwise (random or
+ * compressed bytes, where seeds are rare) only around each seed, from the last byte before it that
+ * no text holds. A run with no seed in a read that is mostly not text ("a=ä b=ö" among random
+ * bytes) can then be missed.
  */
 export function textRuns(b: Buffer): string[] {
   const runs: string[] = [];
@@ -25,6 +28,15 @@ export function textRuns(b: Buffer): string[] {
   const words = (n - head) >>> 2;
   if (words === 0) return runs;
   const w = new Uint32Array(b.buffer, b.byteOffset + head, words);
+  // Judged on at most 128 words spread over the read.
+  const step = Math.max(1, Math.floor(words / 128));
+  let plain = 0;
+  let sampled = 0;
+  for (let k = 0; k < words; k += step, sampled++) if (!hasBreak(w[k]!)) plain++;
+  if (plain > MOSTLY_TEXT * sampled) {
+    scanRuns(b, 0, n, runs);
+    return runs;
+  }
   /** Bytes before this have been read one by one already. */
   let done = 0;
   for (let k = 0; k < words; k++) {
@@ -37,14 +49,38 @@ export function textRuns(b: Buffer): string[] {
   return runs;
 }
 
-/** Four bytes of ASCII text, or four that can all be inside multi-byte UTF-8 characters. */
+/**
+ * A read with more than this share of words without a byte no text holds is read whole
+ * (textRuns): text with a few NULs has nearly all, random bytes about half.
+ */
+const MOSTLY_TEXT = 0.7;
+
+/** Per byte of a word: the high bit set where the byte is not zero (exact: no carry crosses bytes). */
+function nonZero(y: number): number {
+  return (((y & 0x7f7f7f7f) + 0x7f7f7f7f) | y) & 0x80808080;
+}
+
+/** Whether a word holds a byte no text holds: a control byte other than tab, DEL, C0, C1, or 0xf8 and up (0xf5-0xf7 pass: this only picks the way to read). */
+function hasBreak(x: number): boolean {
+  const printable = (((x & 0x7f7f7f7f) + 0x60606060) | x) & 0x80808080;
+  const control = ~printable & nonZero(x ^ 0x09090909) & 0x80808080;
+  const other = ~(nonZero(x ^ 0x7f7f7f7f) & nonZero((x & 0xfefefefe) ^ 0xc0c0c0c0) & nonZero((x & 0xf8f8f8f8) ^ 0xf8f8f8f8)) & 0x80808080;
+  return (control | other) !== 0;
+}
+
+/** Four bytes of ASCII text (tabs included), or four that can all be inside multi-byte UTF-8 characters. */
 function isSeed(x: number): boolean {
   const high = x & 0x80808080;
   if (high === (0x80808080 | 0)) return true;
   if (high !== 0) return false;
   const d = x ^ 0x7f7f7f7f;
-  // No byte below 0x20 and none equal to 0x7f (a tab in the word leaves it to the byte-by-byte read).
-  return ((((x - 0x20202020) & ~x) | ((d - 0x01010101) & ~d)) & 0x80808080) === 0;
+  // No byte below 0x20 and none equal to 0x7f; with one, only tabs may be below 0x20.
+  if (((((x - 0x20202020) & ~x) | ((d - 0x01010101) & ~d)) & 0x80808080) === 0) return true;
+  for (let s = 0; s < 32; s += 8) {
+    const c = (x >>> s) & 0xff;
+    if (c < 0x20 ? c !== 0x09 : c === 0x7f) return false;
+  }
+  return true;
 }
 
 /** A byte no text holds: a control character other than tab, DEL, or a byte that never occurs in UTF-8. */
@@ -130,7 +166,8 @@ export class TextLines {
     // thousands of lines of noise, so only its runs of text (as `strings` finds them) are kept.
     // A NUL byte next to text therefore does not hide the text from search.
     if (looksBinary(data)) {
-      this.endLine();
+      // A character left incomplete by the binary read never became one: not part of the line.
+      this.endLine(undefined, true);
       this.partialTime = offsetMs;
       if (!this.accepting()) {
         this.skippedBytes += data.length;
@@ -186,7 +223,7 @@ export class TextLines {
   }
 
   /** The line read so far, ended by `last` (its bytes up to the newline; none at a cut or the end). */
-  private endLine(last?: Buffer): void {
+  private endLine(last?: Buffer, dropIncomplete = false): void {
     let line = last ?? EMPTY;
     if (this.partialBytes > 0) {
       if (line.length > 0) this.partial.push(line);
@@ -194,6 +231,7 @@ export class TextLines {
       this.partial = [];
       this.partialBytes = 0;
     }
+    if (dropIncomplete) line = line.subarray(0, completeEnd(line));
     if (line.length === 0) return;
     if (this.accepting()) this.take(line.toString('utf8'));
     else this.skippedBytes += line.length;

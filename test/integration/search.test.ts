@@ -62,7 +62,12 @@ describe('search inside recordings and the command log', () => {
       await t.waitFor(/prompt-\$ $/m);
       await t.send('echo needle-$((40+2X');
       await t.keys('BSpace');
-      await t.type('))');
+      // The echo of "))" is on screen before Enter: typed with it, the echo and the command's
+      // output can reach the proxy in one read under load (CI), one .cast event, and playing from
+      // the hit would then start with "))".
+      await t.send('))');
+      await t.waitFor(/needle-\$\(\(40\+2\)\)$/m);
+      await t.keys('Enter');
       await t.waitFor(/^needle-42$/m);
       // sudo prompts `nobody` (not root) for a password, with echo off; the password is wrong.
       await t.type('su -s /bin/bash nobody');

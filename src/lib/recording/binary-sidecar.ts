@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { badParameter } from '../errors.js';
+import { completeEnd } from '../utf8.js';
 
 /*
  * Byte-exact recordings, with the `.cast` kept plain asciicast v2.
@@ -90,19 +91,6 @@ export class Utf8Splitter {
     this.carry = undefined;
     return c;
   }
-}
-
-/** Where a trailing incomplete UTF-8 sequence starts (the length when there is none); looks at 3 bytes at most. */
-function completeEnd(b: Buffer): number {
-  const len = b.length;
-  for (let i = len - 1; i >= 0 && i >= len - 3; i--) {
-    const c = b[i]!;
-    if ((c & 0xc0) === 0x80) continue;
-    if (c < 0xc0) return len;
-    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    return len - i < need ? i : len;
-  }
-  return len;
 }
 
 const deflateRaw = (data: Buffer) =>

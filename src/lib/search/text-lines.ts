@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { completeEnd } from '../utf8.js';
 import type { ScreenLine } from './screen-lines.js';
 
 /**
@@ -244,17 +245,6 @@ export class TextLines {
   }
 }
 
-/** Where a trailing incomplete UTF-8 character starts (the length when there is none). */
-function completeEnd(b: Buffer): number {
-  for (let i = b.length - 1; i >= 0 && i >= b.length - 3; i--) {
-    const c = b[i]!;
-    if ((c & 0xc0) === 0x80) continue;
-    if (c < 0xc0) return b.length;
-    return b.length - i < (c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2) ? i : b.length;
-  }
-  return b.length;
-}
-
 /**
  * A read that is not text: it holds a NUL byte or is not UTF-8, leaving aside a character split
  * across reads (up to 3 bytes at either end). The recorder's rule for its byte-exact sidecar.
@@ -263,12 +253,6 @@ export function looksBinary(b: Buffer): boolean {
   if (b.indexOf(0) !== -1) return true;
   let start = 0;
   while (start < 3 && start < b.length && (b[start]! & 0xc0) === 0x80) start++;
-  let end = b.length;
-  for (let i = b.length - 1; i >= start && i >= b.length - 3; i--) {
-    const c = b[i]!;
-    if ((c & 0xc0) === 0x80) continue;
-    if (c >= 0xc0 && b.length - i < (c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2)) end = i;
-    break;
-  }
-  return !isUtf8(b.subarray(start, end));
+  const rest = b.subarray(start);
+  return !isUtf8(rest.subarray(0, completeEnd(rest)));
 }

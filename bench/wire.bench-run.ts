@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,6 +94,16 @@ function recordingBytes(): number {
   return total;
 }
 
+/** Lines in the daemon's search index (SQLite), every session's. */
+function indexedLines(): number {
+  const db = new Database(path.join(c.daemon.dataDir, 'tollgate.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM session_lines').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 /** The shell command that runs `remote` on the node through `via`, output to /dev/null. */
 function command(via: Path, remote: string): string {
   const p = c.sshd.port;
@@ -122,9 +133,10 @@ interface StreamFigure {
   /** CPU seconds of the whole machine per GiB streamed, over all runs, and the share of both cores busy. */
   machinePerGiB: number;
   busy: number;
-  /** Through tollgate only: daemon CPU seconds per GiB and recording bytes per byte, over all runs. */
+  /** Through tollgate only: daemon CPU seconds per GiB and recording bytes per byte, over all runs; search index lines per session. */
   cpuPerGiB?: number;
   storedPerByte?: number;
+  indexedLines?: number;
 }
 
 /** Best of REPEAT; through tollgate, the daemon's CPU and the recording's growth over all runs. */
@@ -133,6 +145,7 @@ async function stream(via: Path, remote: string, bytes: number): Promise<StreamF
   const pid = c.daemon.process.child.pid!;
   const cpu0 = recorded ? cpuSeconds(pid) : 0;
   const disk0 = recorded ? recordingBytes() : 0;
+  const lines0 = recorded ? indexedLines() : 0;
   const machine0 = machineCpuSeconds();
   const times: number[] = [];
   for (let i = 0; i < REPEAT; i++) times.push(await timed(command(via, remote), envOf(via)));
@@ -141,7 +154,7 @@ async function stream(via: Path, remote: string, bytes: number): Promise<StreamF
   const machineCpu = machineCpuSeconds() - machine0;
   const machine = { machinePerGiB: machineCpu / (total / (1024 * MiB)), busy: machineCpu / (os.availableParallelism() * times.reduce((a, b) => a + b, 0)) };
   if (!recorded) return { seconds, ...machine };
-  return { seconds, ...machine, cpuPerGiB: (cpuSeconds(pid) - cpu0) / (total / (1024 * MiB)), storedPerByte: (recordingBytes() - disk0) / total };
+  return { seconds, ...machine, cpuPerGiB: (cpuSeconds(pid) - cpu0) / (total / (1024 * MiB)), storedPerByte: (recordingBytes() - disk0) / total, indexedLines: (indexedLines() - lines0) / REPEAT };
 }
 
 /** A fresh daemon on the same data dir, config and ports, under `nodeArgs` (the CPU profile). */
@@ -219,7 +232,7 @@ it.skipIf(PROFILE)('text and random bytes, connect time: direct, bastion, tsh ss
       const mbs = `${(STREAM_BYTES / 1e6 / f.seconds).toFixed(0)} MB/s`.padStart(9);
       const ratios = `${(row.bastion.seconds / f.seconds).toFixed(2)} b  ${(row.direct.seconds / f.seconds).toFixed(2)} d`;
       const all = `  machine ${f.machinePerGiB.toFixed(1)} CPU s/GiB (${(100 * f.busy).toFixed(0)}% busy)`;
-      const extra = f.cpuPerGiB === undefined ? all : `${all}  daemon ${f.cpuPerGiB.toFixed(2)} CPU s/GiB  stored ${f.storedPerByte!.toFixed(3)} B/B`;
+      const extra = f.cpuPerGiB === undefined ? all : `${all}  daemon ${f.cpuPerGiB.toFixed(2)} CPU s/GiB  stored ${f.storedPerByte!.toFixed(3)} B/B  indexed ${f.indexedLines!.toFixed(0)} lines`;
       line(`${kind.padEnd(6)} ${LABEL[via]}`, `${f.seconds.toFixed(2)} s ${mbs}  ${ratios}${extra}`);
     }
   }
@@ -237,16 +250,25 @@ it.skipIf(PROFILE)('text and random bytes, connect time: direct, bastion, tsh ss
 it.skipIf(PROFILE)(`${CONCURRENT} concurrent text streams: tollgate vs the bastion`, async () => {
   const remote = `yes "${TEXT_LINE}" | head -c ${CONCURRENT_BYTES}`;
   const total = CONCURRENT * CONCURRENT_BYTES;
+  const lines = Math.floor(CONCURRENT_BYTES / (TEXT_LINE.length + 1));
+  const indexed: Partial<Record<Path, number>> = {};
   const aggregate = async (via: Path) => {
+    const lines0 = via === 'bastion' ? 0 : indexedLines();
     const t = performance.now();
     await Promise.all(Array.from({ length: CONCURRENT }, () => timed(command(via, remote), envOf(via))));
-    return total / 1e6 / ((performance.now() - t) / 1000);
+    const mbs = total / 1e6 / ((performance.now() - t) / 1000);
+    if (via !== 'bastion') indexed[via] = (indexedLines() - lines0) / CONCURRENT;
+    return mbs;
   };
   const out: Partial<Record<Path, number>> = {};
   for (const via of ['bastion', 'jump', 'tsh'] as const) out[via] = await aggregate(via);
-  console.log(`\n${CONCURRENT} concurrent sessions, ${CONCURRENT_BYTES / MiB} MiB of text each`);
-  for (const via of ['bastion', 'jump', 'tsh'] as const) line(`x${CONCURRENT} ${LABEL[via]}`, `${out[via]!.toFixed(0)} MB/s aggregate  ${(out[via]! / out.bastion!).toFixed(2)} b`);
+  console.log(`\n${CONCURRENT} concurrent sessions, ${CONCURRENT_BYTES / MiB} MiB of text each (${lines} lines)`);
+  for (const via of ['bastion', 'jump', 'tsh'] as const) {
+    const idx = indexed[via] === undefined ? '' : `  indexed ${indexed[via]!.toFixed(0)} lines per session`;
+    line(`x${CONCURRENT} ${LABEL[via]}`, `${out[via]!.toFixed(0)} MB/s aggregate  ${(out[via]! / out.bastion!).toFixed(2)} b${idx}`);
+  }
   results.concurrent_mb_per_s = out;
+  results.concurrent_indexed_lines_per_session = indexed;
 });
 
 it.runIf(PROFILE)('profile: text through tollgate', async () => {

@@ -4,7 +4,7 @@ import { migrationProvider, type Dialect } from './migrations.js';
 import * as inventory from './inventory-queries.js';
 import * as locks from './lock-queries.js';
 import type { Database } from './schema.js';
-import { fts5Query, parseSearchQuery, tokenize, tsQuery } from './search-query.js';
+import { fts5Query, parseSearchQuery, sessionLineRow, tsQuery } from './search-query.js';
 import { num, numOrNull } from './rows.js';
 import type {
   AuditEvent,
@@ -548,7 +548,7 @@ export class KyselyStore implements Store {
 
   async indexSessionLines(sessionId: string, lines: readonly SessionLine[]): Promise<void> {
     if (lines.length === 0) return;
-    const rows = lines.map((l) => ({ session_id: sessionId, seq: l.seq, offset_ms: Math.max(0, Math.round(l.offsetMs)), text: l.text, tokens: tokenize(l.text).join(' ') }));
+    const rows = lines.map((l) => sessionLineRow(sessionId, l));
     // One statement per few hundred rows (SQLite's bound-parameter limit; one round trip on PostgreSQL).
     // A line already indexed (a retried batch) is kept as it was.
     await this.db.transaction().execute(async (tx) => {

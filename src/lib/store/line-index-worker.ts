@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromLineIndex, ToLineIndex } from './line-index-host.js';
-import { createSqliteStore } from './sqlite.js';
+import { openSqliteDatabase } from './sqlite.js';
+import { SqliteLineWriter } from './sqlite-line-writer.js';
 import { lowerThreadPriority } from '../thread-priority.js';
 
 /*
@@ -13,8 +14,6 @@ const post = (m: FromLineIndex) => port.postMessage(m);
 
 const { file, writeGate } = workerData as { file: string; writeGate?: SharedArrayBuffer };
 const gate = writeGate ? new Int32Array(writeGate) : undefined;
-/** Lines per transaction: about a millisecond of SQLite's time each. */
-const TRANSACTION_LINES = 50;
 
 /** Waits (at most 100 ms) while the daemon's thread runs a statement: it goes first (sqlite.ts). */
 function yieldToDaemon(): void {
@@ -27,22 +26,17 @@ function yieldToDaemon(): void {
 lowerThreadPriority();
 
 try {
-  const store = await createSqliteStore(file);
-  let queue = Promise.resolve();
+  const writer = new SqliteLineWriter(await openSqliteDatabase(file));
+  // Batches arrive in order and are written synchronously, one message at a time.
   port.on('message', (m: ToLineIndex) => {
-    queue = queue.then(async () => {
-      try {
-        // Short transactions: a daemon statement that finds the lock taken waits one of them out
-        // on its first or second try (the busy handler's 1 and 2 ms), not a whole batch.
-        for (let i = 0; i < m.lines.length; i += TRANSACTION_LINES) {
-          yieldToDaemon();
-          await store.indexSessionLines(m.sessionId, m.lines.slice(i, i + TRANSACTION_LINES));
-        }
-        post({ op: 'done', seq: m.seq });
-      } catch (err) {
-        post({ op: 'done', seq: m.seq, error: (err as Error).message });
-      }
-    });
+    try {
+      // Short transactions: a daemon statement that finds the lock taken waits one of them out
+      // on its first or second try (the busy handler's 1 and 2 ms), not a whole batch.
+      writer.write(m.sessionId, m.lines, yieldToDaemon);
+      post({ op: 'done', seq: m.seq });
+    } catch (err) {
+      post({ op: 'done', seq: m.seq, error: (err as Error).message });
+    }
   });
   post({ op: 'ready' });
 } catch (err) {

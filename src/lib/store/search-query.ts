@@ -1,4 +1,5 @@
 import { badParameter } from '../errors.js';
+import type { SessionLine } from './types.js';
 
 /*
  * Search text, tokenized once here for both backends, so SQLite FTS5 and PostgreSQL full text
@@ -14,6 +15,11 @@ const TOKEN = /[\p{L}\p{N}]+/gu;
 /** The line's tokens, in order. */
 export function tokenize(text: string): string[] {
   return text.normalize('NFKC').toLowerCase().match(TOKEN) ?? [];
+}
+
+/** A line as the session_lines table holds it, on both backends: its text, and its tokens for full text search. */
+export function sessionLineRow(sessionId: string, line: SessionLine): { session_id: string; seq: number; offset_ms: number; text: string; tokens: string } {
+  return { session_id: sessionId, seq: line.seq, offset_ms: Math.max(0, Math.round(line.offsetMs)), text: line.text, tokens: tokenize(line.text).join(' ') };
 }
 
 /** Consecutive tokens that must appear in this order (a phrase; one word is a phrase of one). */

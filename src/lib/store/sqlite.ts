@@ -11,24 +11,29 @@ import type { Store } from './types.js';
  * the daemon's writes do not block each other.
  */
 export async function createSqliteStore(file: string, options: { onQuery?: QueryObserver; writeGate?: SharedArrayBuffer } = {}): Promise<Store> {
-  const { default: BetterSqlite3 } = await import('better-sqlite3');
-  // Create the file 0600 before SQLite does, whatever the umask.
-  fs.closeSync(fs.openSync(file, 'a', 0o600));
-  fs.chmodSync(file, 0o600);
-  let database;
-  try {
-    database = new BetterSqlite3(file);
-    database.pragma('journal_mode = WAL');
-    database.pragma('busy_timeout = 5000');
-    database.pragma('foreign_keys = ON');
-  } catch (err) {
-    throw unavailable(`cannot open the store ${file}: ${(err as Error).message}`, 'check that the data dir is writable and the file is a tollgate database', err);
-  }
+  const database = await openSqliteDatabase(file);
   const dialect = new SqliteDialect({ database: options.writeGate ? gated(database, new Int32Array(options.writeGate)) : database });
   return new KyselyStore(new Kysely<Database>({ dialect, ...kyselyQueryLog(options.onQuery) }), 'sqlite');
 }
 
-type Db = InstanceType<typeof import('better-sqlite3')>;
+/** A connection to the store's file as every tollgate connection opens it: 0600, WAL, a busy timeout, foreign keys. */
+export async function openSqliteDatabase(file: string): Promise<Db> {
+  const { default: BetterSqlite3 } = await import('better-sqlite3');
+  // Create the file 0600 before SQLite does, whatever the umask.
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
+  try {
+    const database = new BetterSqlite3(file);
+    database.pragma('journal_mode = WAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+    return database;
+  } catch (err) {
+    throw unavailable(`cannot open the store ${file}: ${(err as Error).message}`, 'check that the data dir is writable and the file is a tollgate database', err);
+  }
+}
+
+export type Db = InstanceType<typeof import('better-sqlite3')>;
 
 /**
  * The daemon's connection, marking `gate[0]` while a statement runs in this thread: the search

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Auditor } from '../../src/lib/audit/index.js';
-import { nullLogger } from '../../src/lib/log.js';
+import { createLogger, nullLogger } from '../../src/lib/log.js';
 import { createOptionalTap } from '../../src/lib/proxy/session/index.js';
 import { createSearchIndexer } from '../../src/lib/search/index.js';
 import type { SessionLine } from '../../src/lib/store/types.js';
@@ -127,6 +127,43 @@ describe('the search indexer as an optional tap', () => {
     expect(texts[0]).toBe('line 0');
     expect(texts.at(-1)).toBe('after the store caught up');
     expect(written.map((l) => l.seq)).toEqual(written.map((_, i) => i));
+  });
+
+  it('the session\'s end does not wait for the store: close() hands every line over and returns; settled() waits; a late failure is logged', async () => {
+    const row = sessionRow('joe', 1_000_000, { kind: 'exec', pty: false, login: 'root', node: 'node1:22' });
+    const held: Array<{ lines: readonly SessionLine[]; done: (err?: Error) => void }> = [];
+    const store = {
+      getSession: async () => row,
+      indexSessionLines: (_: string, lines: readonly SessionLine[]) => new Promise<void>((resolve, reject) => held.push({ lines, done: (err) => (err ? reject(err) : resolve()) })),
+    };
+    const logged: string[] = [];
+    const log = createLogger({ write: (line) => void logged.push(line) });
+    const indexer = createSearchIndexer({ sessionId: row.id, pty: null, store, log, recordingStart: 0, batchLines: 10 });
+    await indexer.deliver(
+      Array.from({ length: 45 }, (_, i) => ({ type: 'output' as const, data: Buffer.from(`line ${i}\n`) })),
+      Array.from({ length: 45 }, () => 1),
+    );
+    // Two writes in flight (the per-session bound); the other lines wait in the indexer.
+    expect(held).toHaveLength(2);
+    let closed = false;
+    void indexer.close({ reason: 'exit' }).then(() => (closed = true));
+    await new Promise((r) => setImmediate(r));
+    // Closed with both writes still held by the store: what waited was handed over at once.
+    expect(closed).toBe(true);
+    expect(held.flatMap((h) => h.lines.map((l) => l.text))).toEqual(Array.from({ length: 45 }, (_, i) => `line ${i}`));
+    let settled = false;
+    const done = indexer.settled().then(
+      () => (settled = true),
+      (err: Error) => err,
+    );
+    held[0]!.done();
+    held[1]!.done();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    held[2]!.done(new Error('disk I/O error'));
+    expect(await done).toEqual(new Error('disk I/O error'));
+    await new Promise((r) => setImmediate(r));
+    expect(logged.join('')).toMatch(/ERROR .*the search index lines of this session could not be written.*disk I\/O error/);
   });
 
   it('a PTY session that is not a shell stops being emulated at the line cap (only a shell still needs its terminal, for the command log)', async () => {

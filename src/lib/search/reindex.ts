@@ -62,6 +62,7 @@ export async function reindexSession(o: ReindexOptions, id: string): Promise<Rei
     await indexer?.deliver(events, at);
   }
   await indexer?.close();
+  await indexer?.settled();
   return { id, lines };
 }
 

@@ -65,7 +65,14 @@ export interface SearchIndexer {
   readonly name: string;
   /** Events with the epoch ms each was seen at (the tap stamps them as they pass). */
   deliver(events: readonly IndexerEvent[], at?: readonly number[]): Promise<void>;
+  /**
+   * Ends the session's lines and hands every one to the store; resolves without waiting for the
+   * store to write them (the session's end does not wait for its search index: DESIGN.md, optional
+   * taps). A write that fails after that is logged here.
+   */
   close(end?: { reason: string }): Promise<void>;
+  /** Resolves when every line handed over is written; rejects with the first failure (reindexing waits for it). */
+  settled(): Promise<void>;
 }
 
 /**
@@ -150,6 +157,10 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   const write = (force: boolean): void => {
     if (writeError) throw writeError;
     if (pending.length === 0 || writes.size >= MAX_WRITES_IN_FLIGHT || (!force && pending.length < batchLines && now() - lastWrite < flushMs)) return;
+    submit();
+  };
+  /** Hands what is pending to the store as one batch. */
+  const submit = (): void => {
     const batch = pending;
     pending = [];
     lastWrite = now();
@@ -171,17 +182,18 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     );
     writes.add(p);
   };
-  /** Every batch handed over is written (or the first failure is thrown). */
-  const written = async (): Promise<void> => {
-    // Bounded: each round writes one batch of what is pending (at most MAX_UNWRITTEN_LINES).
-    for (let round = 0; round <= MAX_UNWRITTEN_LINES && (writes.size > 0 || pending.length > 0); round++) {
+  /** At the end: everything pending is handed over at once, and the writes are waited for in the background. */
+  let settling: Promise<void> | undefined;
+  const handOverRest = (): void => {
+    if (!writeError && pending.length > 0) submit();
+    const lines = seq;
+    settling = (async () => {
+      // Bounded: nothing is pending any more, so no write hands over another.
+      for (let round = 0; round < MAX_WRITES_IN_FLIGHT + 1 && writes.size > 0; round++) await Promise.allSettled([...writes]);
       if (writeError) throw writeError;
-      write(true);
-      await Promise.race([...writes]);
-    }
-    if (writeError) throw writeError;
+    })();
+    settling.catch((err: Error) => log.error('the search index lines of this session could not be written; search will not find them', { lines, error: err.message }));
   };
-
   return {
     name: 'search-indexer',
     async deliver(events, at) {
@@ -220,19 +232,21 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       // Dropped for falling behind: stop at once (what the emulator still holds is not waited for).
       if (end?.reason.startsWith('tap dropped')) {
         screen?.dispose();
-        write(true);
-        return written();
+        return handOverRest();
       }
       if (session === undefined) await start();
       if (!session) return;
       const t = Math.floor(now() - (o.recordingStart ?? session.startedAt));
+      // The emulator's last lines and commands (session.command before session.end) are waited for.
       await screen?.end(t);
       out?.end(t);
       inp?.end(t);
-      write(true);
       const skippedBytes = (out?.skippedBytes ?? 0) + (inp?.skippedBytes ?? 0);
       if (skipped > 0 || skippedBytes > 0) log.info('lines skipped while the search index writer was behind', { skipped, skipped_bytes: skippedBytes, indexed: seq });
-      await written();
+      handOverRest();
+    },
+    settled() {
+      return settling ?? Promise.resolve();
     },
   };
 }

@@ -94,14 +94,27 @@ function recordingBytes(): number {
   return total;
 }
 
-/** Lines in the daemon's search index (SQLite), every session's. */
-function indexedLines(): number {
-  const db = new Database(path.join(c.daemon.dataDir, 'tollgate.db'), { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM session_lines').get() as { n: number }).n;
-  } finally {
-    db.close();
+/**
+ * Lines in the daemon's search index (SQLite), every session's, once the count has stopped moving:
+ * a session's end does not wait for its index writes, so they may go on after the client returns.
+ */
+async function indexedLines(): Promise<number> {
+  const count = () => {
+    const db = new Database(path.join(c.daemon.dataDir, 'tollgate.db'), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM session_lines').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  let n = count();
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const m = count();
+    if (m === n) break;
+    n = m;
   }
+  return n;
 }
 
 /** The shell command that runs `remote` on the node through `via`, output to /dev/null. */
@@ -143,18 +156,21 @@ interface StreamFigure {
 async function stream(via: Path, remote: string, bytes: number): Promise<StreamFigure> {
   const recorded = via === 'tsh' || via === 'jump';
   const pid = c.daemon.process.child.pid!;
+  // The index writes of the path before are done before this one's CPU is counted.
+  const lines0 = recorded ? await indexedLines() : 0;
   const cpu0 = recorded ? cpuSeconds(pid) : 0;
   const disk0 = recorded ? recordingBytes() : 0;
-  const lines0 = recorded ? indexedLines() : 0;
   const machine0 = machineCpuSeconds();
   const times: number[] = [];
   for (let i = 0; i < REPEAT; i++) times.push(await timed(command(via, remote), envOf(via)));
   const seconds = Math.min(...times);
   const total = bytes * REPEAT;
+  // ... and this path's own are counted with it.
+  const lines1 = recorded ? await indexedLines() : 0;
   const machineCpu = machineCpuSeconds() - machine0;
   const machine = { machinePerGiB: machineCpu / (total / (1024 * MiB)), busy: machineCpu / (os.availableParallelism() * times.reduce((a, b) => a + b, 0)) };
   if (!recorded) return { seconds, ...machine };
-  return { seconds, ...machine, cpuPerGiB: (cpuSeconds(pid) - cpu0) / (total / (1024 * MiB)), storedPerByte: (recordingBytes() - disk0) / total, indexedLines: (indexedLines() - lines0) / REPEAT };
+  return { seconds, ...machine, cpuPerGiB: (cpuSeconds(pid) - cpu0) / (total / (1024 * MiB)), storedPerByte: (recordingBytes() - disk0) / total, indexedLines: (lines1 - lines0) / REPEAT };
 }
 
 /** A fresh daemon on the same data dir, config and ports, under `nodeArgs` (the CPU profile). */
@@ -253,11 +269,11 @@ it.skipIf(PROFILE)(`${CONCURRENT} concurrent text streams: tollgate vs the basti
   const lines = Math.floor(CONCURRENT_BYTES / (TEXT_LINE.length + 1));
   const indexed: Partial<Record<Path, number>> = {};
   const aggregate = async (via: Path) => {
-    const lines0 = via === 'bastion' ? 0 : indexedLines();
+    const lines0 = via === 'bastion' ? 0 : await indexedLines();
     const t = performance.now();
     await Promise.all(Array.from({ length: CONCURRENT }, () => timed(command(via, remote), envOf(via))));
     const mbs = total / 1e6 / ((performance.now() - t) / 1000);
-    if (via !== 'bastion') indexed[via] = (indexedLines() - lines0) / CONCURRENT;
+    if (via !== 'bastion') indexed[via] = ((await indexedLines()) - lines0) / CONCURRENT;
     return mbs;
   };
   const out: Partial<Record<Path, number>> = {};

@@ -21,7 +21,7 @@ import { createLiveScreenWorker, HostCertificates, LiveDirectory, LiveSessions, 
 import { describeReload, planReload, type ReloadReport } from './reload.js';
 import { createWriterPool, RECORDINGS_DIR, RecordingService, LocalDirStorage, SharedStoreStorage, type RecordingStorage, type WriterPool } from './recording/index.js';
 import { assertSsh2Patched } from './ssh/index.js';
-import { createScreenWorker, createSearchIndexer } from './search/index.js';
+import { createScreenWorker, createSearchIndexer, PendingIndexWrites } from './search/index.js';
 import { isUuid } from './ids.js';
 import { ClusterDirectory, handOverJoin, joinSocketPath, localRecordingChunks, serveJoinBridge, WORKER_CONFIG_ENV, WORKER_SECRET_ENV, WorkerPool } from './cluster/index.js';
 
@@ -54,6 +54,12 @@ export interface Daemon {
 
 /** How long after drain_timeout a worker may take to finish its recordings and exit before it is killed. */
 export const WORKER_STOP_MARGIN_MS = 10_000;
+
+/**
+ * How long the shutdown waits, once the sessions have ended, for their search index lines to be
+ * written (within WORKER_STOP_MARGIN_MS); what is left then is logged (reindex rebuilds it).
+ */
+const INDEX_DRAIN_MS = 5_000;
 
 /** How often each process of a daemon with SSH workers polls the store for end requests and locks. */
 export const CLUSTER_END_POLL_MS = 250;
@@ -283,6 +289,9 @@ export async function buildSshProxy(p: ProxyParts): Promise<{ ssh: SshProxy; pol
   const lineIndex = config.storage.type === 'sqlite' ? await startLineIndexWriter(path.join(config.storage.dir ?? config.dataDir, STORE_FILE), log, p.writeGate) : undefined;
   if (lineIndex) closers.unshift(() => lineIndex.close());
   const indexStore = lineIndex ? { getSession: (id: string) => store.getSession(id), indexSessionLines: lineIndex.indexSessionLines } : store;
+  // Ended sessions' index lines still being written are written before the store closes (after the sessions end).
+  const pendingWrites = new PendingIndexWrites(log);
+  closers.unshift(() => pendingWrites.drain(INDEX_DRAIN_MS));
   const ssh = await startSshProxy({
     listen: p.listen,
     principals: proxyPrincipals(config.proxy.listenAddr, config.proxy.publicAddrs, config.hostname),
@@ -308,7 +317,7 @@ export async function buildSshProxy(p: ProxyParts): Promise<{ ssh: SshProxy; pol
     optionalTaps: (sessionId, plan, recordingStart) => [
       ...(m ? [m.sessionTap(plan.kind)] : []),
       ...(config.auth.sessionRecording !== 'off' && (plan.kind === 'shell' || plan.kind === 'exec')
-        ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store: indexStore, auditor: auth.auditor, log })]
+        ? [createSearchIndexer({ sessionId, recordingStart, screens: emulation.screens, pty: plan.pty ? { cols: plan.pty.cols, rows: plan.pty.rows } : null, store: indexStore, auditor: auth.auditor, log, pendingWrites })]
         : []),
     ],
     ...(live ? { live } : {}),

@@ -268,6 +268,19 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
       await s.close();
     });
 
+    it('the largest page the API allows (10,000 hits) comes back with the lines beside each hit', async () => {
+      const s = await makeStore();
+      const x = sessionRow('joe', 1_000);
+      await s.createSession(x);
+      const lines = Array.from({ length: 10_001 }, (_, seq) => ({ seq, offsetMs: seq, text: seq % 2 ? `line ${seq}` : `needle ${seq}` }));
+      for (let i = 0; i < lines.length; i += 2_000) await s.indexSessionLines(x.id, lines.slice(i, i + 2_000));
+      const hits = await s.searchSessions({ text: 'needle', limit: 10_000 });
+      expect(hits).toHaveLength(5_001);
+      const hit = hits.find((h) => h.seq === 4_000)!;
+      expect([hit.before, hit.line, hit.after]).toEqual(['line 3999', 'needle 4000', 'line 4001']);
+      await s.close();
+    });
+
     it('ranked, newest session first on ties, and paged without overlap', async () => {
       const s = await makeStore();
       const rows = [];

@@ -1,8 +1,12 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Auditor } from '../../src/lib/audit/index.js';
 import { createLogger, nullLogger } from '../../src/lib/log.js';
 import { createOptionalTap } from '../../src/lib/proxy/session/index.js';
-import { createSearchIndexer } from '../../src/lib/search/index.js';
+import { createSearchIndexer, PendingIndexWrites } from '../../src/lib/search/index.js';
+import { createSqliteStore } from '../../src/lib/store/index.js';
 import type { SessionLine } from '../../src/lib/store/types.js';
 import { sessionRow } from '../helpers/sessions.js';
 
@@ -145,6 +149,14 @@ describe('the search indexer as an optional tap', () => {
     );
     // Two writes in flight (the per-session bound); the other lines wait in the indexer.
     expect(held).toHaveLength(2);
+    // Before the end, settled() does not pretend the lines are written.
+    let early = false;
+    void indexer.settled().then(
+      () => (early = true),
+      () => undefined,
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(early).toBe(false);
     let closed = false;
     void indexer.close({ reason: 'exit' }).then(() => (closed = true));
     await new Promise((r) => setImmediate(r));
@@ -163,7 +175,36 @@ describe('the search indexer as an optional tap', () => {
     held[2]!.done(new Error('disk I/O error'));
     expect(await done).toEqual(new Error('disk I/O error'));
     await new Promise((r) => setImmediate(r));
-    expect(logged.join('')).toMatch(/ERROR .*the search index lines of this session could not be written.*disk I\/O error/);
+    // The lines of the failed write, not the session's.
+    expect(logged.join('')).toMatch(/ERROR .*search index lines of this session could not be written.* lines=25 .*disk I\/O error/);
+  });
+
+  it('a daemon that stops right after a session ended writes its index lines before the store closes (PendingIndexWrites)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-indexer-'));
+    try {
+      const store = await createSqliteStore(path.join(dir, 'tollgate.db'));
+      await store.migrate();
+      const row = sessionRow('joe', 1_000_000, { kind: 'exec', pty: false, login: 'root', node: 'node1:22' });
+      await store.createSession(row);
+      const logged: string[] = [];
+      const pendingWrites = new PendingIndexWrites(createLogger({ write: (line) => void logged.push(line) }));
+      const indexer = createSearchIndexer({ sessionId: row.id, pty: null, store, log: nullLogger, recordingStart: 0, pendingWrites });
+      await indexer.deliver([{ type: 'output', data: Buffer.from(Array.from({ length: 3000 }, (_, i) => `line ${i} needle\n`).join('')) }], [1]);
+      await indexer.close({ reason: 'exit' });
+      // The shutdown's order: sessions end, index writes drain, the store closes.
+      await pendingWrites.drain(5_000);
+      expect(await store.searchSessions({ text: 'needle', limit: 10_000 })).toHaveLength(3000);
+      await store.close();
+      expect(logged).toEqual([]);
+      // A write that never ends is waited for at most the time given, and said.
+      const stuck = createSearchIndexer({ sessionId: row.id, pty: null, store: { getSession: async () => row, indexSessionLines: () => new Promise<void>(() => {}) }, log: nullLogger, recordingStart: 0, pendingWrites });
+      await stuck.deliver([{ type: 'output', data: Buffer.from('one line\n') }], [1]);
+      await stuck.close({ reason: 'exit' });
+      await pendingWrites.drain(50);
+      expect(logged.join('')).toMatch(/WARN .*stopping with search index lines not yet written; tctl recordings reindex writes them again.* sessions=1/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a PTY session that is not a shell stops being emulated at the line cap (only a shell still needs its terminal, for the command log)', async () => {

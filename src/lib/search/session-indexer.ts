@@ -35,6 +35,37 @@ export interface SearchIndexerOptions {
   now?: () => number;
   /** Where the terminal is emulated (default: this thread; the daemon passes its worker's). */
   screens?: ScreenFactory;
+  /** Where the writes still going on after close() are counted, for the daemon's shutdown to wait for. */
+  pendingWrites?: PendingIndexWrites;
+}
+
+/**
+ * The search index writes of closed indexers that are still going on: the daemon's shutdown waits
+ * for them (bounded) before it closes the store, so the lines a session handed over at its end are
+ * not lost when the daemon stops right after it. Only closed indexers are counted, and each
+ * settles once its writes do, so nothing accumulates.
+ */
+export class PendingIndexWrites {
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly log: Logger) {}
+
+  add(settled: Promise<void>): void {
+    // Failures are the indexer's to log.
+    const p = settled.catch(() => undefined);
+    this.pending.add(p);
+    void p.then(() => this.pending.delete(p));
+  }
+
+  /** Waits for every write counted so far, at most `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+    const r = await Promise.race([Promise.all([...this.pending]).then(() => 'written' as const), late]);
+    clearTimeout(timer);
+    if (r === 'late') this.log.warn('stopping with search index lines not yet written; tctl recordings reindex writes them again', { component: 'search', sessions: this.pending.size });
+  }
 }
 
 /**
@@ -71,7 +102,11 @@ export interface SearchIndexer {
    * taps). A write that fails after that is logged here.
    */
   close(end?: { reason: string }): Promise<void>;
-  /** Resolves when every line handed over is written; rejects with the first failure (reindexing waits for it). */
+  /**
+   * Resolves once the indexer is closed and every line it handed over is written; rejects with
+   * the first failure. Reindexing waits for it, and so does the daemon's shutdown before it closes
+   * the store (PendingIndexWrites).
+   */
   settled(): Promise<void>;
 }
 
@@ -176,6 +211,7 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       (err: Error) => {
         unwritten -= batch.length;
         unwrittenBytes -= bytes;
+        unwrittenLines += batch.length;
         writes.delete(p);
         writeError ??= err;
       },
@@ -183,16 +219,23 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     writes.add(p);
   };
   /** At the end: everything pending is handed over at once, and the writes are waited for in the background. */
-  let settling: Promise<void> | undefined;
+  let settle!: { resolve: () => void; reject: (err: Error) => void };
+  const settling = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  // Whoever waits gets the failure; nobody waiting is no unhandled rejection.
+  settling.catch(() => undefined);
+  let unwrittenLines = 0;
   const handOverRest = (): void => {
+    // A write that failed before the end already dropped the indexer (logged and audited).
+    const failedBefore = writeError !== undefined;
     if (!writeError && pending.length > 0) submit();
-    const lines = seq;
-    settling = (async () => {
+    void (async () => {
       // Bounded: nothing is pending any more, so no write hands over another.
       for (let round = 0; round < MAX_WRITES_IN_FLIGHT + 1 && writes.size > 0; round++) await Promise.allSettled([...writes]);
-      if (writeError) throw writeError;
-    })();
-    settling.catch((err: Error) => log.error('the search index lines of this session could not be written; search will not find them', { lines, error: err.message }));
+    })().then(() => {
+      if (!writeError) return settle.resolve();
+      if (!failedBefore) log.error('search index lines of this session could not be written; search will not find them (tctl recordings reindex writes them again)', { lines: unwrittenLines, error: writeError.message });
+      settle.reject(writeError);
+    });
   };
   return {
     name: 'search-indexer',
@@ -229,24 +272,26 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     async close(end) {
       if (closed) return;
       closed = true;
-      // Dropped for falling behind: stop at once (what the emulator still holds is not waited for).
-      if (end?.reason.startsWith('tap dropped')) {
-        screen?.dispose();
-        return handOverRest();
+      try {
+        // Dropped for falling behind: stop at once (what the emulator still holds is not waited for).
+        if (end?.reason.startsWith('tap dropped')) return screen?.dispose();
+        if (session === undefined) await start();
+        if (!session) return;
+        const t = Math.floor(now() - (o.recordingStart ?? session.startedAt));
+        // The emulator's last lines and commands are waited for (the session's end waits for the screen worker, not the store).
+        await screen?.end(t);
+        out?.end(t);
+        inp?.end(t);
+        const skippedBytes = (out?.skippedBytes ?? 0) + (inp?.skippedBytes ?? 0);
+        if (skipped > 0 || skippedBytes > 0) log.info('lines skipped while the search index writer was behind', { skipped, skipped_bytes: skippedBytes, indexed: seq });
+      } finally {
+        // Whatever ended the close, what was read is handed over and settled() comes to an end.
+        handOverRest();
+        o.pendingWrites?.add(settling);
       }
-      if (session === undefined) await start();
-      if (!session) return;
-      const t = Math.floor(now() - (o.recordingStart ?? session.startedAt));
-      // The emulator's last lines and commands (session.command before session.end) are waited for.
-      await screen?.end(t);
-      out?.end(t);
-      inp?.end(t);
-      const skippedBytes = (out?.skippedBytes ?? 0) + (inp?.skippedBytes ?? 0);
-      if (skipped > 0 || skippedBytes > 0) log.info('lines skipped while the search index writer was behind', { skipped, skipped_bytes: skippedBytes, indexed: seq });
-      handOverRest();
     },
     settled() {
-      return settling ?? Promise.resolve();
+      return settling;
     },
   };
 }

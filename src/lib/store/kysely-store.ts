@@ -103,6 +103,9 @@ function isUniqueViolation(err: unknown): boolean {
 /** First key of the PostgreSQL advisory locks that serialise one user's writes ("toll" in ASCII). */
 const USER_LOCK_SPACE = 0x746f6c6c;
 
+/** Search hits whose neighbouring lines are fetched in one query (searchSessions). */
+const CONTEXT_HITS = 250;
+
 export interface KyselyStoreOptions {
   /**
    * Runs the whole migration while holding a lock that every process sharing the database
@@ -595,16 +598,23 @@ export class KyselyStore implements Store {
             LIMIT ${limit} OFFSET ${skip}`.execute(this.db);
     const hits = found.rows;
     if (hits.length === 0) return [];
-    // The lines beside each hit, in one query.
+    // The lines beside each hit, a query per CONTEXT_HITS hits: Kysely compiles an OR of N terms
+    // by recursing N deep, so a page of 10,000 hits in one query overflowed the stack.
     const wanted = hits.flatMap((h) => [
       [h.session_id, num(h.seq) - 1],
       [h.session_id, num(h.seq) + 1],
     ]) as Array<[string, number]>;
-    const context = await this.db
-      .selectFrom('session_lines')
-      .select(['session_id', 'seq', 'text'])
-      .where((eb) => eb.or(wanted.map(([sid, seq]) => eb.and([eb('session_id', '=', sid), eb('seq', '=', seq)]))))
-      .execute();
+    const context: Array<{ session_id: string; seq: number | string | bigint; text: string }> = [];
+    for (let i = 0; i < wanted.length; i += 2 * CONTEXT_HITS) {
+      const part = wanted.slice(i, i + 2 * CONTEXT_HITS);
+      context.push(
+        ...(await this.db
+          .selectFrom('session_lines')
+          .select(['session_id', 'seq', 'text'])
+          .where((eb) => eb.or(part.map(([sid, seq]) => eb.and([eb('session_id', '=', sid), eb('seq', '=', seq)]))))
+          .execute()),
+      );
+    }
     const byKey = new Map(context.map((c) => [`${c.session_id}/${num(c.seq)}`, c.text]));
     return hits.map((h) => ({
       sessionId: h.session_id,

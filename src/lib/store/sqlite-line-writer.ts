@@ -22,8 +22,9 @@ export class SqliteLineWriter {
   }
 
   /**
-   * Writes `lines` (at most TRANSACTION_LINES) in one transaction; `beforeEach` runs before each
-   * transaction of a longer batch (the writer yields to the daemon's thread there).
+   * Writes `lines` in transactions of at most TRANSACTION_LINES; `beforeEach` runs before each
+   * transaction (the writer yields to the daemon's thread there). A failed transaction throws and
+   * is rolled back; the ones before it stay written.
    */
   write(sessionId: string, lines: readonly SessionLine[], beforeEach: () => void = () => {}): void {
     for (let i = 0; i < lines.length; i += TRANSACTION_LINES) {
@@ -33,11 +34,11 @@ export class SqliteLineWriter {
         const r = sessionLineRow(sessionId, line);
         params.push(r.session_id, r.seq, r.offset_ms, r.text, r.tokens);
       }
-      // Prepared outside the transaction: preparing may read the schema, and a transaction that
-      // has read cannot wait for the write lock (SQLite answers SQLITE_BUSY at once in WAL mode).
       const insert = this.insert(batch.length);
       beforeEach();
-      // IMMEDIATE: the write lock is taken at BEGIN, through the busy handler.
+      // IMMEDIATE: the write lock is taken at BEGIN, through the busy handler. A deferred
+      // transaction that read first (the schema, when the statement was prepared inside it) cannot
+      // wait for the lock in WAL mode: SQLite answers SQLITE_BUSY at once ("database is locked").
       this.insertInOneTransaction(insert, params);
     }
   }

@@ -52,8 +52,12 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-/** How long after drain_timeout a worker may take to finish its recordings and exit before it is killed. */
-export const WORKER_STOP_MARGIN_MS = 10_000;
+/**
+ * How long after drain_timeout a worker may take to finish its recordings and exit before it is
+ * killed: its sessions' optional taps may take OPTIONAL_TAP_CLOSE_MS (5 s) to close, their index
+ * writes INDEX_DRAIN_MS (5 s) more, and the recordings and stores then close.
+ */
+export const WORKER_STOP_MARGIN_MS = 15_000;
 
 /**
  * How long the shutdown waits, once the sessions have ended, for their search index lines to be

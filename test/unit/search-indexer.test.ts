@@ -201,10 +201,61 @@ describe('the search indexer as an optional tap', () => {
       await stuck.deliver([{ type: 'output', data: Buffer.from('one line\n') }], [1]);
       await stuck.close({ reason: 'exit' });
       await pendingWrites.drain(50);
-      expect(logged.join('')).toMatch(/WARN .*stopping with search index lines not yet written; tctl recordings reindex writes them again.* sessions=1/);
+      expect(logged.join('')).toMatch(/WARN .*stopping before the search index lines of ended sessions were written; any that are lost, tctl recordings reindex writes again.* sessions=1/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a write that fails after the last delivery is logged once at the end, with every line lost (the tail that was never handed over too)', async () => {
+    const row = sessionRow('joe', 1_000_000, { kind: 'exec', pty: false, login: 'root', node: 'node1:22' });
+    const logged: string[] = [];
+    const log = createLogger({ write: (line) => void logged.push(line) });
+    const store = { getSession: async () => row, indexSessionLines: () => new Promise<void>((_, reject) => setTimeout(() => reject(new Error('disk I/O error')), 5)) };
+    const indexer = createSearchIndexer({ sessionId: row.id, pty: null, store, log, recordingStart: 0, batchLines: 10 });
+    await indexer.deliver([{ type: 'output', data: Buffer.from(Array.from({ length: 10 }, (_, i) => `line ${i}\n`).join('')) }], [1]);
+    await indexer.deliver([{ type: 'output', data: Buffer.from('tail 1\ntail 2\n') }], [2]);
+    // The write fails with no delivery after it: the session just ends.
+    await new Promise((r) => setTimeout(r, 30));
+    await indexer.close({ reason: 'exit' });
+    await expect(indexer.settled()).rejects.toThrow('disk I/O error');
+    const errors = logged.filter((l) => l.includes('ERROR'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/search index lines of this session could not be written.* lines=12 /);
+  });
+
+  it('the shutdown waits for an indexer still closing (its emulator slow to end), not only for writes already handed over', async () => {
+    const row = sessionRow('joe', 1_000_000, { kind: 'shell', pty: true, login: 'root', node: 'node1:22' });
+    const written: string[] = [];
+    const store = { getSession: async () => row, indexSessionLines: async (_: string, lines: readonly SessionLine[]) => void written.push(...lines.map((l) => l.text)) };
+    const pendingWrites = new PendingIndexWrites(nullLogger);
+    let endScreen!: () => void;
+    const indexer = createSearchIndexer({
+      sessionId: row.id,
+      pty: { cols: 80, rows: 24 },
+      store,
+      log: nullLogger,
+      recordingStart: 0,
+      pendingWrites,
+      screens: (o) => ({
+        output: (_d, t) => o.onLine({ text: 'last line', offsetMs: t }),
+        input: () => undefined,
+        resize: () => undefined,
+        flush: async () => undefined,
+        dispose: () => undefined,
+        end: () => new Promise<void>((resolve) => (endScreen = resolve)),
+      }),
+    });
+    await indexer.deliver([{ type: 'output', data: Buffer.from('x') }], [1]);
+    // The session's end stopped waiting for this tap (its close timeout); the daemon then stops.
+    void indexer.close({ reason: 'exit' });
+    let drained = false;
+    const drain = pendingWrites.drain(5_000).then(() => (drained = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(drained).toBe(false);
+    endScreen();
+    await drain;
+    expect(written).toEqual(['last line']);
   });
 
   it('a PTY session that is not a shell stops being emulated at the line cap (only a shell still needs its terminal, for the command log)', async () => {

@@ -64,7 +64,7 @@ export class PendingIndexWrites {
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
     const r = await Promise.race([Promise.all([...this.pending]).then(() => 'written' as const), late]);
     clearTimeout(timer);
-    if (r === 'late') this.log.warn('stopping with search index lines not yet written; tctl recordings reindex writes them again', { component: 'search', sessions: this.pending.size });
+    if (r === 'late') this.log.warn('stopping before the search index lines of ended sessions were written; any that are lost, tctl recordings reindex writes again', { component: 'search', sessions: this.pending.size, waited_ms: timeoutMs });
   }
 }
 
@@ -138,6 +138,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   let unwrittenBytes = 0;
   const writes = new Set<Promise<void>>();
   let writeError: Error | undefined;
+  /** The write failure was thrown into a delivery, which dropped the tap (logged and audited). */
+  let dropReported = false;
   let skipped = 0;
   const maxLines = o.maxLines ?? MAX_INDEXED_LINES;
   const log = o.log.child({ component: 'search', sid: o.sessionId });
@@ -190,7 +192,11 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
    * a failed write fails the next delivery, which drops the indexer (audited as a tap drop).
    */
   const write = (force: boolean): void => {
-    if (writeError) throw writeError;
+    if (writeError) {
+      // Thrown into a delivery: the tap is dropped, which is logged and audited.
+      dropReported = true;
+      throw writeError;
+    }
     if (pending.length === 0 || writes.size >= MAX_WRITES_IN_FLIGHT || (!force && pending.length < batchLines && now() - lastWrite < flushMs)) return;
     submit();
   };
@@ -225,15 +231,17 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
   settling.catch(() => undefined);
   let unwrittenLines = 0;
   const handOverRest = (): void => {
-    // A write that failed before the end already dropped the indexer (logged and audited).
-    const failedBefore = writeError !== undefined;
     if (!writeError && pending.length > 0) submit();
+    // After a failed write nothing more is handed over: what waited is lost too.
+    unwrittenLines += pending.length;
+    pending = [];
     void (async () => {
       // Bounded: nothing is pending any more, so no write hands over another.
       for (let round = 0; round < MAX_WRITES_IN_FLIGHT + 1 && writes.size > 0; round++) await Promise.allSettled([...writes]);
     })().then(() => {
       if (!writeError) return settle.resolve();
-      if (!failedBefore) log.error('search index lines of this session could not be written; search will not find them (tctl recordings reindex writes them again)', { lines: unwrittenLines, error: writeError.message });
+      // Once, unless a delivery already reported it (the tap's drop); a failure after the last delivery is reported here.
+      if (!dropReported) log.error('search index lines of this session could not be written; search will not find them (tctl recordings reindex writes them again)', { lines: unwrittenLines, error: writeError.message });
       settle.reject(writeError);
     });
   };
@@ -272,6 +280,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     async close(end) {
       if (closed) return;
       closed = true;
+      // Counted from the start of the close: a daemon stopping meanwhile waits for these lines too.
+      o.pendingWrites?.add(settling);
       try {
         // Dropped for falling behind: stop at once (what the emulator still holds is not waited for).
         if (end?.reason.startsWith('tap dropped')) return screen?.dispose();
@@ -287,7 +297,6 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
       } finally {
         // Whatever ended the close, what was read is handed over and settled() comes to an end.
         handOverRest();
-        o.pendingWrites?.add(settling);
       }
     },
     settled() {

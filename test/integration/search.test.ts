@@ -71,7 +71,9 @@ describe('search inside recordings and the command log', () => {
       await t.waitFor(/^needle-42$/m);
       // sudo prompts `nobody` (not root) for a password, with echo off; the password is wrong.
       await t.type('su -s /bin/bash nobody');
-      await t.waitFor(/\$ $/m);
+      // nobody's own prompt, on the line after the echoed command: /\$ $/ alone also matched the
+      // old "prompt-$ " line before the echo arrived, and sudo's keys were then typeahead (CI).
+      await t.waitFor(/su -s \/bin\/bash nobody\n[^\n]*\$ $/m);
       await t.type('sudo -k true');
       await t.waitFor('password for nobody');
       await t.type(SECRET);

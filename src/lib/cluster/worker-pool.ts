@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
+import { settlesWithin } from '../within.js';
 import { isToPrimary, WORKER_SLOT_ENV, type ToWorker, type WatchEvent, type WorkerQuestion } from './messages.js';
 
 /** A worker that keeps dying is restarted at most this many times per RESTART_WINDOW_MS. */
@@ -198,9 +199,7 @@ export class WorkerPool {
     const running = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== undefined && !w.isDead());
     const exited = running.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
     this.broadcast({ t: 'tollgate:shutdown' });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(exited), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+    await settlesWithin(Promise.all(exited), timeoutMs);
     for (const w of running) {
       if (!w.isDead()) {
         this.log.warn('worker did not stop in time; killing it', { worker: this.slotOf(w) });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { settlesWithin } from '../within.js';
 
 /** One part /readyz asks about: resolves when it is fine, throws with what is wrong. */
 export interface ReadinessCheck {
@@ -20,19 +21,11 @@ export const CHECK_TIMEOUT_MS = 2_000;
 export async function runChecks(checks: readonly ReadinessCheck[], timeoutMs = CHECK_TIMEOUT_MS): Promise<ReadinessReport> {
   const results = await Promise.all(
     checks.map(async (c): Promise<[string, string]> => {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          Promise.resolve().then(() => c.check()),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-          }),
-        ]);
+        if (!(await settlesWithin(Promise.resolve().then(() => c.check()), timeoutMs))) return [c.name, `no answer within ${timeoutMs} ms`];
         return [c.name, 'ok'];
       } catch (err) {
         return [c.name, (err as Error).message || String(err)];
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

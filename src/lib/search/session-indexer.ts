@@ -5,6 +5,7 @@ import type { SessionLine, SessionRecord, Store } from '../store/index.js';
 import { inThreadScreens, type ScreenFactory, type ScreenSink } from './screen-host.js';
 import type { ScreenCommand, ScreenLine } from './screen-lines.js';
 import { TextLines } from './text-lines.js';
+import { settlesWithin } from '../within.js';
 
 /**
  * The events an indexer reads (the session pipeline's tap events; file and exit are ignored).
@@ -60,11 +61,7 @@ export class PendingIndexWrites {
   /** Waits for every write counted so far, at most `timeoutMs`. */
   async drain(timeoutMs: number): Promise<void> {
     if (this.pending.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
-    const r = await Promise.race([Promise.all([...this.pending]).then(() => 'written' as const), late]);
-    clearTimeout(timer);
-    if (r === 'late') this.log.warn('stopping before the search index lines of ended sessions were written; any that are lost, tctl recordings reindex writes again', { component: 'search', sessions: this.pending.size, waited_ms: timeoutMs });
+    if (!(await settlesWithin(Promise.all([...this.pending]), timeoutMs))) this.log.warn('stopping before the search index lines of ended sessions were written; any that are lost, tctl recordings reindex writes again', { component: 'search', sessions: this.pending.size, waited_ms: timeoutMs });
   }
 }
 
@@ -235,10 +232,8 @@ export function createSearchIndexer(o: SearchIndexerOptions): SearchIndexer {
     // After a failed write nothing more is handed over: what waited is lost too.
     unwrittenLines += pending.length;
     pending = [];
-    void (async () => {
-      // Bounded: nothing is pending any more, so no write hands over another.
-      for (let round = 0; round < MAX_WRITES_IN_FLIGHT + 1 && writes.size > 0; round++) await Promise.allSettled([...writes]);
-    })().then(() => {
+    // Nothing is pending any more, so no write hands over another: these are the last.
+    void Promise.allSettled([...writes]).then(() => {
       if (!writeError) return settle.resolve();
       // Once, unless a delivery already reported it (the tap's drop); a failure after the last delivery is reported here.
       if (!dropReported) log.error('search index lines of this session could not be written; search will not find them (tctl recordings reindex writes them again)', { lines: unwrittenLines, error: writeError.message });

@@ -1,5 +1,6 @@
 import type { Logger } from '../../log.js';
 import type { SessionEnd } from '../../recording/index.js';
+import { settlesWithin } from '../../within.js';
 
 /*
  * Taps: whatever watches a session (the recorder, live observers, the search indexer) gets the
@@ -198,19 +199,11 @@ export class SessionTaps {
   }
 
   private async closeOptional(tap: SessionTap, end: SessionEnd): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.closeTimeoutMs);
-      timer.unref();
-    });
     try {
-      const r = await Promise.race([tap.close(end).then(() => 'closed' as const), late]);
-      if (r === 'late') this.onDrop(tap.name, `did not finish within ${this.closeTimeoutMs} ms of the session's end`);
+      if (!(await settlesWithin(tap.close(end), this.closeTimeoutMs, { unref: true }))) this.onDrop(tap.name, `did not finish within ${this.closeTimeoutMs} ms of the session's end`);
     } catch (err) {
       this.log.error('a session tap failed to close', { component: 'proxy', tap: tap.name, error: (err as Error).message });
       this.onDrop(tap.name, `failed to close: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
